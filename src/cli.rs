@@ -1,0 +1,135 @@
+//! The command line: one `Args` struct per subcommand; doc comments are the `--help` text.
+
+use crate::values::date::{self, Day};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Validate impact.com batch conversion files before you send them.
+#[derive(Debug, Parser)]
+#[command(name = "convsubmit", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Print timings and throughput on stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Print errors only (text format): no warnings, info, summaries or progress.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check files against an impact.com template; report every problem; change nothing.
+    Validate(ValidateArgs),
+    /// List the built-in templates, or print one as a blank CSV (or its schema).
+    Templates(TemplatesArgs),
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people: `path:line: severity[code] message` and a help line.
+    Text,
+    /// One JSON document (documented in docs/output-formats.md).
+    Json,
+    /// One JSON object per diagnostic, then a summary object.
+    Jsonl,
+    /// GitHub Actions annotations, plus the full table in $GITHUB_STEP_SUMMARY.
+    Github,
+    /// JUnit XML: a test case per file and code.
+    Junit,
+    /// SARIF 2.1.0, for code-scanning uploads.
+    Sarif,
+}
+
+/// When to colour text output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// When stdout is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// `convsubmit validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// CSV files to check (`-` reads standard input).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+    /// `auto` (detect per file), a built-in name (item-level, order-level, chained,
+    /// modification), or the path of your own template file.
+    #[arg(short, long, default_value = "auto", value_name = "auto|NAME|PATH")]
+    pub template: String,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Count event ages to this UTC date instead of today (makes runs reproducible).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_as_of)]
+    pub as_of: Option<Day>,
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Text format: show at most N diagnostics of one code per file, then a count (0: all).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub max_diagnostics: usize,
+    /// Most rows one order may have (an order cannot be split across files).
+    #[arg(long, value_name = "N", default_value_t = crate::validate::DEFAULT_MAX_ROWS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rows: u64,
+    /// Colour text output.
+    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    pub color: Color,
+}
+
+/// `convsubmit templates`.
+#[derive(Debug, Args)]
+pub struct TemplatesArgs {
+    /// What to show.
+    #[command(subcommand)]
+    pub action: TemplatesAction,
+}
+
+/// `templates list|show`.
+#[derive(Debug, Subcommand)]
+pub enum TemplatesAction {
+    /// List the built-in templates.
+    List,
+    /// Print a template as a blank CSV to copy (or, with --schema, its schema file).
+    Show {
+        /// A built-in name, or the path of a template file.
+        name: String,
+        /// Print the TOML schema instead of the blank CSV.
+        #[arg(long)]
+        schema: bool,
+    },
+}
+
+fn parse_as_of(s: &str) -> Result<Day, String> {
+    date::parse_day(s).map_err(|e| match e {
+        date::DateError::Shape => format!("`{s}` is not a date; write YYYY-MM-DD"),
+        date::DateError::Range(why) => format!("`{s}` is not a real date ({why})"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn as_of_is_checked() {
+        assert!(parse_as_of("2026-06-30").is_ok());
+        assert!(parse_as_of("2026-02-30").unwrap_err().contains("not a real date"));
+        assert!(parse_as_of("30/06/2026").unwrap_err().contains("YYYY-MM-DD"));
+    }
+}

@@ -1,0 +1,140 @@
+//! `convsubmit validate`: checks every file, streams the report, picks the exit status.
+
+use crate::cli::{Color, Format, ValidateArgs};
+use crate::exit::ExitStatus;
+use crate::input;
+use crate::progress::Progress;
+use crate::report::{self, Reporter, Summary};
+use crate::template;
+use crate::validate::{self, Failure, Options};
+use crate::values::date;
+use anyhow::{Context, Result};
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::time::Instant;
+
+/// Global switches that shape the output.
+#[derive(Debug, Clone, Copy)]
+pub struct Global {
+    /// `-v` count.
+    pub verbose: u8,
+    /// `--quiet`.
+    pub quiet: bool,
+}
+
+/// Runs the subcommand.
+pub fn run(args: &ValidateArgs, global: Global) -> Result<ExitStatus> {
+    let template = match args.template.as_str() {
+        "auto" => None,
+        t => Some(template::load(t).with_context(|| format!("cannot use template `{t}`"))?),
+    };
+    let opts = Options {
+        template,
+        as_of: args.as_of.unwrap_or_else(date::today_utc),
+        max_rows: args.max_rows,
+    };
+    let show_progress = args.format == Format::Text && !global.quiet;
+    let progress_possible = show_progress && io::stderr().is_terminal();
+    // With a bar on screen, write line by line (inside `suspend`); otherwise buffer.
+    let out: Box<dyn Write> = if progress_possible {
+        Box::new(io::stdout().lock())
+    } else {
+        Box::new(BufWriter::with_capacity(64 * 1024, io::stdout().lock()))
+    };
+    let mut reporter = make_reporter(args, global, out)?;
+    let mut summary = Summary::default();
+    let mut unreadable = false;
+    for arg in &args.files {
+        let input = match input::open(arg) {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("convsubmit: error: {e:#}");
+                unreadable = true;
+                continue;
+            }
+        };
+        let name = input.name.clone();
+        let started = Instant::now();
+        let bar = Progress::new(&name, input.size, show_progress);
+        reporter.begin_file(&name)?;
+        let extension = (!input.is_stdin).then_some(name.as_str());
+        let (file, outcome) = validate::check(
+            &name,
+            extension,
+            input.source,
+            &opts,
+            &mut |bytes| bar.set(bytes),
+            &mut |d| bar.suspend(|| reporter.diagnostic(&name, d)),
+        );
+        bar.finish();
+        match outcome {
+            Ok(()) => {}
+            Err(Failure::Write(e)) => return Err(e.into()),
+            Err(Failure::Read(e)) => {
+                eprintln!("convsubmit: error: cannot read {name}: {e}");
+                unreadable = true;
+            }
+        }
+        reporter.end_file(&file)?;
+        summary.add(&file);
+        if global.verbose > 0 {
+            verbose_line(&name, file.rows, input.size, started);
+        }
+    }
+    reporter.finish(&summary)?;
+    Ok(status(&summary, unreadable, args.strict))
+}
+
+fn make_reporter<'a>(args: &ValidateArgs, global: Global, out: Box<dyn Write + 'a>) -> Result<Box<dyn Reporter + 'a>> {
+    Ok(match args.format {
+        Format::Text => {
+            let color = match args.color {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => {
+                    io::stdout().is_terminal()
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+                }
+            };
+            let opts = report::TextOptions { color, quiet: global.quiet, max_per_code: args.max_diagnostics };
+            Box::new(report::Text::new(out, opts))
+        }
+        Format::Json => Box::new(report::Json::new(out)),
+        Format::Jsonl => Box::new(report::JsonLines::new(out)),
+        Format::Github => {
+            let summary = match std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+                Some(path) => Some(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                        .with_context(|| format!("cannot open $GITHUB_STEP_SUMMARY ({})", path.to_string_lossy()))?,
+                ),
+                None => None,
+            };
+            Box::new(report::Github::new(out, summary))
+        }
+        Format::Junit => Box::new(report::Junit::new(out, args.strict)),
+        Format::Sarif => Box::new(report::Sarif::new(out)),
+    })
+}
+
+fn status(s: &Summary, unreadable: bool, strict: bool) -> ExitStatus {
+    if unreadable {
+        ExitStatus::Failure
+    } else if s.errors > 0 || (strict && s.warnings > 0) {
+        ExitStatus::DataErrors
+    } else {
+        ExitStatus::Success
+    }
+}
+
+fn verbose_line(name: &str, rows: u64, size: Option<u64>, started: Instant) {
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    let rate = size.map(|b| format!(", {:.1} MB/s", b as f64 / secs / 1e6)).unwrap_or_default();
+    eprintln!(
+        "convsubmit: {name}: {rows} rows in {:.3}s ({:.0} rows/s{rate})",
+        secs,
+        rows as f64 / secs
+    );
+}

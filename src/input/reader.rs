@@ -1,0 +1,514 @@
+//! A streaming RFC 4180 record reader that knows where every record starts.
+//!
+//! The `csv` crate counts only `\n` as a line break and silently accepts an unterminated
+//! quote, so it can report neither the physical line of a record in a CR-only file nor a
+//! broken quote. This reader counts `\n`, `\r\n` and a lone `\r` as one line each, keeps the
+//! raw bytes of the current record contiguous (for exact UTF-8 error offsets), reuses its
+//! buffers across records and never holds more than the largest record in memory.
+
+use std::io::{self, Read};
+
+const INITIAL_CAPACITY: usize = 64 * 1024;
+
+/// Bytes that end a run of plain field text outside quotes.
+const UNQUOTED_STOP: [bool; 256] = table(b",\"\r\n");
+/// Bytes that end a run of plain field text inside quotes.
+const QUOTED_STOP: [bool; 256] = table(b"\"\r\n");
+
+const fn table(bytes: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        t[bytes[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
+/// Why a record could not be parsed unambiguously.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    /// A quoted field is still open at the end of the input.
+    UnterminatedQuote,
+    /// A `"` inside a field that did not start with one.
+    StrayQuote,
+    /// Text between a closing `"` and the next comma or line end.
+    TextAfterQuote,
+}
+
+/// Where in the input something was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spot {
+    /// Physical 1-based line.
+    pub line: u64,
+    /// 0-based byte offset from the start of the input.
+    pub byte: u64,
+}
+
+/// One record, with its fields unquoted into a reused buffer.
+#[derive(Debug, Default)]
+pub struct Record {
+    fields: Vec<u8>,
+    ends: Vec<usize>,
+    /// Where the record starts.
+    pub start: Option<Spot>,
+    /// The first parse problem in the record, if any.
+    pub malformed: Option<(Malformed, Spot)>,
+    /// Where the first byte that is not UTF-8 is, if any.
+    pub invalid_utf8: Option<Spot>,
+    /// Where the first NUL byte is, if any.
+    pub nul: Option<Spot>,
+}
+
+impl Record {
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True for a record without fields (never returned by the reader).
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The raw bytes of field `i`.
+    pub fn bytes(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.fields[start..self.ends[i]]
+    }
+
+    /// Field `i` as text; empty when the record is not valid UTF-8 (callers check
+    /// [`Record::invalid_utf8`] first).
+    pub fn get(&self, i: usize) -> &str {
+        std::str::from_utf8(self.bytes(i)).unwrap_or("")
+    }
+
+    /// Field `i` as text, with invalid bytes replaced.
+    pub fn lossy(&self, i: usize) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(self.bytes(i))
+    }
+
+    /// True when every field is empty.
+    pub fn is_blank(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// Physical line where the record starts.
+    pub fn line(&self) -> u64 {
+        self.start.map_or(0, |s| s.line)
+    }
+
+    fn clear(&mut self) {
+        self.fields.clear();
+        self.ends.clear();
+        self.start = None;
+        self.malformed = None;
+        self.invalid_utf8 = None;
+        self.nul = None;
+    }
+
+    fn end_field(&mut self) {
+        self.ends.push(self.fields.len());
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    QuoteInQuoted,
+}
+
+/// Reads records one at a time from any byte source.
+pub struct RecordReader<R> {
+    src: R,
+    buf: Vec<u8>,
+    /// Start of the current record (everything before it is consumed).
+    start: usize,
+    /// Scan position.
+    pos: usize,
+    /// End of valid data in `buf`.
+    end: usize,
+    eof: bool,
+    /// Absolute offset of `buf[0]`.
+    base: u64,
+    /// Line at `pos`.
+    line: u64,
+    /// The last line break consumed was a `\r` (so a following `\n` is the same break).
+    after_cr: bool,
+}
+
+impl<R: Read> RecordReader<R> {
+    /// Wraps a byte source.
+    pub fn new(src: R) -> Self {
+        RecordReader {
+            src,
+            buf: vec![0; INITIAL_CAPACITY],
+            start: 0,
+            pos: 0,
+            end: 0,
+            eof: false,
+            base: 0,
+            line: 1,
+            after_cr: false,
+        }
+    }
+
+    /// Up to `n` bytes at the very start of the input, without consuming them.
+    pub fn peek_prefix(&mut self, n: usize) -> io::Result<&[u8]> {
+        while self.end - self.pos < n && !self.eof {
+            self.fill()?;
+        }
+        let have = (self.end - self.pos).min(n);
+        Ok(&self.buf[self.pos..self.pos + have])
+    }
+
+    /// Skips `n` bytes already seen through [`RecordReader::peek_prefix`] (a byte-order mark).
+    pub fn skip(&mut self, n: usize) {
+        self.pos += n;
+        self.start = self.pos;
+    }
+
+    /// Bytes consumed so far, for progress reporting.
+    pub fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    /// Reads the next record into `rec`. Returns `false` at the end of the input.
+    pub fn read(&mut self, rec: &mut Record) -> io::Result<bool> {
+        rec.clear();
+        self.start = self.pos;
+        if self.after_cr {
+            // The `\n` of a `\r\n` that ended the previous record.
+            if self.pos == self.end && !self.eof {
+                self.fill()?;
+            }
+            if self.pos < self.end && self.buf[self.pos] == b'\n' {
+                self.pos += 1;
+            }
+            self.after_cr = false;
+        }
+        self.start = self.pos;
+        if self.pos == self.end && !self.eof {
+            self.fill()?;
+        }
+        if self.pos == self.end {
+            return Ok(false);
+        }
+        rec.start = Some(self.spot(self.pos));
+        self.parse(rec)?;
+        self.check_raw(rec);
+        Ok(true)
+    }
+
+    fn spot(&self, idx: usize) -> Spot {
+        Spot { line: self.line, byte: self.base + idx as u64 }
+    }
+
+    fn note(&self, rec: &mut Record, kind: Malformed, idx: usize) {
+        if rec.malformed.is_none() {
+            rec.malformed = Some((kind, self.spot(idx)));
+        }
+    }
+
+    /// The state machine. Runs until a record terminator or the end of the input.
+    fn parse(&mut self, rec: &mut Record) -> io::Result<()> {
+        let mut state = State::FieldStart;
+        let mut quoted_cr = false;
+        loop {
+            if self.pos == self.end {
+                if !self.eof {
+                    self.fill()?;
+                    continue;
+                }
+                if state == State::Quoted {
+                    let open = rec.start.unwrap_or(self.spot(self.pos));
+                    if rec.malformed.is_none() {
+                        rec.malformed = Some((Malformed::UnterminatedQuote, open));
+                    }
+                }
+                rec.end_field();
+                return Ok(());
+            }
+            let b = self.buf[self.pos];
+            match state {
+                State::FieldStart | State::Unquoted => {
+                    if state == State::FieldStart && b == b'"' {
+                        self.pos += 1;
+                        state = State::Quoted;
+                        continue;
+                    }
+                    match b {
+                        b',' => {
+                            rec.end_field();
+                            self.pos += 1;
+                            state = State::FieldStart;
+                        }
+                        b'\n' | b'\r' => return Ok(self.end_record(rec, b)),
+                        b'"' => {
+                            self.note(rec, Malformed::StrayQuote, self.pos);
+                            rec.fields.push(b);
+                            self.pos += 1;
+                            state = State::Unquoted;
+                        }
+                        _ => {
+                            let run = self.run(&UNQUOTED_STOP);
+                            rec.fields.extend_from_slice(&self.buf[self.pos..self.pos + run]);
+                            self.pos += run;
+                            state = State::Unquoted;
+                        }
+                    }
+                }
+                State::Quoted => {
+                    match b {
+                        b'"' => state = State::QuoteInQuoted,
+                        b'\r' => {
+                            self.line += 1;
+                            quoted_cr = true;
+                            rec.fields.push(b);
+                        }
+                        b'\n' => {
+                            if !quoted_cr {
+                                self.line += 1;
+                            }
+                            quoted_cr = false;
+                            rec.fields.push(b);
+                        }
+                        _ => {
+                            let run = self.run(&QUOTED_STOP);
+                            rec.fields.extend_from_slice(&self.buf[self.pos..self.pos + run]);
+                            self.pos += run;
+                            quoted_cr = false;
+                            continue;
+                        }
+                    }
+                    self.pos += 1;
+                }
+                State::QuoteInQuoted => match b {
+                    b'"' => {
+                        rec.fields.push(b'"');
+                        self.pos += 1;
+                        state = State::Quoted;
+                        quoted_cr = false;
+                    }
+                    b',' => {
+                        rec.end_field();
+                        self.pos += 1;
+                        state = State::FieldStart;
+                    }
+                    b'\n' | b'\r' => return Ok(self.end_record(rec, b)),
+                    _ => {
+                        self.note(rec, Malformed::TextAfterQuote, self.pos);
+                        state = State::Unquoted;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Length of the run of ordinary bytes at `pos` (at least 1 when called on one).
+    #[inline]
+    fn run(&self, stop: &[bool; 256]) -> usize {
+        self.buf[self.pos..self.end]
+            .iter()
+            .position(|&c| stop[c as usize])
+            .unwrap_or(self.end - self.pos)
+    }
+
+    fn end_record(&mut self, rec: &mut Record, terminator: u8) {
+        rec.end_field();
+        self.pos += 1;
+        self.line += 1;
+        self.after_cr = terminator == b'\r';
+    }
+
+    /// UTF-8 and NUL checks over the raw bytes of the record just parsed.
+    fn check_raw(&self, rec: &mut Record) {
+        let raw = &self.buf[self.start..self.pos];
+        let first = rec.line();
+        let at = |idx: usize| Spot {
+            line: first + count_line_breaks(&raw[..idx]),
+            byte: self.base + (self.start + idx) as u64,
+        };
+        if let Err(e) = std::str::from_utf8(raw) {
+            rec.invalid_utf8 = Some(at(e.valid_up_to()));
+        }
+        if let Some(idx) = raw.iter().position(|&b| b == 0) {
+            rec.nul = Some(at(idx));
+        }
+    }
+
+    /// Reads more input, keeping the current record's raw bytes contiguous.
+    fn fill(&mut self) -> io::Result<()> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.base += self.start as u64;
+            self.pos -= self.start;
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let grown = self.buf.len() * 2;
+            self.buf.resize(grown, 0);
+        }
+        loop {
+            match self.src.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Counts `\n`, `\r\n` and lone `\r` as one line break each.
+pub fn count_line_breaks(bytes: &[u8]) -> u64 {
+    let mut n = 0;
+    let mut prev_cr = false;
+    for &b in bytes {
+        match b {
+            b'\r' => n += 1,
+            b'\n' if !prev_cr => n += 1,
+            _ => {}
+        }
+        prev_cr = b == b'\r';
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses `input` (read `chunk` bytes at a time) into (line, fields, problem) triples.
+    fn parse_chunked(input: &[u8], chunk: usize) -> Vec<(u64, Vec<String>, Option<Malformed>)> {
+        struct Slow<'a>(&'a [u8], usize);
+        impl Read for Slow<'_> {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(self.1).min(out.len());
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut r = RecordReader::new(Slow(input, chunk));
+        let mut rec = Record::default();
+        let mut out = vec![];
+        while r.read(&mut rec).unwrap() {
+            let fields = (0..rec.len()).map(|i| rec.lossy(i).into_owned()).collect();
+            out.push((rec.line(), fields, rec.malformed.map(|m| m.0)));
+        }
+        out
+    }
+
+    fn parse(input: &str) -> Vec<(u64, Vec<String>, Option<Malformed>)> {
+        let whole = parse_chunked(input.as_bytes(), usize::MAX);
+        for chunk in [1, 2, 3, 7] {
+            assert_eq!(parse_chunked(input.as_bytes(), chunk), whole, "chunk {chunk}");
+        }
+        whole
+    }
+
+    fn lines(input: &str) -> Vec<u64> {
+        parse(input).into_iter().map(|r| r.0).collect()
+    }
+
+    #[test]
+    fn every_line_ending_counts_once() {
+        assert_eq!(lines("a\nb\nc\n"), [1, 2, 3]);
+        assert_eq!(lines("a\r\nb\r\nc"), [1, 2, 3]);
+        assert_eq!(lines("a\rb\rc\r"), [1, 2, 3]);
+        assert_eq!(lines("a\r\nb\nc\rd"), [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn multi_line_records_report_their_first_line() {
+        let recs = parse("h1,h2\n\"x\ny\",1\nz,2\r\n\"p\r\nq\r\nr\",3\r\ns,4");
+        let got: Vec<_> = recs.iter().map(|r| (r.0, r.1.join("|"))).collect();
+        assert_eq!(
+            got,
+            [
+                (1, "h1|h2".into()),
+                (2, "x\ny|1".into()),
+                (4, "z|2".into()),
+                (5, "p\r\nq\r\nr|3".into()),
+                (8, "s|4".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_lines_are_records_with_one_empty_field() {
+        let recs = parse("a,b\n\n1,2\n,\n");
+        let got: Vec<_> = recs.iter().map(|r| (r.0, r.1.len())).collect();
+        assert_eq!(got, [(1, 2), (2, 1), (3, 2), (4, 2)]);
+    }
+
+    #[test]
+    fn quotes_and_escapes() {
+        let recs = parse("\"a,b\",\"say \"\"hi\"\"\",\"\"\n");
+        assert_eq!(recs[0].1, ["a,b", "say \"hi\"", ""]);
+        assert_eq!(recs[0].2, None);
+    }
+
+    #[test]
+    fn malformed_quotes_are_reported_where_they_are() {
+        assert_eq!(parse("ab\"c,d\n")[0].2, Some(Malformed::StrayQuote));
+        assert_eq!(parse("\"ab\"c,d\n")[0].2, Some(Malformed::TextAfterQuote));
+        let open = parse("a,b\n1,\"never closed\n2,3\n");
+        assert_eq!(open.len(), 2);
+        assert_eq!(open[1].0, 2);
+        assert_eq!(open[1].2, Some(Malformed::UnterminatedQuote));
+    }
+
+    #[test]
+    fn invalid_utf8_and_nul_are_located_exactly() {
+        let input = b"a,b\n\"x\ny\xff\",1\nc\0,2\n";
+        let mut r = RecordReader::new(&input[..]);
+        let mut rec = Record::default();
+        assert!(r.read(&mut rec).unwrap());
+        assert_eq!((rec.invalid_utf8, rec.nul), (None, None));
+        assert!(r.read(&mut rec).unwrap());
+        assert_eq!(rec.invalid_utf8, Some(Spot { line: 3, byte: 9 }));
+        assert!(r.read(&mut rec).unwrap());
+        assert_eq!(rec.nul, Some(Spot { line: 4, byte: 14 }));
+        assert!(!r.read(&mut rec).unwrap());
+    }
+
+    #[test]
+    fn a_record_larger_than_the_buffer_is_read_whole() {
+        let big = "z".repeat(INITIAL_CAPACITY * 3 + 17);
+        let recs = parse_chunked(format!("h\n{big}\nlast\n").as_bytes(), 4096);
+        assert_eq!(recs.len(), 3);
+        assert_eq!(recs[1].1[0].len(), big.len());
+        assert_eq!((recs[2].0, recs[2].1[0].as_str()), (3, "last"));
+    }
+
+    #[test]
+    fn agrees_with_the_csv_crate_on_well_formed_input() {
+        let input = "a,b,c\n1,\"two\nlines\",3\n\"q\"\"x\",,\n4,5,6";
+        let mut theirs = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(input.as_bytes());
+        let expect: Vec<Vec<String>> = theirs
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect();
+        let ours: Vec<Vec<String>> = parse(input).into_iter().map(|r| r.1).collect();
+        assert_eq!(ours, expect);
+    }
+
+    #[test]
+    fn line_break_counting() {
+        assert_eq!(count_line_breaks(b"a\r\nb\rc\nd"), 3);
+        assert_eq!(count_line_breaks(b""), 0);
+    }
+}

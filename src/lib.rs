@@ -1,0 +1,36 @@
+//! convsubmit: validate impact.com batch conversion files before they are sent.
+//!
+//! The library holds all logic; the `convsubmit` binary is a thin `main` over [`run`].
+//! Findings are data ([`diagnostic::Diagnostic`]); `Err` means the tool itself failed.
+
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod commands;
+pub mod diagnostic;
+pub mod escape;
+pub mod exit;
+pub mod input;
+pub mod progress;
+pub mod report;
+pub mod template;
+pub mod validate;
+pub mod values;
+
+#[cfg(test)]
+mod snapshot;
+
+use cli::{Cli, Command};
+use exit::ExitStatus;
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    let global = commands::validate::Global { verbose: cli.verbose, quiet: cli.quiet };
+    match &cli.command {
+        Command::Validate(args) => commands::validate::run(args, global),
+        Command::Templates(args) => {
+            let mut out = std::io::stdout().lock();
+            commands::templates::run(&args.action, &mut out)
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! `json` (one document, streamed) and `jsonl` (one object per line) — the wire formats
+//! documented in `docs/output-formats.md`. Keys may come in any order: each file object is
+//! written with its diagnostics first so that a file with millions of findings streams.
+
+use super::{Reporter, Summary};
+use crate::diagnostic::Diagnostic;
+use crate::validate::FileReport;
+use serde::Serialize;
+use std::io::{self, Write};
+
+/// Version of the JSON document shape.
+pub const JSON_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct SummaryObject {
+    files: u64,
+    rows: u64,
+    errors: u64,
+    warnings: u64,
+}
+
+impl From<&Summary> for SummaryObject {
+    fn from(s: &Summary) -> Self {
+        SummaryObject { files: s.files, rows: s.rows, errors: s.errors, warnings: s.warnings }
+    }
+}
+
+fn json_err(e: serde_json::Error) -> io::Error {
+    io::Error::other(e)
+}
+
+/// The single-document renderer.
+pub struct Json<W: Write> {
+    out: W,
+    files: u64,
+    diagnostics: u64,
+}
+
+impl<W: Write> Json<W> {
+    /// A renderer writing to `out`.
+    pub fn new(out: W) -> Self {
+        Json { out, files: 0, diagnostics: 0 }
+    }
+
+    fn start(&mut self) -> io::Result<()> {
+        write!(self.out, "{{\"version\":{JSON_VERSION},\"files\":[")
+    }
+}
+
+impl<W: Write> Reporter for Json<W> {
+    fn begin_file(&mut self, path: &str) -> io::Result<()> {
+        if self.files == 0 {
+            self.start()?;
+        } else {
+            self.out.write_all(b",")?;
+        }
+        self.files += 1;
+        self.diagnostics = 0;
+        self.out.write_all(b"{\"path\":")?;
+        serde_json::to_writer(&mut self.out, path).map_err(json_err)?;
+        self.out.write_all(b",\"diagnostics\":[")
+    }
+
+    fn diagnostic(&mut self, _path: &str, d: &Diagnostic) -> io::Result<()> {
+        if self.diagnostics > 0 {
+            self.out.write_all(b",")?;
+        }
+        self.diagnostics += 1;
+        serde_json::to_writer(&mut self.out, d).map_err(json_err)
+    }
+
+    fn end_file(&mut self, f: &FileReport) -> io::Result<()> {
+        self.out.write_all(b"],\"template\":")?;
+        serde_json::to_writer(&mut self.out, &f.template).map_err(json_err)?;
+        write!(
+            self.out,
+            ",\"rows\":{},\"orders\":{},\"errors\":{},\"warnings\":{}}}",
+            f.rows, f.orders, f.errors, f.warnings
+        )
+    }
+
+    fn finish(&mut self, s: &Summary) -> io::Result<()> {
+        if self.files == 0 {
+            self.start()?;
+        }
+        self.out.write_all(b"],\"summary\":")?;
+        serde_json::to_writer(&mut self.out, &SummaryObject::from(s)).map_err(json_err)?;
+        self.out.write_all(b"}\n")?;
+        self.out.flush()
+    }
+}
+
+/// The one-object-per-line renderer.
+pub struct JsonLines<W: Write> {
+    out: W,
+}
+
+impl<W: Write> JsonLines<W> {
+    /// A renderer writing to `out`.
+    pub fn new(out: W) -> Self {
+        JsonLines { out }
+    }
+}
+
+#[derive(Serialize)]
+struct Located<'a> {
+    path: &'a str,
+    #[serde(flatten)]
+    diagnostic: &'a Diagnostic,
+}
+
+impl<W: Write> Reporter for JsonLines<W> {
+    fn begin_file(&mut self, _path: &str) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn diagnostic(&mut self, path: &str, d: &Diagnostic) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, &Located { path, diagnostic: d }).map_err(json_err)?;
+        self.out.write_all(b"\n")
+    }
+
+    fn end_file(&mut self, _f: &FileReport) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn finish(&mut self, s: &Summary) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Line {
+            summary: SummaryObject,
+        }
+        serde_json::to_writer(&mut self.out, &Line { summary: s.into() }).map_err(json_err)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{assert_snapshot, fixture};
+    use super::*;
+
+    #[test]
+    fn json_document() {
+        let out = fixture::output(|buf| Box::new(Json::new(buf)));
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(doc["files"][0]["diagnostics"].as_array().unwrap().len(), 5);
+        assert_eq!(doc["files"][1]["diagnostics"].as_array().unwrap().len(), 0);
+        assert_eq!(doc["summary"]["errors"], 3);
+        let pretty = serde_json::to_string_pretty(&doc).unwrap();
+        assert_snapshot("json.json", &(pretty + "\n"));
+    }
+
+    #[test]
+    fn empty_run_is_still_a_document() {
+        let mut buf = Vec::new();
+        Json::new(&mut buf).finish(&Summary::default()).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(doc["files"].as_array().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn json_lines() {
+        let out = fixture::output(|buf| Box::new(JsonLines::new(buf)));
+        for line in out.lines() {
+            serde_json::from_str::<serde_json::Value>(line).unwrap();
+        }
+        assert_snapshot("jsonl.jsonl", &out);
+    }
+}

@@ -1,0 +1,359 @@
+//! The template file format (TOML) and its resolution into a [`Template`].
+//!
+//! A file may `extends` a built-in template or another file; its columns replace inherited
+//! ones of the same name, and its requirements and conflicts are added to the inherited ones.
+//! A column name like `Text{1..50}` stands for `Text1` … `Text50`.
+
+use super::{Field, FieldId, Kind, Requirement, Role, Template, ValueType, builtin};
+use crate::diagnostic::Code;
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDef {
+    name: String,
+    #[serde(default)]
+    description: String,
+    extends: Option<String>,
+    kind: Option<KindDef>,
+    #[serde(default)]
+    columns: Vec<ColumnDef>,
+    #[serde(default)]
+    require: Vec<RequireDef>,
+    #[serde(default)]
+    conflicts: Vec<[String; 2]>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum KindDef {
+    Item,
+    Order,
+    Modification,
+}
+
+#[derive(Deserialize, Clone, Copy, Default)]
+#[serde(rename_all = "kebab-case")]
+enum TypeDef {
+    #[default]
+    Text,
+    Integer,
+    Decimal,
+    Currency,
+    Boolean,
+    EventDate,
+    Date,
+    EmailHash,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum RoleDef {
+    EventType,
+    EventDate,
+    OrderId,
+    Media,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct ColumnDef {
+    name: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(rename = "type", default)]
+    ty: TypeDef,
+    digits: Option<u8>,
+    max_length: Option<usize>,
+    role: Option<RoleDef>,
+    #[serde(default)]
+    attribution: bool,
+    #[serde(default)]
+    order_field: bool,
+    #[serde(default)]
+    no_email: bool,
+    forbidden: Option<String>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RequireDef {
+    columns: Vec<String>,
+    label: Option<String>,
+    rows: Option<String>,
+    when: Option<String>,
+}
+
+/// Default length limit for text (impact.com's API default for strings).
+const DEFAULT_TEXT_LENGTH: usize = 255;
+/// Default digits for integers (impact.com's API default).
+const DEFAULT_DIGITS: u8 = 16;
+
+/// Loads a template by built-in name or from a TOML file path.
+pub fn load(name_or_path: &str) -> Result<Template> {
+    if let Some(t) = load_builtin(name_or_path, 0) {
+        return t;
+    }
+    let path = Path::new(name_or_path);
+    if !path.exists() && !name_or_path.contains(['/', '\\', '.']) {
+        bail!(
+            "unknown template `{name_or_path}`: use one of {}, `auto`, or the path of a template file",
+            builtin::BUILTIN_NAMES.join(", ")
+        );
+    }
+    load_path(path, 0)
+}
+
+fn load_builtin(name: &str, depth: usize) -> Option<Result<Template>> {
+    let src = builtin::builtin_source(name)?;
+    Some(from_source(src, None, depth).map(|mut t| {
+        t.blank = builtin::blank_csv(name).unwrap_or_default().to_string();
+        t
+    }))
+}
+
+fn load_path(path: &Path, depth: usize) -> Result<Template> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read template file {}", path.display()))?;
+    from_source(&text, Some(path), depth)
+        .with_context(|| format!("in template file {}", path.display()))
+}
+
+fn from_source(text: &str, path: Option<&Path>, depth: usize) -> Result<Template> {
+    if depth > 8 {
+        bail!("`extends` goes more than 8 templates deep (a loop?)");
+    }
+    let def: FileDef = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let parent = match &def.extends {
+        Some(base) => Some(load_parent(base, path, depth)?),
+        None => None,
+    };
+    resolve(def, parent).map_err(|e| anyhow::anyhow!(e))
+}
+
+fn load_parent(base: &str, path: Option<&Path>, depth: usize) -> Result<Template> {
+    if let Some(t) = load_builtin(base, depth + 1) {
+        return t;
+    }
+    let dir = path.and_then(Path::parent).unwrap_or(Path::new("."));
+    let target: PathBuf = dir.join(base);
+    load_path(&target, depth + 1)
+}
+
+fn resolve(def: FileDef, parent: Option<Template>) -> Result<Template, String> {
+    let mut t = parent.unwrap_or_else(|| Template {
+        name: String::new(),
+        description: String::new(),
+        kind: Kind::Order,
+        fields: vec![],
+        requirements: vec![],
+        conflicts: vec![],
+        blank: String::new(),
+        lookup: Default::default(),
+    });
+    t.name = def.name;
+    if !def.description.is_empty() {
+        t.description = def.description;
+    }
+    if let Some(k) = def.kind {
+        t.kind = match k {
+            KindDef::Item => Kind::Item,
+            KindDef::Order => Kind::Order,
+            KindDef::Modification => Kind::Modification,
+        };
+    }
+    for col in &def.columns {
+        for field in expand(col)? {
+            match t.fields.iter().position(|f| f.name.eq_ignore_ascii_case(&field.name)) {
+                Some(i) => t.fields[i] = field,
+                None => t.fields.push(field),
+            }
+        }
+    }
+    let mut t = t.index()?;
+    for r in &def.require {
+        let req = requirement(&t, r)?;
+        t.requirements.push(req);
+    }
+    for [a, b] in &def.conflicts {
+        let pair = (field_id(&t, a)?, field_id(&t, b)?);
+        t.conflicts.push(pair);
+    }
+    if t.blank.is_empty() {
+        t.blank = default_blank(&t);
+    }
+    Ok(t)
+}
+
+/// Expands `Name{1..3}` into `Name1`, `Name2`, `Name3` (aliases likewise).
+fn expand(col: &ColumnDef) -> Result<Vec<Field>, String> {
+    let Some((prefix, rest)) = col.name.split_once('{') else {
+        return Ok(vec![field(col, &col.name, &col.aliases)?]);
+    };
+    let range = rest.strip_suffix('}').and_then(|r| r.split_once(".."));
+    let parsed = range.and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)));
+    let Some((lo, hi)) = parsed.filter(|(lo, hi)| lo <= hi && hi - lo < 1000) else {
+        return Err(format!("column `{}`: write a range as Name{{1..10}}", col.name));
+    };
+    (lo..=hi)
+        .map(|n| {
+            let aliases: Vec<String> = col
+                .aliases
+                .iter()
+                .map(|a| a.replacen(&format!("{{{lo}..{hi}}}"), &n.to_string(), 1))
+                .collect();
+            field(col, &format!("{prefix}{n}"), &aliases)
+        })
+        .collect()
+}
+
+fn field(col: &ColumnDef, name: &str, aliases: &[String]) -> Result<Field, String> {
+    if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == ',') {
+        return Err(format!("column name `{name}` must be non-empty, without spaces or commas"));
+    }
+    let ty = match col.ty {
+        TypeDef::Text => ValueType::Text,
+        TypeDef::Integer => ValueType::Integer { digits: col.digits.unwrap_or(DEFAULT_DIGITS) },
+        TypeDef::Decimal => ValueType::Decimal,
+        TypeDef::Currency => ValueType::Currency,
+        TypeDef::Boolean => ValueType::Boolean,
+        TypeDef::EventDate => ValueType::EventDate,
+        TypeDef::Date => ValueType::Date,
+        TypeDef::EmailHash => ValueType::EmailHash,
+    };
+    let text_limit = (ty == ValueType::Text).then_some(DEFAULT_TEXT_LENGTH);
+    Ok(Field {
+        name: name.to_string(),
+        aliases: aliases.to_vec(),
+        ty,
+        max_length: col.max_length.or(text_limit),
+        role: col.role.map(|r| match r {
+            RoleDef::EventType => Role::EventType,
+            RoleDef::EventDate => Role::EventDate,
+            RoleDef::OrderId => Role::OrderId,
+            RoleDef::Media => Role::Media,
+        }),
+        attribution: col.attribution,
+        order_field: col.order_field,
+        no_email: col.no_email,
+        forbidden: col.forbidden.clone(),
+    })
+}
+
+fn field_id(t: &Template, name: &str) -> Result<FieldId, String> {
+    t.lookup
+        .get(&name.to_ascii_lowercase())
+        .copied()
+        .ok_or_else(|| format!("`{name}` is not a column of this template"))
+}
+
+fn requirement(t: &Template, r: &RequireDef) -> Result<Requirement, String> {
+    let alternatives = r
+        .columns
+        .iter()
+        .map(|alt| alt.split('+').map(|n| field_id(t, n.trim())).collect())
+        .collect::<Result<Vec<Vec<FieldId>>, String>>()?;
+    if alternatives.is_empty() {
+        return Err("a `require` entry needs at least one column".into());
+    }
+    let rows = match r.rows.as_deref() {
+        None => None,
+        Some("missing-value") => Some(Code::MissingValue),
+        Some("no-attribution-key") => Some(Code::NoAttributionKey),
+        Some(other) => {
+            return Err(format!(
+                "`rows = \"{other}\"`: use \"missing-value\" or \"no-attribution-key\""
+            ));
+        }
+    };
+    let when = r.when.as_deref().map(|w| field_id(t, w)).transpose()?;
+    let names = alternatives
+        .iter()
+        .map(|alt| alt.iter().map(|&id| format!("`{}`", t.fields[id].name)).collect::<Vec<_>>().join(" with "))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let label = match &r.label {
+        Some(l) => format!("{l} ({names})"),
+        None => names,
+    };
+    Ok(Requirement { alternatives, label, rows, when })
+}
+
+/// A header of the required columns (first alternative of each), for templates without a
+/// blank CSV of their own.
+fn default_blank(t: &Template) -> String {
+    let mut names: Vec<&str> = vec![];
+    for r in &t.requirements {
+        for &id in &r.alternatives[0] {
+            if !names.contains(&t.fields[id].name.as_str()) {
+                names.push(&t.fields[id].name);
+            }
+        }
+    }
+    format!("{}\n", names.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Template> {
+        from_source(text, None, 0)
+    }
+
+    #[test]
+    fn ranges_expand_with_their_aliases() {
+        let t = parse(
+            r#"name = "t"
+            columns = [{ name = "Text{1..3}", aliases = ["Txt{1..3}"], max_length = 64 }]"#,
+        )
+        .unwrap();
+        let names: Vec<_> = t.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["Text1", "Text2", "Text3"]);
+        assert_eq!(t.fields[2].aliases, ["Txt3"]);
+        assert_eq!(t.fields[0].max_length, Some(64));
+    }
+
+    #[test]
+    fn extends_a_builtin_and_overrides_a_column() {
+        let t = parse(
+            r#"name = "mine"
+            extends = "order-level"
+            columns = [{ name = "Text51", max_length = 64 }, { name = "Note", max_length = 10 }]
+            require = [{ columns = ["Text51"], rows = "missing-value" }]"#,
+        )
+        .unwrap();
+        assert_eq!(t.name, "mine");
+        assert_eq!(t.kind, Kind::Order);
+        let note = t.fields.iter().find(|f| f.name == "Note").unwrap();
+        assert_eq!(note.max_length, Some(10));
+        assert!(t.find("text51").is_some());
+        assert_eq!(t.requirements.last().unwrap().label, "`Text51`");
+        assert!(t.blank.starts_with("CampaignId,"));
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let unknown_key = parse("name = \"t\"\ncolour = 1").unwrap_err().to_string();
+        assert!(unknown_key.contains("colour"), "{unknown_key}");
+        let bad_ref = parse("name = \"t\"\nrequire = [{ columns = [\"Nope\"] }]").unwrap_err();
+        assert!(bad_ref.to_string().contains("`Nope` is not a column"));
+        let clash = parse(
+            r#"name = "t"
+            columns = [{ name = "A", aliases = ["B"] }, { name = "B" }]"#,
+        );
+        assert!(clash.unwrap_err().to_string().contains("names both"));
+        assert!(load("no-such-template").unwrap_err().to_string().contains("unknown template"));
+    }
+
+    #[test]
+    fn builtins_load() {
+        for name in builtin::BUILTIN_NAMES {
+            let t = load(name).unwrap();
+            assert_eq!(&t.name, name);
+            assert!(!t.requirements.is_empty());
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Header rules: matches each header cell to a template field, reports unknown, miscased,
+//! duplicate, forbidden and missing columns (each once, at the header line), and compiles the
+//! [`Plan`] the row checks run from.
+
+use super::similar;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::template::{self, FieldId, Match, Role, Template};
+
+/// Unknown columns beyond this many get no "did you mean" search (a 100,000-column header
+/// must not cost minutes).
+const SUGGEST_LIMIT: usize = 1000;
+
+/// A per-row requirement, resolved to column indexes.
+#[derive(Debug)]
+pub struct RowRequirement {
+    /// The alternatives whose columns are all present.
+    pub alternatives: Vec<Vec<usize>>,
+    /// `missing-value` or `no-attribution-key`.
+    pub code: Code,
+    /// How the requirement is named in messages.
+    pub label: String,
+}
+
+/// What the row checks need to know about the header, by column index.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Header cells as spelled.
+    pub names: Vec<String>,
+    /// Columns to check, each with its field (first occurrence of each field only).
+    pub checks: Vec<(usize, FieldId)>,
+    /// Requirements that apply to every row.
+    pub requirements: Vec<RowRequirement>,
+    /// Columns naming the event type, in order of preference.
+    pub event_type: Vec<usize>,
+    /// The OrderId column.
+    pub order_id: Option<usize>,
+    /// The EventDate column.
+    pub event_date: Option<usize>,
+    /// MediaId/MediaPartnerId columns.
+    pub media: Vec<usize>,
+    /// Columns that must agree across an order's rows.
+    pub order_fields: Vec<usize>,
+    /// Column pairs that must not both be filled.
+    pub conflicts: Vec<(usize, usize)>,
+}
+
+impl Plan {
+    /// Number of header cells.
+    pub fn width(&self) -> usize {
+        self.names.len()
+    }
+}
+
+/// Checks the header against `t` and compiles the plan.
+pub fn plan(t: &Template, cells: Vec<String>, line: u64, emit: &mut dyn FnMut(Diagnostic)) -> Plan {
+    let mut col_of: Vec<Option<usize>> = vec![None; t.fields.len()];
+    let mut unknown = 0;
+    let mut others: Option<Vec<Template>> = None;
+    for (i, cell) in cells.iter().enumerate() {
+        let at = |d: Diagnostic| d.at_line(line).column(cell);
+        let id = match t.find(cell) {
+            Some(Match::Exact(id)) => id,
+            Some(Match::OtherCase(id)) => {
+                let want = t.spelling_like(id, cell);
+                emit(at(Diagnostic::new(
+                    Code::HeaderCase,
+                    format!("`{}` is the column `{want}` in other letter case", shown(cell)),
+                    format!("spell it `{want}`, as impact.com documents it"),
+                )));
+                id
+            }
+            None => {
+                unknown += 1;
+                let others = others.get_or_insert_with(|| other_templates(t));
+                emit(at(unknown_column(t, others, cell, unknown <= SUGGEST_LIMIT)));
+                continue;
+            }
+        };
+        if let Some(first) = col_of[id] {
+            emit(at(duplicate(&cells, first, i)));
+            continue;
+        }
+        col_of[id] = Some(i);
+        if let Some(why) = &t.fields[id].forbidden {
+            emit(at(Diagnostic::new(
+                Code::ConflictingColumns,
+                why.clone(),
+                format!("remove the `{}` column from {} files", t.fields[id].name, t.name),
+            )));
+        }
+    }
+    missing_columns(t, &col_of, line, emit);
+    compile(t, cells, &col_of)
+}
+
+fn shown(cell: &str) -> String {
+    crate::escape::for_display(cell)
+}
+
+fn unknown_column(t: &Template, others: &[Template], cell: &str, suggest: bool) -> Diagnostic {
+    let cell_shown = shown(cell);
+    if suggest && let Some(near) = similar::closest(cell, t.spellings()) {
+        return Diagnostic::new(
+            Code::UnknownColumn,
+            format!("unknown column `{cell_shown}`: did you mean `{near}`?"),
+            format!("rename the column to `{near}`"),
+        );
+    }
+    if let Some(other) = others.iter().find(|o| o.find(cell).is_some()) {
+        return Diagnostic::new(
+            Code::UnknownColumn,
+            format!(
+                "`{cell_shown}` is a column of {} files, but this file is checked as {}; it will be ignored",
+                other.name, t.name
+            ),
+            format!("use `--template {}` if that is what this file is, or remove the column", other.name),
+        );
+    }
+    Diagnostic::new(
+        Code::UnknownColumn,
+        format!("`{cell_shown}` is not a column impact.com documents for {} files; it will be ignored", t.name),
+        format!(
+            "remove it, or if your account defines it, describe it in your own template \
+             (`--template my.toml` with `extends = \"{}\"`)",
+            t.name
+        ),
+    )
+}
+
+fn other_templates(t: &Template) -> Vec<Template> {
+    template::BUILTIN_NAMES
+        .iter()
+        .filter(|&&n| n != t.name)
+        .filter_map(|n| template::load(n).ok())
+        .collect()
+}
+
+fn duplicate(cells: &[String], first: usize, i: usize) -> Diagnostic {
+    let (a, b) = (shown(&cells[first]), shown(&cells[i]));
+    let message = if cells[first] == cells[i] {
+        format!("column `{b}` appears twice (columns {} and {})", first + 1, i + 1)
+    } else {
+        format!("column {} `{b}` names the same field as column {} `{a}`", i + 1, first + 1)
+    };
+    Diagnostic::new(
+        Code::DuplicateColumn,
+        message,
+        "keep one of the two columns: impact.com cannot tell which value to use",
+    )
+}
+
+fn missing_columns(t: &Template, col_of: &[Option<usize>], line: u64, emit: &mut dyn FnMut(Diagnostic)) {
+    let present = |alt: &Vec<FieldId>| alt.iter().all(|&id| col_of[id].is_some());
+    let missing: Vec<&str> = t
+        .requirements
+        .iter()
+        .filter(|r| r.when.is_none_or(|w| col_of[w].is_some()))
+        .filter(|r| !r.alternatives.iter().any(present))
+        .map(|r| r.label.as_str())
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let noun = if missing.len() == 1 { "column" } else { "columns" };
+    emit(
+        Diagnostic::new(
+            Code::MissingColumn,
+            format!("missing required {noun} for {} files: {}", t.name, missing.join("; ")),
+            format!(
+                "add the {noun} to the header; `convsubmit templates show {}` prints a blank template",
+                t.name
+            ),
+        )
+        .at_line(line),
+    );
+}
+
+fn compile(t: &Template, names: Vec<String>, col_of: &[Option<usize>]) -> Plan {
+    let mut plan = Plan { names, ..Plan::default() };
+    let mut checks: Vec<(usize, FieldId)> =
+        col_of.iter().enumerate().filter_map(|(id, c)| c.map(|c| (c, id))).collect();
+    checks.sort_unstable();
+    for &(col, id) in &checks {
+        let f = &t.fields[id];
+        match f.role {
+            Some(Role::EventType) => plan.event_type.push(col),
+            Some(Role::OrderId) => plan.order_id = Some(col),
+            Some(Role::EventDate) => plan.event_date = Some(col),
+            Some(Role::Media) => plan.media.push(col),
+            None => {}
+        }
+        if f.order_field {
+            plan.order_fields.push(col);
+        }
+    }
+    plan.checks = checks;
+    for r in &t.requirements {
+        let (Some(code), true) = (r.rows, r.when.is_none_or(|w| col_of[w].is_some())) else {
+            continue;
+        };
+        let alternatives: Vec<Vec<usize>> = r
+            .alternatives
+            .iter()
+            .filter_map(|alt| alt.iter().map(|&id| col_of[id]).collect::<Option<Vec<_>>>())
+            .collect();
+        if !alternatives.is_empty() {
+            plan.requirements.push(RowRequirement { alternatives, code, label: r.label.clone() });
+        }
+    }
+    plan.conflicts = t
+        .conflicts
+        .iter()
+        .filter_map(|&(a, b)| Some((col_of[a]?, col_of[b]?)))
+        .collect();
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(template: &str, header: &str) -> (Plan, Vec<Diagnostic>) {
+        let t = template::load(template).unwrap();
+        let mut out = vec![];
+        let cells = header.split(',').map(String::from).collect();
+        let p = plan(&t, cells, 1, &mut |d| out.push(d));
+        (p, out)
+    }
+
+    fn codes(d: &[Diagnostic]) -> Vec<&str> {
+        d.iter().map(|d| d.code.as_str()).collect()
+    }
+
+    #[test]
+    fn a_clean_header_compiles_roles() {
+        let (p, d) = run("item-level", "CampaignId,ActionTrackerId,EventDate,Oid,ClickId,Amount,Category,ItemSku,Quantity,MediaPartnerId");
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!((p.order_id, p.event_date), (Some(3), Some(2)));
+        assert_eq!((p.event_type.as_slice(), p.media.as_slice()), (&[1][..], &[9][..]));
+        assert_eq!(p.requirements.len(), 9);
+    }
+
+    #[test]
+    fn every_missing_column_in_one_error() {
+        let (_, d) = run("item-level", "CampaignId,EventDate,OrderId,ClickId,Amount,Category");
+        assert_eq!(codes(&d), ["missing-column"]);
+        let m = &d[0].message;
+        assert!(m.contains("`ActionTrackerId` or `EventTypeCode`") && m.contains("`Sku`") && m.contains("`Quantity`"), "{m}");
+    }
+
+    #[test]
+    fn typos_case_and_duplicates() {
+        let (_, d) = run(
+            "order-level",
+            "CampaignId,ActionTrakerId,eventdate,OrderId,Oid,ClickId,Sku,Colour",
+        );
+        assert_eq!(
+            codes(&d),
+            ["unknown-column", "header-case", "duplicate-column", "unknown-column", "unknown-column", "missing-column"]
+        );
+        assert!(d[0].message.contains("did you mean `ActionTrackerId`?"));
+        assert!(d[1].message.contains("`EventDate`"));
+        assert!(d[2].message.contains("column 5 `Oid` names the same field as column 4 `OrderId`"));
+        assert!(d[3].message.contains("item-level"), "{}", d[3].message);
+        assert!(d[4].help.contains("extends"));
+    }
+
+    #[test]
+    fn forbidden_columns_conflict() {
+        let (_, d) = run("item-level", "CampaignId,ActionTrackerId,EventDate,OrderId,ClickId,Amount,Category,Sku,Quantity,OrderSubTotalPostDiscount");
+        assert_eq!(codes(&d), ["conflicting-columns"]);
+        assert_eq!(d[0].column.as_deref(), Some("OrderSubTotalPostDiscount"));
+    }
+
+    #[test]
+    fn modification_alternatives() {
+        let (p, d) = run("modification", "ActionTrackerID,Oid,Amount,Reason");
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(p.requirements[0].alternatives, [vec![1, 0]]);
+        let (_, d) = run("modification", "Oid,Amount,Reason,Sku");
+        assert_eq!(codes(&d), ["missing-column"]);
+        assert!(d[0].message.contains("`ActionId` or `OrderId` with `ActionTrackerId`") && d[0].message.contains("`Quantity`"), "{}", d[0].message);
+    }
+}

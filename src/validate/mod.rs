@@ -1,0 +1,305 @@
+//! The validation engine: reads one input once, record by record, and streams every finding
+//! to a sink as it is found. Memory is bounded by the number of distinct orders.
+
+mod header;
+mod orders;
+mod row;
+mod similar;
+
+pub use row::{MAX_AGE_DAYS, MAX_AGE_WITH_MEDIA_DAYS, MAX_FUTURE_DAYS};
+
+use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::input::{Malformed, Record, RecordReader, Sniffed, Spot, sniff};
+use crate::template::{self, Template};
+use crate::values::date::Day;
+use std::io::{self, Read};
+
+/// Default for `--max-rows`: impact.com's recommended rows per file.
+pub const DEFAULT_MAX_ROWS: u64 = 10_000;
+
+/// How to validate.
+pub struct Options {
+    /// The template, or `None` to detect one per file.
+    pub template: Option<Template>,
+    /// Ages are counted to this UTC day.
+    pub as_of: Day,
+    /// Most rows one order may have.
+    pub max_rows: u64,
+}
+
+/// What validating one file found, besides its diagnostics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileReport {
+    /// The path as given, or `<stdin>`.
+    pub path: String,
+    /// The template used (`None` when the file could not be read as CSV text at all).
+    pub template: Option<String>,
+    /// Data rows, not counting the header or blank rows.
+    pub rows: u64,
+    /// Distinct orders (event type, OrderId).
+    pub orders: u64,
+    /// Diagnostics of severity error.
+    pub errors: u64,
+    /// Diagnostics of severity warning.
+    pub warnings: u64,
+    /// Diagnostics of severity info.
+    pub infos: u64,
+}
+
+/// Why validating a file stopped early.
+#[derive(Debug)]
+pub enum Failure {
+    /// The input could not be read.
+    Read(io::Error),
+    /// The report could not be written.
+    Write(io::Error),
+}
+
+/// Counts findings and passes them on; remembers the first write error.
+struct Emitter<'a> {
+    report: &'a mut FileReport,
+    sink: &'a mut dyn FnMut(&Diagnostic) -> io::Result<()>,
+    failed: Option<io::Error>,
+}
+
+impl Emitter<'_> {
+    fn emit(&mut self, d: Diagnostic) {
+        match d.severity {
+            Severity::Error => self.report.errors += 1,
+            Severity::Warning => self.report.warnings += 1,
+            Severity::Info => self.report.infos += 1,
+        }
+        if self.failed.is_none()
+            && let Err(e) = (self.sink)(&d)
+        {
+            self.failed = Some(e);
+        }
+    }
+
+    fn check(&mut self) -> Result<(), Failure> {
+        self.failed.take().map_or(Ok(()), |e| Err(Failure::Write(e)))
+    }
+}
+
+/// Validates one input. `name` is what reports call it; `extension` is the file name to
+/// check for `.csv` (`None` for stdin). `progress` receives the bytes read so far.
+///
+/// Returns what was found so far even when reading or writing failed part-way.
+pub fn check(
+    name: &str,
+    extension: Option<&str>,
+    src: impl Read,
+    opts: &Options,
+    progress: &mut dyn FnMut(u64),
+    sink: &mut dyn FnMut(&Diagnostic) -> io::Result<()>,
+) -> (FileReport, Result<(), Failure>) {
+    let mut report = FileReport { path: name.to_string(), ..FileReport::default() };
+    let mut em = Emitter { report: &mut report, sink, failed: None };
+    let outcome = check_into(&mut em, extension, src, opts, progress).and_then(|()| em.check());
+    (report, outcome)
+}
+
+fn check_into(
+    em: &mut Emitter,
+    extension: Option<&str>,
+    src: impl Read,
+    opts: &Options,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), Failure> {
+    if let Some(file) = extension
+        && !file.to_ascii_lowercase().ends_with(".csv")
+    {
+        em.emit(Diagnostic::new(
+            Code::FileExtension,
+            "the file name does not end in .csv; impact.com processes only .csv and .xml files (Records shows 0)",
+            "rename the file to end in .csv before submitting it",
+        ));
+    }
+    let mut reader = RecordReader::new(src);
+    if !start(&mut reader, em)? {
+        return Ok(());
+    }
+    run(&mut reader, opts, em, progress)
+}
+
+/// Handles byte-order marks and wide encodings. Returns false when the file cannot be read.
+fn start<R: Read>(reader: &mut RecordReader<R>, em: &mut Emitter) -> Result<bool, Failure> {
+    let prefix = reader.peek_prefix(4).map_err(Failure::Read)?;
+    match sniff(prefix) {
+        Sniffed::Utf8 => Ok(true),
+        Sniffed::Utf8Bom(n) => {
+            reader.skip(n);
+            em.emit(
+                Diagnostic::new(
+                    Code::Bom,
+                    "the file starts with a UTF-8 byte-order mark; it is accepted and ignored",
+                    "nothing to do; `convsubmit fix` removes it",
+                )
+                .at_line(1),
+            );
+            Ok(true)
+        }
+        Sniffed::Wide { name, bom } => {
+            let how = if bom { "its byte-order mark says" } else { "its NUL bytes show" };
+            em.emit(Diagnostic::new(
+                Code::InvalidEncoding,
+                format!("the file is {name} ({how} so); impact.com reads UTF-8"),
+                format!("save the file as UTF-8, e.g. `iconv -f {name} -t UTF-8 in.csv > out.csv`"),
+            ));
+            Ok(false)
+        }
+    }
+}
+
+fn run<R: Read>(
+    reader: &mut RecordReader<R>,
+    opts: &Options,
+    em: &mut Emitter,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), Failure> {
+    let mut rec = Record::default();
+    let Some(header_line) = read_header(reader, &mut rec, em)? else {
+        return Ok(());
+    };
+    let cells: Vec<String> = (0..rec.len()).map(|i| rec.lossy(i).into_owned()).collect();
+    let detected;
+    let t = match &opts.template {
+        Some(t) => t,
+        None => {
+            detected = template::load(template::detect(&cells)).map_err(|e| Failure::Read(io::Error::other(e)))?;
+            &detected
+        }
+    };
+    em.report.template = Some(t.name.clone());
+    let plan = header::plan(t, cells, header_line, &mut |d| em.emit(d));
+    let mut orders = orders::Orders::new(t.kind, opts.max_rows);
+    let mut row = 0u64;
+    while reader.read(&mut rec).map_err(Failure::Read)? {
+        row += 1;
+        let line = rec.line();
+        if row % 8192 == 0 {
+            progress(reader.offset());
+            em.check()?;
+        }
+        if let Some(d) = unreadable(&rec, plan.width()) {
+            em.emit(d.at_row(line, row));
+            continue;
+        }
+        em.report.rows += 1;
+        let at = row::At { line, row };
+        row::check(t, &plan, &rec, at, opts.as_of, &mut |d| em.emit(d));
+        orders.row(&plan, &rec, line, row, &mut |d| em.emit(d));
+    }
+    progress(reader.offset());
+    em.report.orders = orders.count();
+    if em.report.rows == 0 {
+        em.emit(Diagnostic::new(
+            Code::NoRows,
+            "the file has a header but no data rows",
+            "add conversion rows below the header, or do not submit this file",
+        ));
+    }
+    Ok(())
+}
+
+/// Reads up to the header (skipping blank lines). Returns its line, or `None` when the file
+/// has no header or the header cannot be read as text.
+fn read_header<R: Read>(
+    reader: &mut RecordReader<R>,
+    rec: &mut Record,
+    em: &mut Emitter,
+) -> Result<Option<u64>, Failure> {
+    loop {
+        if !reader.read(rec).map_err(Failure::Read)? {
+            em.emit(Diagnostic::new(
+                Code::NoRows,
+                "the file is empty: no header and no data rows",
+                "export the file again; it should start with a header line such as CampaignId,ActionTrackerId,…",
+            ));
+            return Ok(None);
+        }
+        if !rec.is_blank() {
+            break;
+        }
+        em.emit(blank(rec.line(), "before the header"));
+    }
+    let line = rec.line();
+    if rec.nul.is_some() || rec.invalid_utf8.is_some() {
+        if let Some(d) = unreadable(rec, rec.len()) {
+            em.emit(d.at_line(line));
+        }
+        return Ok(None);
+    }
+    if let Some(d) = malformed(rec) {
+        em.emit(d.at_line(line));
+    }
+    Ok(Some(line))
+}
+
+fn blank(line: u64, where_: &str) -> Diagnostic {
+    Diagnostic::new(
+        Code::BlankRow,
+        format!("empty row {where_}; it is skipped"),
+        "remove the empty line",
+    )
+    .at_line(line)
+}
+
+/// The diagnostic for a record that gets no other check: not text, not parseable, blank, or
+/// of the wrong width.
+fn unreadable(rec: &Record, width: usize) -> Option<Diagnostic> {
+    if let Some(spot) = rec.nul {
+        return Some(encoding(rec, spot, "a NUL byte", "the file looks binary or UTF-16; save it as UTF-8 text"));
+    }
+    if let Some(spot) = rec.invalid_utf8 {
+        return Some(encoding(
+            rec,
+            spot,
+            "bytes that are not UTF-8",
+            "save the file as UTF-8 (a Windows-1252 or Latin-1 export shows up like this)",
+        ));
+    }
+    if let Some(d) = malformed(rec) {
+        return Some(d);
+    }
+    if rec.is_blank() {
+        return Some(blank(rec.line(), "in the data"));
+    }
+    if rec.len() != width {
+        let (n, w) = (rec.len(), width);
+        return Some(Diagnostic::new(
+            Code::WrongFieldCount,
+            format!("row has {n} field{} but the header has {w}", if n == 1 { "" } else { "s" }),
+            "quote values that contain commas, and give every row one value per header column",
+        ));
+    }
+    None
+}
+
+fn encoding(rec: &Record, spot: Spot, what: &str, help: &str) -> Diagnostic {
+    let on = if spot.line == rec.line() { String::new() } else { format!(" on line {}", spot.line) };
+    Diagnostic::new(Code::InvalidEncoding, format!("{what} at byte offset {}{on}", spot.byte), help)
+}
+
+fn malformed(rec: &Record) -> Option<Diagnostic> {
+    let (kind, spot) = rec.malformed?;
+    let on = if spot.line == rec.line() { String::new() } else { format!(" (line {})", spot.line) };
+    let quote_help = "quote the whole value and double any quote inside it: \"15\"\" screen\"";
+    Some(match kind {
+        Malformed::StrayQuote => Diagnostic::new(
+            Code::MalformedCsv,
+            format!("a quote inside an unquoted value at byte offset {}{on}", spot.byte),
+            quote_help,
+        ),
+        Malformed::TextAfterQuote => Diagnostic::new(
+            Code::MalformedCsv,
+            format!("text after the closing quote of a value at byte offset {}{on}", spot.byte),
+            quote_help,
+        ),
+        Malformed::UnterminatedQuote => Diagnostic::new(
+            Code::MalformedCsv,
+            "a quoted value that starts in this row is never closed; the rest of the file was read into it",
+            "close the quote, and double any quote inside a quoted value",
+        ),
+    })
+}

@@ -1,0 +1,264 @@
+//! Order rules across rows: item rows of one order must be consecutive (and agree on
+//! order-level fields, and fit in one file); an order-level (event type, OrderId) may appear
+//! once. Memory grows with the number of distinct orders, never with the file's size.
+
+use super::header::Plan;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::escape::for_display as shown;
+use crate::input::Record;
+use crate::template::Kind;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// The FxHash function: keys are the user's own data, so speed matters more than resistance
+/// to crafted collisions.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let word = u64::from_le_bytes(c.try_into().unwrap_or_default());
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type KeyMap = HashMap<Box<[u8]>, u64, BuildHasherDefault<FxHasher>>;
+
+/// The run of consecutive rows of one order (item-level files).
+struct Block {
+    key: Vec<u8>,
+    first_line: u64,
+    rows: u64,
+    /// Set when this order already had a block earlier in the file: its first line.
+    repeat_of: Option<u64>,
+    /// The first row's order-level values, as one buffer with end offsets.
+    values: Vec<u8>,
+    ends: Vec<usize>,
+    /// Order-level columns already reported as inconsistent in this block.
+    reported: Vec<bool>,
+    too_large_reported: bool,
+}
+
+/// Tracks orders across the rows of one file.
+pub struct Orders {
+    kind: Kind,
+    max_rows: u64,
+    /// Every order key seen, with the line of its first row.
+    seen: KeyMap,
+    current: Option<Block>,
+    key: Vec<u8>,
+}
+
+impl Orders {
+    /// A tracker for a file of `kind`, where one order may have at most `max_rows` rows.
+    pub fn new(kind: Kind, max_rows: u64) -> Self {
+        Orders { kind, max_rows, seen: KeyMap::default(), current: None, key: Vec::new() }
+    }
+
+    /// Distinct orders seen so far.
+    pub fn count(&self) -> u64 {
+        let open = self.current.as_ref().is_some_and(|b| b.repeat_of.is_none());
+        self.seen.len() as u64 + u64::from(open)
+    }
+
+    /// Feeds one well-formed row.
+    pub fn row(&mut self, plan: &Plan, rec: &Record, line: u64, row: u64, emit: &mut dyn FnMut(Diagnostic)) {
+        let Some(oid_col) = plan.order_id else { return };
+        let oid = rec.get(oid_col);
+        if oid.is_empty() || self.kind == Kind::Modification {
+            return;
+        }
+        self.key.clear();
+        if let Some(c) = plan.event_type.iter().copied().find(|&c| !rec.bytes(c).is_empty()) {
+            self.key.extend_from_slice(plan.names[c].as_bytes());
+            self.key.push(b'=');
+            self.key.extend_from_slice(rec.bytes(c));
+        }
+        self.key.push(0x1f);
+        self.key.extend_from_slice(oid.as_bytes());
+        let put = |d: Diagnostic| d.at_row(line, row).column(&plan.names[oid_col]).value(oid);
+        match self.kind {
+            Kind::Item => self.item_row(plan, rec, line, &mut |d| emit(put(d))),
+            _ => self.order_row(line, &mut |d| emit(put(d))),
+        }
+    }
+
+    fn order_row(&mut self, line: u64, emit: &mut dyn FnMut(Diagnostic)) {
+        if let Some(&first) = self.seen.get(self.key.as_slice()) {
+            emit(Diagnostic::new(
+                Code::DuplicateOrder,
+                format!("order {} was already submitted on line {first}", self.describe()),
+                "remove the repeated row, or give it its own OrderId; impact.com keeps only one conversion per event type and OrderId",
+            ));
+        } else {
+            self.seen.insert(self.key.clone().into_boxed_slice(), line);
+        }
+    }
+
+    fn item_row(&mut self, plan: &Plan, rec: &Record, line: u64, emit: &mut dyn FnMut(Diagnostic)) {
+        let same = self.current.as_ref().is_some_and(|b| b.key == self.key);
+        if !same {
+            self.start_block(plan, rec, line);
+        }
+        let described = self.describe();
+        let Some(block) = self.current.as_mut() else { return };
+        block.rows += 1;
+        if let Some(first) = block.repeat_of {
+            emit(Diagnostic::new(
+                Code::OrderNotConsecutive,
+                format!("order {described} started on line {first} but its rows are interrupted by another order"),
+                "put every row of an order together (sort by OrderId, or run `convsubmit fix`); impact.com reports OID_DUPLICATE for the later rows",
+            ));
+        }
+        if same {
+            inconsistent(block, plan, rec, &described, emit);
+        }
+        if block.rows > self.max_rows && !block.too_large_reported {
+            block.too_large_reported = true;
+            emit(Diagnostic::new(
+                Code::OrderTooLarge,
+                format!(
+                    "order {described} (from line {}) has more than {} rows, so it cannot fit in one file",
+                    block.first_line, self.max_rows
+                ),
+                "an order cannot be split across files: raise --max-rows or submit this order through the API",
+            ));
+        }
+    }
+
+    fn start_block(&mut self, plan: &Plan, rec: &Record, line: u64) {
+        if let Some(old) = self.current.take()
+            && old.repeat_of.is_none()
+        {
+            self.seen.insert(old.key.into_boxed_slice(), old.first_line);
+        }
+        let repeat_of = self.seen.get(self.key.as_slice()).copied();
+        let mut values = Vec::new();
+        let mut ends = Vec::with_capacity(plan.order_fields.len());
+        for &c in &plan.order_fields {
+            values.extend_from_slice(rec.bytes(c));
+            ends.push(values.len());
+        }
+        self.current = Some(Block {
+            key: self.key.clone(),
+            first_line: line,
+            rows: 0,
+            repeat_of,
+            values,
+            ends,
+            reported: vec![false; plan.order_fields.len()],
+            too_large_reported: false,
+        });
+    }
+
+    /// The order as people read it: `ORD-1` (ActionTrackerId 12345).
+    fn describe(&self) -> String {
+        let (ty, oid) = match self.key.iter().position(|&b| b == 0x1f) {
+            Some(i) => (&self.key[..i], &self.key[i + 1..]),
+            None => (&[][..], &self.key[..]),
+        };
+        let oid = shown(&String::from_utf8_lossy(oid));
+        if ty.is_empty() {
+            format!("`{oid}`")
+        } else {
+            format!("`{oid}` ({})", shown(&String::from_utf8_lossy(ty)).replace('=', " "))
+        }
+    }
+}
+
+fn inconsistent(block: &mut Block, plan: &Plan, rec: &Record, described: &str, emit: &mut dyn FnMut(Diagnostic)) {
+    for (i, &c) in plan.order_fields.iter().enumerate() {
+        let start = if i == 0 { 0 } else { block.ends[i - 1] };
+        let first = &block.values[start..block.ends[i]];
+        if block.reported[i] || first == rec.bytes(c) {
+            continue;
+        }
+        block.reported[i] = true;
+        let name = &plan.names[c];
+        emit(
+            Diagnostic::new(
+                Code::InconsistentOrder,
+                format!(
+                    "rows of order {described} disagree on `{name}`: `{}` here, `{}` on line {}",
+                    shown(&rec.lossy(c)),
+                    shown(&String::from_utf8_lossy(first)),
+                    block.first_line
+                ),
+                format!("give every row of one order the same `{name}`; impact.com reads order-level fields once per order"),
+            )
+            .column(name)
+            .value(&rec.lossy(c)),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::RecordReader;
+
+    /// Runs the tracker over `csv` (header: Type,Oid,Date) and returns (line, code) pairs.
+    fn run(kind: Kind, max_rows: u64, csv: &str) -> (Vec<(u64, &'static str)>, u64) {
+        let plan = Plan {
+            names: vec!["ActionTrackerId".into(), "OrderId".into(), "EventDate".into()],
+            event_type: vec![0],
+            order_id: Some(1),
+            order_fields: vec![2],
+            ..Plan::default()
+        };
+        let mut orders = Orders::new(kind, max_rows);
+        let mut reader = RecordReader::new(csv.as_bytes());
+        let mut rec = Record::default();
+        let mut out = vec![];
+        let mut row = 0;
+        while reader.read(&mut rec).unwrap() {
+            row += 1;
+            let line = rec.line();
+            orders.row(&plan, &rec, line, row, &mut |d| out.push((d.line.unwrap(), d.code.as_str())));
+        }
+        (out, orders.count())
+    }
+
+    #[test]
+    fn every_row_of_a_reappearing_block_is_flagged() {
+        let (got, count) = run(Kind::Item, 100, "1,A,d\n1,A,d\n1,B,d\n1,A,d\n1,A,d\n2,A,d\n1,C,d\n1,B,d\n");
+        assert_eq!(got, [(4, "order-not-consecutive"), (5, "order-not-consecutive"), (8, "order-not-consecutive")]);
+        assert_eq!(count, 4);
+    }
+
+    #[test]
+    fn order_level_duplicates_per_event_type() {
+        let (got, count) = run(Kind::Order, 100, "1,A,d\n1,B,d\n2,A,d\n1,A,d\n1,A,d\n");
+        assert_eq!(got, [(4, "duplicate-order"), (5, "duplicate-order")]);
+        assert_eq!(count, 3);
+    }
+
+    #[test]
+    fn inconsistent_fields_once_per_order_and_column() {
+        let (got, _) = run(Kind::Item, 100, "1,A,d1\n1,A,d2\n1,A,d3\n1,B,x\n");
+        assert_eq!(got, [(2, "inconsistent-order")]);
+    }
+
+    #[test]
+    fn oversized_orders_reported_once() {
+        let (got, _) = run(Kind::Item, 2, "1,A,d\n1,A,d\n1,A,d\n1,A,d\n1,B,d\n");
+        assert_eq!(got, [(3, "order-too-large")]);
+    }
+
+    #[test]
+    fn rows_without_an_order_id_are_ignored() {
+        let (got, count) = run(Kind::Item, 100, "1,,d\n1,A,d\n1,,d\n1,A,d\n");
+        assert_eq!((got.len(), count), (0, 1));
+    }
+}

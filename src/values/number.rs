@@ -1,0 +1,118 @@
+//! Plain decimals and whole numbers, checked by hand, with a reason a person can act on.
+
+/// Why a value is not an accepted number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberError {
+    /// Contains a comma (thousands separator or decimal comma).
+    Comma,
+    /// Contains a currency symbol or code.
+    Currency,
+    /// Leading or trailing spaces.
+    Spaces,
+    /// Has a fractional part where a whole number is required.
+    Fraction,
+    /// A minus sign where only zero or more is allowed.
+    Negative,
+    /// More digits than the field allows.
+    TooManyDigits(u8),
+    /// Anything else.
+    NotANumber,
+}
+
+impl NumberError {
+    /// How to fix the value, in a few words.
+    pub fn explain(self) -> String {
+        match self {
+            NumberError::Comma => {
+                "remove thousands separators and use a point for decimals (1000.00)".into()
+            }
+            NumberError::Currency => {
+                "remove the currency symbol; put the currency in CurrencyCode".into()
+            }
+            NumberError::Spaces => "remove the spaces around the number".into(),
+            NumberError::Fraction => "write a whole number without a decimal part".into(),
+            NumberError::Negative => "write a number of zero or more, without a sign".into(),
+            NumberError::TooManyDigits(n) => format!("use at most {n} digits"),
+            NumberError::NotANumber => "write digits with an optional point (12.50)".into(),
+        }
+    }
+}
+
+/// A plain decimal: an optional `-`, digits, and optionally a point followed by digits.
+pub fn check_decimal(s: &str) -> Result<(), NumberError> {
+    let body = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = match body.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (body, None),
+    };
+    let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit());
+    if all_digits(int) && frac.is_none_or(all_digits) {
+        return Ok(());
+    }
+    Err(diagnose(s))
+}
+
+/// A whole number of at most `max_digits` digits, without sign.
+pub fn check_integer(s: &str, max_digits: u8) -> Result<(), NumberError> {
+    if !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()) {
+        return if s.len() > max_digits as usize {
+            Err(NumberError::TooManyDigits(max_digits))
+        } else {
+            Ok(())
+        };
+    }
+    if check_decimal(s).is_ok() {
+        if s.starts_with('-') {
+            return Err(NumberError::Negative);
+        }
+        return Err(NumberError::Fraction);
+    }
+    Err(diagnose(s))
+}
+
+fn diagnose(s: &str) -> NumberError {
+    if s.trim() != s {
+        return NumberError::Spaces;
+    }
+    let has_digit = s.bytes().any(|c| c.is_ascii_digit());
+    if has_digit && s.contains(',') {
+        return NumberError::Comma;
+    }
+    let symbol = |c: char| matches!(c, '$' | '€' | '£' | '¥' | '₹' | '₩' | '₽' | '¢');
+    let code = s.len() > 3 && s.as_bytes()[..3].iter().all(u8::is_ascii_uppercase);
+    if has_digit && (s.chars().any(symbol) || code) {
+        return NumberError::Currency;
+    }
+    NumberError::NotANumber
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals() {
+        for ok in ["0", "12", "12.5", "-3.25", "007.10"] {
+            assert_eq!(check_decimal(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(check_decimal("1,000.00"), Err(NumberError::Comma));
+        assert_eq!(check_decimal("10,5"), Err(NumberError::Comma));
+        assert_eq!(check_decimal("$12.00"), Err(NumberError::Currency));
+        assert_eq!(check_decimal("USD12"), Err(NumberError::Currency));
+        assert_eq!(check_decimal(" 12"), Err(NumberError::Spaces));
+        for bad in ["fifty", ".5", "5.", "1e5", "+5", "-", "1.2.3", "NaN"] {
+            assert_eq!(check_decimal(bad), Err(NumberError::NotANumber), "{bad}");
+        }
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(check_integer("12345", 10), Ok(()));
+        assert_eq!(check_integer("1.5", 10), Err(NumberError::Fraction));
+        assert_eq!(check_integer("2.0", 10), Err(NumberError::Fraction));
+        assert_eq!(check_integer("two", 10), Err(NumberError::NotANumber));
+        assert_eq!(check_integer("-3", 10), Err(NumberError::Negative));
+        assert_eq!(check_integer("12345678901", 10), Err(NumberError::TooManyDigits(10)));
+        assert_eq!(check_integer("1,000", 10), Err(NumberError::Comma));
+    }
+}
