@@ -477,7 +477,7 @@ mod tests {
         assert!(r.read(&mut rec).unwrap());
         assert_eq!((rec.invalid_utf8, rec.nul), (None, None));
         assert!(r.read(&mut rec).unwrap());
-        assert_eq!(rec.invalid_utf8, Some(Spot { line: 3, byte: 9 }));
+        assert_eq!(rec.invalid_utf8, Some(Spot { line: 3, byte: 8 }));
         assert!(r.read(&mut rec).unwrap());
         assert_eq!(rec.nul, Some(Spot { line: 4, byte: 14 }));
         assert!(!r.read(&mut rec).unwrap());

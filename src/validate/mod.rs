@@ -34,7 +34,7 @@ pub struct FileReport {
     pub path: String,
     /// The template used (`None` when the file could not be read as CSV text at all).
     pub template: Option<String>,
-    /// Data rows, not counting the header or blank rows.
+    /// Data records, not counting the header or blank rows (rows with errors count).
     pub rows: u64,
     /// Distinct orders (event type, OrderId).
     pub orders: u64,
@@ -181,11 +181,15 @@ fn run<R: Read>(
             progress(reader.offset());
             em.check()?;
         }
+        if rec.is_blank() && rec.malformed.is_none() {
+            em.emit(blank(line, "in the data").at_row(line, row));
+            continue;
+        }
+        em.report.rows += 1;
         if let Some(d) = unreadable(&rec, plan.width()) {
             em.emit(d.at_row(line, row));
             continue;
         }
-        em.report.rows += 1;
         let at = row::At { line, row };
         row::check(t, &plan, &rec, at, opts.as_of, &mut |d| em.emit(d));
         orders.row(&plan, &rec, line, row, &mut |d| em.emit(d));
@@ -245,8 +249,8 @@ fn blank(line: u64, where_: &str) -> Diagnostic {
     .at_line(line)
 }
 
-/// The diagnostic for a record that gets no other check: not text, not parseable, blank, or
-/// of the wrong width.
+/// The diagnostic for a record that gets no other check: not text, not parseable, or of the
+/// wrong width.
 fn unreadable(rec: &Record, width: usize) -> Option<Diagnostic> {
     if let Some(spot) = rec.nul {
         return Some(encoding(rec, spot, "a NUL byte", "the file looks binary or UTF-16; save it as UTF-8 text"));
@@ -261,9 +265,6 @@ fn unreadable(rec: &Record, width: usize) -> Option<Diagnostic> {
     }
     if let Some(d) = malformed(rec) {
         return Some(d);
-    }
-    if rec.is_blank() {
-        return Some(blank(rec.line(), "in the data"));
     }
     if rec.len() != width {
         let (n, w) = (rec.len(), width);

@@ -91,7 +91,7 @@ fn checked_day(y: i64, m: u32, d: u32) -> Result<Day, DateError> {
     let last = days_in_month(y, m);
     if d == 0 || d > last {
         return Err(DateError::Range(format!(
-            "day {d:02} does not exist in {y:04}-{m:02} (it has {last} days)"
+            "{y:04}-{m:02} has only {last} days"
         )));
     }
     Ok(days_from_civil(y, m, d))
