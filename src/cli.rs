@@ -129,7 +129,15 @@ mod tests {
     #[test]
     fn as_of_is_checked() {
         assert!(parse_as_of("2026-06-30").is_ok());
-        assert!(parse_as_of("2026-02-30").unwrap_err().contains("not a real date"));
-        assert!(parse_as_of("30/06/2026").unwrap_err().contains("YYYY-MM-DD"));
+        assert!(
+            parse_as_of("2026-02-30")
+                .unwrap_err()
+                .contains("not a real date")
+        );
+        assert!(
+            parse_as_of("30/06/2026")
+                .unwrap_err()
+                .contains("YYYY-MM-DD")
+        );
     }
 }

@@ -61,6 +61,9 @@ mod tests {
         let shown = for_display(&long);
         assert!(shown.starts_with(&"x".repeat(MAX_DISPLAY_CHARS)));
         assert!(shown.ends_with("… (10000 bytes in all)"));
-        assert_eq!(for_display(&"y".repeat(MAX_DISPLAY_CHARS)).len(), MAX_DISPLAY_CHARS);
+        assert_eq!(
+            for_display(&"y".repeat(MAX_DISPLAY_CHARS)).len(),
+            MAX_DISPLAY_CHARS
+        );
     }
 }

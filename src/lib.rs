@@ -25,7 +25,10 @@ use exit::ExitStatus;
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
-    let global = commands::validate::Global { verbose: cli.verbose, quiet: cli.quiet };
+    let global = commands::validate::Global {
+        verbose: cli.verbose,
+        quiet: cli.quiet,
+    };
     match &cli.command {
         Command::Validate(args) => commands::validate::run(args, global),
         Command::Templates(args) => {

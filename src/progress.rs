@@ -14,13 +14,17 @@ impl Progress {
     /// and stderr is a terminal.
     pub fn new(name: &str, size: Option<u64>, enabled: bool) -> Self {
         if !enabled || !std::io::stderr().is_terminal() {
-            return Progress { bar: ProgressBar::hidden() };
+            return Progress {
+                bar: ProgressBar::hidden(),
+            };
         }
         let bar = match size {
             Some(n) => ProgressBar::new(n).with_style(
-                ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
             ),
             None => ProgressBar::new_spinner(),
         };

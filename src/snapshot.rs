@@ -5,14 +5,19 @@ use std::path::PathBuf;
 
 /// Fails unless `actual` equals the stored snapshot `name`.
 pub fn assert_snapshot(name: &str, actual: &str) {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "fixtures", "snapshots", name].iter().collect();
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "fixtures", "snapshots", name]
+        .iter()
+        .collect();
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, actual).unwrap();
         return;
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!("no snapshot {}; run with UPDATE_SNAPSHOTS=1 to create it", path.display())
+        panic!(
+            "no snapshot {}; run with UPDATE_SNAPSHOTS=1 to create it",
+            path.display()
+        )
     });
     if expected != actual {
         panic!(

@@ -84,7 +84,11 @@ pub fn run(args: &ValidateArgs, global: Global) -> Result<ExitStatus> {
     Ok(status(&summary, unreadable, args.strict))
 }
 
-fn make_reporter<'a>(args: &ValidateArgs, global: Global, out: Box<dyn Write + 'a>) -> Result<Box<dyn Reporter + 'a>> {
+fn make_reporter<'a>(
+    args: &ValidateArgs,
+    global: Global,
+    out: Box<dyn Write + 'a>,
+) -> Result<Box<dyn Reporter + 'a>> {
     Ok(match args.format {
         Format::Text => {
             let color = match args.color {
@@ -96,7 +100,11 @@ fn make_reporter<'a>(args: &ValidateArgs, global: Global, out: Box<dyn Write + '
                         && std::env::var("TERM").map_or(true, |t| t != "dumb")
                 }
             };
-            let opts = report::TextOptions { color, quiet: global.quiet, max_per_code: args.max_diagnostics };
+            let opts = report::TextOptions {
+                color,
+                quiet: global.quiet,
+                max_per_code: args.max_diagnostics,
+            };
             Box::new(report::Text::new(out, opts))
         }
         Format::Json => Box::new(report::Json::new(out)),
@@ -108,7 +116,12 @@ fn make_reporter<'a>(args: &ValidateArgs, global: Global, out: Box<dyn Write + '
                         .create(true)
                         .append(true)
                         .open(&path)
-                        .with_context(|| format!("cannot open $GITHUB_STEP_SUMMARY ({})", path.to_string_lossy()))?,
+                        .with_context(|| {
+                            format!(
+                                "cannot open $GITHUB_STEP_SUMMARY ({})",
+                                path.to_string_lossy()
+                            )
+                        })?,
                 ),
                 None => None,
             };
@@ -131,7 +144,9 @@ fn status(s: &Summary, unreadable: bool, strict: bool) -> ExitStatus {
 
 fn verbose_line(name: &str, rows: u64, size: Option<u64>, started: Instant) {
     let secs = started.elapsed().as_secs_f64().max(1e-9);
-    let rate = size.map(|b| format!(", {:.1} MB/s", b as f64 / secs / 1e6)).unwrap_or_default();
+    let rate = size
+        .map(|b| format!(", {:.1} MB/s", b as f64 / secs / 1e6))
+        .unwrap_or_default();
     eprintln!(
         "convsubmit: {name}: {rows} rows in {:.3}s ({:.0} rows/s{rate})",
         secs,

@@ -41,12 +41,48 @@ mod tests {
     #[test]
     fn boms_and_patterns() {
         assert_eq!(sniff(b"\xEF\xBB\xBFab"), Sniffed::Utf8Bom(3));
-        assert_eq!(sniff(b"\xFF\xFEa\0"), Sniffed::Wide { name: "UTF-16LE", bom: true });
-        assert_eq!(sniff(b"\xFE\xFF\0a"), Sniffed::Wide { name: "UTF-16BE", bom: true });
-        assert_eq!(sniff(b"\xFF\xFE\0\0"), Sniffed::Wide { name: "UTF-32LE", bom: true });
-        assert_eq!(sniff(b"C\0a\0"), Sniffed::Wide { name: "UTF-16LE", bom: false });
-        assert_eq!(sniff(b"\0C\0a"), Sniffed::Wide { name: "UTF-16BE", bom: false });
-        assert_eq!(sniff(b"C\0\0\0"), Sniffed::Wide { name: "UTF-32LE", bom: false });
+        assert_eq!(
+            sniff(b"\xFF\xFEa\0"),
+            Sniffed::Wide {
+                name: "UTF-16LE",
+                bom: true
+            }
+        );
+        assert_eq!(
+            sniff(b"\xFE\xFF\0a"),
+            Sniffed::Wide {
+                name: "UTF-16BE",
+                bom: true
+            }
+        );
+        assert_eq!(
+            sniff(b"\xFF\xFE\0\0"),
+            Sniffed::Wide {
+                name: "UTF-32LE",
+                bom: true
+            }
+        );
+        assert_eq!(
+            sniff(b"C\0a\0"),
+            Sniffed::Wide {
+                name: "UTF-16LE",
+                bom: false
+            }
+        );
+        assert_eq!(
+            sniff(b"\0C\0a"),
+            Sniffed::Wide {
+                name: "UTF-16BE",
+                bom: false
+            }
+        );
+        assert_eq!(
+            sniff(b"C\0\0\0"),
+            Sniffed::Wide {
+                name: "UTF-32LE",
+                bom: false
+            }
+        );
         assert_eq!(sniff(b"Camp"), Sniffed::Utf8);
         assert_eq!(sniff(b""), Sniffed::Utf8);
         assert_eq!(sniff(b"a\0"), Sniffed::Utf8);

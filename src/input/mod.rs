@@ -39,7 +39,9 @@ pub fn open(arg: &str) -> Result<Input> {
     }
     let path = Path::new(arg);
     let file = File::open(path).with_context(|| format!("cannot open {arg}"))?;
-    let meta = file.metadata().with_context(|| format!("cannot read {arg}"))?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot read {arg}"))?;
     if meta.is_dir() {
         anyhow::bail!("cannot read {arg}: it is a directory");
     }

@@ -80,7 +80,13 @@ impl Record {
     /// Field `i` as text; empty when the record is not valid UTF-8 (callers check
     /// [`Record::invalid_utf8`] first).
     pub fn get(&self, i: usize) -> &str {
-        std::str::from_utf8(self.bytes(i)).unwrap_or("")
+        if self.invalid_utf8.is_some() || self.start.is_none() {
+            return "";
+        }
+        // SAFETY: the raw bytes of this record were checked to be UTF-8 (`check_raw`), and
+        // fields are those bytes with some ASCII quote bytes removed and cut at ASCII commas
+        // or line breaks, which can never split or join a multi-byte sequence.
+        unsafe { std::str::from_utf8_unchecked(self.bytes(i)) }
     }
 
     /// Field `i` as text, with invalid bytes replaced.
@@ -203,7 +209,10 @@ impl<R: Read> RecordReader<R> {
     }
 
     fn spot(&self, idx: usize) -> Spot {
-        Spot { line: self.line, byte: self.base + idx as u64 }
+        Spot {
+            line: self.line,
+            byte: self.base + idx as u64,
+        }
     }
 
     fn note(&self, rec: &mut Record, kind: Malformed, idx: usize) {
@@ -254,7 +263,8 @@ impl<R: Read> RecordReader<R> {
                         }
                         _ => {
                             let run = self.run(&UNQUOTED_STOP);
-                            rec.fields.extend_from_slice(&self.buf[self.pos..self.pos + run]);
+                            rec.fields
+                                .extend_from_slice(&self.buf[self.pos..self.pos + run]);
                             self.pos += run;
                             state = State::Unquoted;
                         }
@@ -277,7 +287,8 @@ impl<R: Read> RecordReader<R> {
                         }
                         _ => {
                             let run = self.run(&QUOTED_STOP);
-                            rec.fields.extend_from_slice(&self.buf[self.pos..self.pos + run]);
+                            rec.fields
+                                .extend_from_slice(&self.buf[self.pos..self.pos + run]);
                             self.pos += run;
                             quoted_cr = false;
                             continue;
@@ -412,7 +423,11 @@ mod tests {
     fn parse(input: &str) -> Vec<(u64, Vec<String>, Option<Malformed>)> {
         let whole = parse_chunked(input.as_bytes(), usize::MAX);
         for chunk in [1, 2, 3, 7] {
-            assert_eq!(parse_chunked(input.as_bytes(), chunk), whole, "chunk {chunk}");
+            assert_eq!(
+                parse_chunked(input.as_bytes(), chunk),
+                whole,
+                "chunk {chunk}"
+            );
         }
         whole
     }

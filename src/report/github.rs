@@ -38,7 +38,9 @@ fn slot(s: Severity) -> usize {
 
 /// Escapes a command's message.
 fn data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escapes a command's property value.
@@ -56,14 +58,20 @@ impl<W: Write> Github<W> {
     pub fn new(out: W, step_summary: Option<File>) -> Self {
         Github {
             out,
-            summary: step_summary.map(|file| StepSummary { file, written: 0, dropped: 0 }),
+            summary: step_summary.map(|file| StepSummary {
+                file,
+                written: 0,
+                dropped: 0,
+            }),
             annotated: [0; 3],
             skipped: [0; 3],
         }
     }
 
     fn table_row(&mut self, path: &str, d: &Diagnostic) -> io::Result<()> {
-        let Some(s) = self.summary.as_mut() else { return Ok(()) };
+        let Some(s) = self.summary.as_mut() else {
+            return Ok(());
+        };
         let line = d.line.map(|l| l.to_string()).unwrap_or_default();
         let row = format!(
             "| {} | {line} | {} | `{}` | {} | {} |\n",
@@ -96,11 +104,22 @@ impl<W: Write> Reporter for Github<W> {
         self.table_row(path, d)?;
         let i = slot(d.severity);
         // Keep one notice free for the "not annotated" notice.
-        let cap = if d.severity == Severity::Info { ANNOTATION_CAP - 1 } else { ANNOTATION_CAP };
-        let place = d.line.map(|l| format!("{path}:{l}")).unwrap_or_else(|| path.to_string());
+        let cap = if d.severity == Severity::Info {
+            ANNOTATION_CAP - 1
+        } else {
+            ANNOTATION_CAP
+        };
+        let place = d
+            .line
+            .map(|l| format!("{path}:{l}"))
+            .unwrap_or_else(|| path.to_string());
         if self.annotated[i] >= cap {
             self.skipped[i] += 1;
-            return writeln!(self.out, "{place}: {}[{}] {}", d.severity, d.code, d.message);
+            return writeln!(
+                self.out,
+                "{place}: {}[{}] {}",
+                d.severity, d.code, d.message
+            );
         }
         self.annotated[i] += 1;
         let command = match d.severity {
@@ -111,7 +130,13 @@ impl<W: Write> Reporter for Github<W> {
         let line = d.line.map(|l| format!(",line={l}")).unwrap_or_default();
         let title = format!("convsubmit {}", d.code);
         let text = format!("{}\nhelp: {}", d.message, d.help);
-        writeln!(self.out, "::{command} file={}{line},title={}::{}", property(path), property(&title), data(&text))
+        writeln!(
+            self.out,
+            "::{command} file={}{line},title={}::{}",
+            property(path),
+            property(&title),
+            data(&text)
+        )
     }
 
     fn end_file(&mut self, f: &FileReport) -> io::Result<()> {
@@ -143,7 +168,10 @@ impl<W: Write> Reporter for Github<W> {
                 tail.push_str("### convsubmit\n\n");
             }
             if sum.dropped > 0 {
-                tail.push_str(&format!("\n{} not shown (step summary size limit).\n", plural(sum.dropped, "more finding")));
+                tail.push_str(&format!(
+                    "\n{} not shown (step summary size limit).\n",
+                    plural(sum.dropped, "more finding")
+                ));
             }
             tail.push_str(&format!(
                 "\n**{}, {}: {}, {}**\n",
@@ -172,7 +200,10 @@ mod tests {
         let file = File::create(&path).unwrap();
         let out = fixture::output(|buf| Box::new(Github::new(buf, Some(file))));
         assert_snapshot("github.txt", &out);
-        assert_snapshot("github-summary.md", &std::fs::read_to_string(&path).unwrap());
+        assert_snapshot(
+            "github-summary.md",
+            &std::fs::read_to_string(&path).unwrap(),
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -190,7 +221,13 @@ mod tests {
         for _ in 0..25 {
             r.diagnostic("f.csv", &d).unwrap();
         }
-        r.finish(&Summary { files: 1, rows: 25, errors: 25, warnings: 0 }).unwrap();
+        r.finish(&Summary {
+            files: 1,
+            rows: 25,
+            errors: 25,
+            warnings: 0,
+        })
+        .unwrap();
         let out = String::from_utf8(buf).unwrap();
         assert_eq!(out.matches("::error ").count(), 10);
         assert_eq!(out.matches("f.csv:2: error[invalid-date] bad").count(), 15);

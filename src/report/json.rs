@@ -21,7 +21,12 @@ struct SummaryObject {
 
 impl From<&Summary> for SummaryObject {
     fn from(s: &Summary) -> Self {
-        SummaryObject { files: s.files, rows: s.rows, errors: s.errors, warnings: s.warnings }
+        SummaryObject {
+            files: s.files,
+            rows: s.rows,
+            errors: s.errors,
+            warnings: s.warnings,
+        }
     }
 }
 
@@ -39,7 +44,11 @@ pub struct Json<W: Write> {
 impl<W: Write> Json<W> {
     /// A renderer writing to `out`.
     pub fn new(out: W) -> Self {
-        Json { out, files: 0, diagnostics: 0 }
+        Json {
+            out,
+            files: 0,
+            diagnostics: 0,
+        }
     }
 
     fn start(&mut self) -> io::Result<()> {
@@ -115,7 +124,14 @@ impl<W: Write> Reporter for JsonLines<W> {
     }
 
     fn diagnostic(&mut self, path: &str, d: &Diagnostic) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, &Located { path, diagnostic: d }).map_err(json_err)?;
+        serde_json::to_writer(
+            &mut self.out,
+            &Located {
+                path,
+                diagnostic: d,
+            },
+        )
+        .map_err(json_err)?;
         self.out.write_all(b"\n")
     }
 

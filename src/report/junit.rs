@@ -50,7 +50,14 @@ fn xml(s: &str) -> String {
 impl<W: Write> Junit<W> {
     /// A renderer writing to `out`; `strict` makes warnings fail.
     pub fn new(out: W, strict: bool) -> Self {
-        Junit { out, strict, cases: BTreeMap::new(), suites: String::new(), tests: 0, failures: 0 }
+        Junit {
+            out,
+            strict,
+            cases: BTreeMap::new(),
+            suites: String::new(),
+            tests: 0,
+            failures: 0,
+        }
     }
 
     fn fails(&self, worst: Option<Severity>) -> bool {
@@ -74,7 +81,8 @@ impl<W: Write> Reporter for Junit<W> {
         case.worst = case.worst.max(Some(d.severity));
         if case.listed.len() < LISTED_PER_CASE {
             let at = d.line.map(|l| format!("line {l}: ")).unwrap_or_default();
-            case.listed.push(format!("{at}{} (help: {})", d.message, d.help));
+            case.listed
+                .push(format!("{at}{} (help: {})", d.message, d.help));
         }
         Ok(())
     }
@@ -84,7 +92,11 @@ impl<W: Write> Reporter for Junit<W> {
         let mut failures = 0;
         for &code in Code::ALL {
             let case = self.cases.remove(&code).unwrap_or_default();
-            let _ = write!(body, "    <testcase classname=\"{}\" name=\"{code}\"", xml(&f.path));
+            let _ = write!(
+                body,
+                "    <testcase classname=\"{}\" name=\"{code}\"",
+                xml(&f.path)
+            );
             if case.count == 0 {
                 body.push_str("/>\n");
                 continue;
@@ -103,7 +115,11 @@ impl<W: Write> Reporter for Junit<W> {
                     xml(&text)
                 );
             } else {
-                let _ = write!(body, ">\n      <system-out>{}</system-out>\n    </testcase>\n", xml(&text));
+                let _ = write!(
+                    body,
+                    ">\n      <system-out>{}</system-out>\n    </testcase>\n",
+                    xml(&text)
+                );
             }
         }
         let tests = Code::ALL.len() as u64;

@@ -55,7 +55,11 @@ pub trait Reporter {
 
 /// `1 error`, `2 errors`.
 pub(crate) fn plural(n: u64, word: &str) -> String {
-    if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") }
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 #[cfg(test)]
@@ -69,22 +73,43 @@ pub(crate) mod fixture {
     pub fn render(r: &mut dyn Reporter) {
         let a = "data/a.csv";
         let diags = [
-            Diagnostic::new(Code::Bom, "the file starts with a UTF-8 byte-order mark", "nothing to do").at_line(1),
-            Diagnostic::new(Code::UnknownColumn, "unknown column `ActionTrakerId`: did you mean `ActionTrackerId`?", "rename the column to `ActionTrackerId`")
-                .at_line(1)
-                .column("ActionTrakerId"),
-            Diagnostic::new(Code::InvalidNumber, "`Amount` is not a plain decimal number: `1,000.00`", "remove thousands separators")
-                .at_row(3, 2)
-                .column("Amount")
-                .value("1,000.00"),
-            Diagnostic::new(Code::EventTooOld, "`EventDate` is 89 days before 2026-06-30, a <limit> & \"quote\"", "send a MediaId")
-                .at_row(4, 3)
-                .column("EventDate")
-                .value("2026-04-02T12:00:00Z"),
-            Diagnostic::new(Code::EventTooOld, "`EventDate` is 90 days before 2026-06-30", "send a MediaId")
-                .at_row(6, 4)
-                .column("EventDate")
-                .value("2026-04-01T12:00:00Z"),
+            Diagnostic::new(
+                Code::Bom,
+                "the file starts with a UTF-8 byte-order mark",
+                "nothing to do",
+            )
+            .at_line(1),
+            Diagnostic::new(
+                Code::UnknownColumn,
+                "unknown column `ActionTrakerId`: did you mean `ActionTrackerId`?",
+                "rename the column to `ActionTrackerId`",
+            )
+            .at_line(1)
+            .column("ActionTrakerId"),
+            Diagnostic::new(
+                Code::InvalidNumber,
+                "`Amount` is not a plain decimal number: `1,000.00`",
+                "remove thousands separators",
+            )
+            .at_row(3, 2)
+            .column("Amount")
+            .value("1,000.00"),
+            Diagnostic::new(
+                Code::EventTooOld,
+                "`EventDate` is 89 days before 2026-06-30, a <limit> & \"quote\"",
+                "send a MediaId",
+            )
+            .at_row(4, 3)
+            .column("EventDate")
+            .value("2026-04-02T12:00:00Z"),
+            Diagnostic::new(
+                Code::EventTooOld,
+                "`EventDate` is 90 days before 2026-06-30",
+                "send a MediaId",
+            )
+            .at_row(6, 4)
+            .column("EventDate")
+            .value("2026-04-01T12:00:00Z"),
         ];
         let mut sum = Summary::default();
         r.begin_file(a).unwrap();
@@ -104,7 +129,13 @@ pub(crate) mod fixture {
         sum.add(&fa);
         let b = "data/b.csv";
         r.begin_file(b).unwrap();
-        let fb = FileReport { path: b.into(), template: Some("order-level".into()), rows: 2, orders: 2, ..FileReport::default() };
+        let fb = FileReport {
+            path: b.into(),
+            template: Some("order-level".into()),
+            rows: 2,
+            orders: 2,
+            ..FileReport::default()
+        };
         r.end_file(&fb).unwrap();
         sum.add(&fb);
         r.finish(&sum).unwrap();

@@ -39,7 +39,11 @@ pub fn uri(path: &str) -> String {
 impl<W: Write> Sarif<W> {
     /// A renderer writing to `out`.
     pub fn new(out: W) -> Self {
-        Sarif { out, results: 0, started: false }
+        Sarif {
+            out,
+            results: 0,
+            started: false,
+        }
     }
 
     fn start(&mut self) -> io::Result<()> {
@@ -118,10 +122,15 @@ mod tests {
         assert_eq!(doc["version"], "2.1.0");
         let results = doc["runs"][0]["results"].as_array().unwrap();
         assert_eq!(results.len(), 5);
-        assert_eq!(results[2]["locations"][0]["physicalLocation"]["region"]["startLine"], 3);
+        assert_eq!(
+            results[2]["locations"][0]["physicalLocation"]["region"]["startLine"],
+            3
+        );
         assert_eq!(results[2]["level"], "error");
         assert_eq!(results[0]["level"], "note");
-        let rules = doc["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+        let rules = doc["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap();
         assert_eq!(rules.len(), Code::ALL.len());
         let mut pretty = serde_json::to_string_pretty(&doc).unwrap();
         pretty = pretty.replace(env!("CARGO_PKG_VERSION"), "[VERSION]");

@@ -29,11 +29,20 @@ pub struct Text<W: Write> {
 impl<W: Write> Text<W> {
     /// A renderer writing to `out`.
     pub fn new(out: W, opts: TextOptions) -> Self {
-        Text { out, opts, shown: BTreeMap::new(), hidden: BTreeMap::new() }
+        Text {
+            out,
+            opts,
+            shown: BTreeMap::new(),
+            hidden: BTreeMap::new(),
+        }
     }
 
     fn paint(&self, text: &str, ansi: &str) -> String {
-        if self.opts.color { format!("\x1b[{ansi}m{text}\x1b[0m") } else { text.to_string() }
+        if self.opts.color {
+            format!("\x1b[{ansi}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 
     fn severity(&self, s: Severity) -> String {
@@ -48,8 +57,16 @@ impl<W: Write> Text<W> {
     fn counts(&self, errors: u64, warnings: u64) -> String {
         let e = plural(errors, "error");
         let w = plural(warnings, "warning");
-        let e = if errors > 0 { self.paint(&e, "1;31") } else { e };
-        let w = if warnings > 0 { self.paint(&w, "1;33") } else { w };
+        let e = if errors > 0 {
+            self.paint(&e, "1;31")
+        } else {
+            e
+        };
+        let w = if warnings > 0 {
+            self.paint(&w, "1;33")
+        } else {
+            w
+        };
         format!("{e}, {w}")
     }
 }
@@ -83,15 +100,26 @@ impl<W: Write> Reporter for Text<W> {
             Some(c) if !d.message.starts_with(&format!("`{c}`")) => format!(" {c}:"),
             _ => String::new(),
         };
-        writeln!(self.out, "{} {code}{column} {}", self.paint(&place, "1"), d.message)?;
+        writeln!(
+            self.out,
+            "{} {code}{column} {}",
+            self.paint(&place, "1"),
+            d.message
+        )?;
         writeln!(self.out, "  {} {}", self.paint("help:", "1;32"), d.help)
     }
 
     fn end_file(&mut self, f: &FileReport) -> io::Result<()> {
         for (code, (n, first)) in std::mem::take(&mut self.hidden) {
-            let from = first.map(|l| format!(", from line {l}")).unwrap_or_default();
+            let from = first
+                .map(|l| format!(", from line {l}"))
+                .unwrap_or_default();
             let what = plural(n, &format!("more {code} {}", code.severity()));
-            writeln!(self.out, "{}: … {what} not shown{from} (--max-diagnostics 0 shows all)", f.path)?;
+            writeln!(
+                self.out,
+                "{}: … {what} not shown{from} (--max-diagnostics 0 shows all)",
+                f.path
+            )?;
         }
         if self.opts.quiet {
             return Ok(());
@@ -132,27 +160,54 @@ mod tests {
 
     #[test]
     fn plain() {
-        let opts = TextOptions { color: false, quiet: false, max_per_code: 0 };
+        let opts = TextOptions {
+            color: false,
+            quiet: false,
+            max_per_code: 0,
+        };
         assert_snapshot("text.txt", &render(opts));
     }
 
     #[test]
     fn grouped_after_one_per_code() {
-        let opts = TextOptions { color: false, quiet: false, max_per_code: 1 };
+        let opts = TextOptions {
+            color: false,
+            quiet: false,
+            max_per_code: 1,
+        };
         assert_snapshot("text-grouped.txt", &render(opts));
     }
 
     #[test]
     fn quiet_shows_errors_only() {
-        let out = render(TextOptions { color: false, quiet: true, max_per_code: 0 });
-        assert!(out.lines().all(|l| l.contains("error[") || l.starts_with("  help:")), "{out}");
+        let out = render(TextOptions {
+            color: false,
+            quiet: true,
+            max_per_code: 0,
+        });
+        assert!(
+            out.lines()
+                .all(|l| l.contains("error[") || l.starts_with("  help:")),
+            "{out}"
+        );
         assert_eq!(out.matches("error[").count(), 3);
     }
 
     #[test]
     fn colour_only_when_asked() {
-        let coloured = render(TextOptions { color: true, quiet: false, max_per_code: 0 });
+        let coloured = render(TextOptions {
+            color: true,
+            quiet: false,
+            max_per_code: 0,
+        });
         assert!(coloured.contains("\x1b[1;31merror\x1b[0m"));
-        assert!(!render(TextOptions { color: false, quiet: false, max_per_code: 0 }).contains('\x1b'));
+        assert!(
+            !render(TextOptions {
+                color: false,
+                quiet: false,
+                max_per_code: 0
+            })
+            .contains('\x1b')
+        );
     }
 }

@@ -20,18 +20,26 @@ const MODIFICATION_COLUMNS: &[&str] = &["actionid", "reason"];
 
 /// The name of the built-in template that fits `header` best.
 pub fn detect<S: AsRef<str>>(header: &[S]) -> &'static str {
-    let names: Vec<String> = header.iter().map(|h| h.as_ref().to_ascii_lowercase()).collect();
+    let names: Vec<String> = header
+        .iter()
+        .map(|h| h.as_ref().to_ascii_lowercase())
+        .collect();
     let has = |n: &str| names.iter().any(|h| h == n);
     let any = |set: &[&str]| set.iter().any(|n| has(n));
     if !has("eventdate") {
         let modification_only = any(MODIFICATION_COLUMNS);
         // ActionTrackerId + Oid/OrderId without CampaignId identifies an existing action.
-        let action_key = has("actiontrackerid") && (has("oid") || has("orderid")) && !has("campaignid");
+        let action_key =
+            has("actiontrackerid") && (has("oid") || has("orderid")) && !has("campaignid");
         if modification_only || action_key {
             return "modification";
         }
     }
-    if any(ITEM_COLUMNS) { "item-level" } else { "order-level" }
+    if any(ITEM_COLUMNS) {
+        "item-level"
+    } else {
+        "order-level"
+    }
 }
 
 #[cfg(test)]
@@ -40,12 +48,30 @@ mod tests {
 
     #[test]
     fn picks_by_columns() {
-        assert_eq!(detect(&["CampaignId", "EventDate", "OrderId", "Sku"]), "item-level");
-        assert_eq!(detect(&["CampaignId", "EventDate", "OrderId", "ItemSubtotal"]), "item-level");
-        assert_eq!(detect(&["CampaignId", "EventDate", "OrderId", "ClickId"]), "order-level");
-        assert_eq!(detect(&["ActionTrackerID", "Oid", "Amount", "Reason"]), "modification");
-        assert_eq!(detect(&["ActionId", "Amount", "Reason", "Sku"]), "modification");
-        assert_eq!(detect(&["ActionTrackerId", "Oid", "Amount"]), "modification");
+        assert_eq!(
+            detect(&["CampaignId", "EventDate", "OrderId", "Sku"]),
+            "item-level"
+        );
+        assert_eq!(
+            detect(&["CampaignId", "EventDate", "OrderId", "ItemSubtotal"]),
+            "item-level"
+        );
+        assert_eq!(
+            detect(&["CampaignId", "EventDate", "OrderId", "ClickId"]),
+            "order-level"
+        );
+        assert_eq!(
+            detect(&["ActionTrackerID", "Oid", "Amount", "Reason"]),
+            "modification"
+        );
+        assert_eq!(
+            detect(&["ActionId", "Amount", "Reason", "Sku"]),
+            "modification"
+        );
+        assert_eq!(
+            detect(&["ActionTrackerId", "Oid", "Amount"]),
+            "modification"
+        );
         // EventDate wins: a conversion file that happens to carry a Reason column.
         assert_eq!(detect(&["EventDate", "Reason", "OrderId"]), "order-level");
         assert_eq!(detect::<&str>(&[]), "order-level");

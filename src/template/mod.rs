@@ -146,9 +146,9 @@ impl Template {
 
     /// Every accepted spelling, for "did you mean" suggestions.
     pub fn spellings(&self) -> impl Iterator<Item = &str> {
-        self.fields
-            .iter()
-            .flat_map(|f| std::iter::once(f.name.as_str()).chain(f.aliases.iter().map(String::as_str)))
+        self.fields.iter().flat_map(|f| {
+            std::iter::once(f.name.as_str()).chain(f.aliases.iter().map(String::as_str))
+        })
     }
 
     /// The spelling to suggest for `id` when the header used `used` (keeps an alias an alias).

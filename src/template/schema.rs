@@ -166,7 +166,11 @@ fn resolve(def: FileDef, parent: Option<Template>) -> Result<Template, String> {
     }
     for col in &def.columns {
         for field in expand(col)? {
-            match t.fields.iter().position(|f| f.name.eq_ignore_ascii_case(&field.name)) {
+            match t
+                .fields
+                .iter()
+                .position(|f| f.name.eq_ignore_ascii_case(&field.name))
+            {
                 Some(i) => t.fields[i] = field,
                 None => t.fields.push(field),
             }
@@ -195,7 +199,10 @@ fn expand(col: &ColumnDef) -> Result<Vec<Field>, String> {
     let range = rest.strip_suffix('}').and_then(|r| r.split_once(".."));
     let parsed = range.and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)));
     let Some((lo, hi)) = parsed.filter(|(lo, hi)| lo <= hi && hi - lo < 1000) else {
-        return Err(format!("column `{}`: write a range as Name{{1..10}}", col.name));
+        return Err(format!(
+            "column `{}`: write a range as Name{{1..10}}",
+            col.name
+        ));
     };
     (lo..=hi)
         .map(|n| {
@@ -211,11 +218,15 @@ fn expand(col: &ColumnDef) -> Result<Vec<Field>, String> {
 
 fn field(col: &ColumnDef, name: &str, aliases: &[String]) -> Result<Field, String> {
     if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == ',') {
-        return Err(format!("column name `{name}` must be non-empty, without spaces or commas"));
+        return Err(format!(
+            "column name `{name}` must be non-empty, without spaces or commas"
+        ));
     }
     let ty = match col.ty {
         TypeDef::Text => ValueType::Text,
-        TypeDef::Integer => ValueType::Integer { digits: col.digits.unwrap_or(DEFAULT_DIGITS) },
+        TypeDef::Integer => ValueType::Integer {
+            digits: col.digits.unwrap_or(DEFAULT_DIGITS),
+        },
         TypeDef::Decimal => ValueType::Decimal,
         TypeDef::Currency => ValueType::Currency,
         TypeDef::Boolean => ValueType::Boolean,
@@ -271,14 +282,24 @@ fn requirement(t: &Template, r: &RequireDef) -> Result<Requirement, String> {
     let when = r.when.as_deref().map(|w| field_id(t, w)).transpose()?;
     let names = alternatives
         .iter()
-        .map(|alt| alt.iter().map(|&id| format!("`{}`", t.fields[id].name)).collect::<Vec<_>>().join(" with "))
+        .map(|alt| {
+            alt.iter()
+                .map(|&id| format!("`{}`", t.fields[id].name))
+                .collect::<Vec<_>>()
+                .join(" with ")
+        })
         .collect::<Vec<_>>()
         .join(" or ");
     let label = match &r.label {
         Some(l) => format!("{l} ({names})"),
         None => names,
     };
-    Ok(Requirement { alternatives, label, rows, when })
+    Ok(Requirement {
+        alternatives,
+        label,
+        rows,
+        when,
+    })
 }
 
 /// A header of the required columns (first alternative of each), for templates without a
@@ -345,7 +366,12 @@ mod tests {
             columns = [{ name = "A", aliases = ["B"] }, { name = "B" }]"#,
         );
         assert!(clash.unwrap_err().to_string().contains("names both"));
-        assert!(load("no-such-template").unwrap_err().to_string().contains("unknown template"));
+        assert!(
+            load("no-such-template")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown template")
+        );
     }
 
     #[test]

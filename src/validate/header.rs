@@ -64,7 +64,10 @@ pub fn plan(t: &Template, cells: Vec<String>, line: u64, emit: &mut dyn FnMut(Di
                 let want = t.spelling_like(id, cell);
                 emit(at(Diagnostic::new(
                     Code::HeaderCase,
-                    format!("`{}` is the column `{want}` in other letter case", shown(cell)),
+                    format!(
+                        "`{}` is the column `{want}` in other letter case",
+                        shown(cell)
+                    ),
                     format!("spell it `{want}`, as impact.com documents it"),
                 )));
                 id
@@ -72,7 +75,12 @@ pub fn plan(t: &Template, cells: Vec<String>, line: u64, emit: &mut dyn FnMut(Di
             None => {
                 unknown += 1;
                 let others = others.get_or_insert_with(|| other_templates(t));
-                emit(at(unknown_column(t, others, cell, unknown <= SUGGEST_LIMIT)));
+                emit(at(unknown_column(
+                    t,
+                    others,
+                    cell,
+                    unknown <= SUGGEST_LIMIT,
+                )));
                 continue;
             }
         };
@@ -85,7 +93,10 @@ pub fn plan(t: &Template, cells: Vec<String>, line: u64, emit: &mut dyn FnMut(Di
             emit(at(Diagnostic::new(
                 Code::ConflictingColumns,
                 why.clone(),
-                format!("remove the `{}` column from {} files", t.fields[id].name, t.name),
+                format!(
+                    "remove the `{}` column from {} files",
+                    t.fields[id].name, t.name
+                ),
             )));
         }
     }
@@ -113,12 +124,18 @@ fn unknown_column(t: &Template, others: &[Template], cell: &str, suggest: bool) 
                 "`{cell_shown}` is a column of {} files, but this file is checked as {}; it will be ignored",
                 other.name, t.name
             ),
-            format!("use `--template {}` if that is what this file is, or remove the column", other.name),
+            format!(
+                "use `--template {}` if that is what this file is, or remove the column",
+                other.name
+            ),
         );
     }
     Diagnostic::new(
         Code::UnknownColumn,
-        format!("`{cell_shown}` is not a column impact.com documents for {} files; it will be ignored", t.name),
+        format!(
+            "`{cell_shown}` is not a column impact.com documents for {} files; it will be ignored",
+            t.name
+        ),
         format!(
             "remove it, or if your account defines it, describe it in your own template \
              (`--template my.toml` with `extends = \"{}\"`)",
@@ -138,9 +155,17 @@ fn other_templates(t: &Template) -> Vec<Template> {
 fn duplicate(cells: &[String], first: usize, i: usize) -> Diagnostic {
     let (a, b) = (shown(&cells[first]), shown(&cells[i]));
     let message = if cells[first] == cells[i] {
-        format!("column `{b}` appears twice (columns {} and {})", first + 1, i + 1)
+        format!(
+            "column `{b}` appears twice (columns {} and {})",
+            first + 1,
+            i + 1
+        )
     } else {
-        format!("column {} `{b}` names the same field as column {} `{a}`", i + 1, first + 1)
+        format!(
+            "column {} `{b}` names the same field as column {} `{a}`",
+            i + 1,
+            first + 1
+        )
     };
     Diagnostic::new(
         Code::DuplicateColumn,
@@ -149,7 +174,12 @@ fn duplicate(cells: &[String], first: usize, i: usize) -> Diagnostic {
     )
 }
 
-fn missing_columns(t: &Template, col_of: &[Option<usize>], line: u64, emit: &mut dyn FnMut(Diagnostic)) {
+fn missing_columns(
+    t: &Template,
+    col_of: &[Option<usize>],
+    line: u64,
+    emit: &mut dyn FnMut(Diagnostic),
+) {
     let present = |alt: &Vec<FieldId>| alt.iter().all(|&id| col_of[id].is_some());
     let missing: Vec<&str> = t
         .requirements
@@ -161,7 +191,11 @@ fn missing_columns(t: &Template, col_of: &[Option<usize>], line: u64, emit: &mut
     if missing.is_empty() {
         return;
     }
-    let noun = if missing.len() == 1 { "column" } else { "columns" };
+    let noun = if missing.len() == 1 {
+        "column"
+    } else {
+        "columns"
+    };
     emit(
         Diagnostic::new(
             Code::MissingColumn,
@@ -176,9 +210,15 @@ fn missing_columns(t: &Template, col_of: &[Option<usize>], line: u64, emit: &mut
 }
 
 fn compile(t: &Template, names: Vec<String>, col_of: &[Option<usize>]) -> Plan {
-    let mut plan = Plan { names, ..Plan::default() };
-    let mut checks: Vec<(usize, FieldId)> =
-        col_of.iter().enumerate().filter_map(|(id, c)| c.map(|c| (c, id))).collect();
+    let mut plan = Plan {
+        names,
+        ..Plan::default()
+    };
+    let mut checks: Vec<(usize, FieldId)> = col_of
+        .iter()
+        .enumerate()
+        .filter_map(|(id, c)| c.map(|c| (c, id)))
+        .collect();
     checks.sort_unstable();
     for &(col, id) in &checks {
         let f = &t.fields[id];
@@ -204,7 +244,11 @@ fn compile(t: &Template, names: Vec<String>, col_of: &[Option<usize>]) -> Plan {
             .filter_map(|alt| alt.iter().map(|&id| col_of[id]).collect::<Option<Vec<_>>>())
             .collect();
         if !alternatives.is_empty() {
-            plan.requirements.push(RowRequirement { alternatives, code, label: r.label.clone() });
+            plan.requirements.push(RowRequirement {
+                alternatives,
+                code,
+                label: r.label.clone(),
+            });
         }
     }
     plan.conflicts = t
@@ -233,19 +277,33 @@ mod tests {
 
     #[test]
     fn a_clean_header_compiles_roles() {
-        let (p, d) = run("item-level", "CampaignId,ActionTrackerId,EventDate,Oid,ClickId,Amount,Category,ItemSku,Quantity,MediaPartnerId");
+        let (p, d) = run(
+            "item-level",
+            "CampaignId,ActionTrackerId,EventDate,Oid,ClickId,Amount,Category,ItemSku,Quantity,MediaPartnerId",
+        );
         assert!(d.is_empty(), "{d:?}");
         assert_eq!((p.order_id, p.event_date), (Some(3), Some(2)));
-        assert_eq!((p.event_type.as_slice(), p.media.as_slice()), (&[1][..], &[9][..]));
+        assert_eq!(
+            (p.event_type.as_slice(), p.media.as_slice()),
+            (&[1][..], &[9][..])
+        );
         assert_eq!(p.requirements.len(), 9);
     }
 
     #[test]
     fn every_missing_column_in_one_error() {
-        let (_, d) = run("item-level", "CampaignId,EventDate,OrderId,ClickId,Amount,Category");
+        let (_, d) = run(
+            "item-level",
+            "CampaignId,EventDate,OrderId,ClickId,Amount,Category",
+        );
         assert_eq!(codes(&d), ["missing-column"]);
         let m = &d[0].message;
-        assert!(m.contains("`ActionTrackerId` or `EventTypeCode`") && m.contains("`Sku`") && m.contains("`Quantity`"), "{m}");
+        assert!(
+            m.contains("`ActionTrackerId` or `EventTypeCode`")
+                && m.contains("`Sku`")
+                && m.contains("`Quantity`"),
+            "{m}"
+        );
     }
 
     #[test]
@@ -256,18 +314,31 @@ mod tests {
         );
         assert_eq!(
             codes(&d),
-            ["unknown-column", "header-case", "duplicate-column", "unknown-column", "unknown-column", "missing-column"]
+            [
+                "unknown-column",
+                "header-case",
+                "duplicate-column",
+                "unknown-column",
+                "unknown-column",
+                "missing-column"
+            ]
         );
         assert!(d[0].message.contains("did you mean `ActionTrackerId`?"));
         assert!(d[1].message.contains("`EventDate`"));
-        assert!(d[2].message.contains("column 5 `Oid` names the same field as column 4 `OrderId`"));
+        assert!(
+            d[2].message
+                .contains("column 5 `Oid` names the same field as column 4 `OrderId`")
+        );
         assert!(d[3].message.contains("item-level"), "{}", d[3].message);
         assert!(d[4].help.contains("extends"));
     }
 
     #[test]
     fn forbidden_columns_conflict() {
-        let (_, d) = run("item-level", "CampaignId,ActionTrackerId,EventDate,OrderId,ClickId,Amount,Category,Sku,Quantity,OrderSubTotalPostDiscount");
+        let (_, d) = run(
+            "item-level",
+            "CampaignId,ActionTrackerId,EventDate,OrderId,ClickId,Amount,Category,Sku,Quantity,OrderSubTotalPostDiscount",
+        );
         assert_eq!(codes(&d), ["conflicting-columns"]);
         assert_eq!(d[0].column.as_deref(), Some("OrderSubTotalPostDiscount"));
     }
@@ -279,6 +350,12 @@ mod tests {
         assert_eq!(p.requirements[0].alternatives, [vec![1, 0]]);
         let (_, d) = run("modification", "Oid,Amount,Reason,Sku");
         assert_eq!(codes(&d), ["missing-column"]);
-        assert!(d[0].message.contains("`ActionId` or `OrderId` with `ActionTrackerId`") && d[0].message.contains("`Quantity`"), "{}", d[0].message);
+        assert!(
+            d[0].message
+                .contains("`ActionId` or `OrderId` with `ActionTrackerId`")
+                && d[0].message.contains("`Quantity`"),
+            "{}",
+            d[0].message
+        );
     }
 }

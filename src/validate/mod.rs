@@ -77,7 +77,9 @@ impl Emitter<'_> {
     }
 
     fn check(&mut self) -> Result<(), Failure> {
-        self.failed.take().map_or(Ok(()), |e| Err(Failure::Write(e)))
+        self.failed
+            .take()
+            .map_or(Ok(()), |e| Err(Failure::Write(e)))
     }
 }
 
@@ -93,8 +95,15 @@ pub fn check(
     progress: &mut dyn FnMut(u64),
     sink: &mut dyn FnMut(&Diagnostic) -> io::Result<()>,
 ) -> (FileReport, Result<(), Failure>) {
-    let mut report = FileReport { path: name.to_string(), ..FileReport::default() };
-    let mut em = Emitter { report: &mut report, sink, failed: None };
+    let mut report = FileReport {
+        path: name.to_string(),
+        ..FileReport::default()
+    };
+    let mut em = Emitter {
+        report: &mut report,
+        sink,
+        failed: None,
+    };
     let outcome = check_into(&mut em, extension, src, opts, progress).and_then(|()| em.check());
     (report, outcome)
 }
@@ -140,7 +149,11 @@ fn start<R: Read>(reader: &mut RecordReader<R>, em: &mut Emitter) -> Result<bool
             Ok(true)
         }
         Sniffed::Wide { name, bom } => {
-            let how = if bom { "its byte-order mark says" } else { "its NUL bytes show" };
+            let how = if bom {
+                "its byte-order mark says"
+            } else {
+                "its NUL bytes show"
+            };
             em.emit(Diagnostic::new(
                 Code::InvalidEncoding,
                 format!("the file is {name} ({how} so); impact.com reads UTF-8"),
@@ -166,7 +179,8 @@ fn run<R: Read>(
     let t = match &opts.template {
         Some(t) => t,
         None => {
-            detected = template::load(template::detect(&cells)).map_err(|e| Failure::Read(io::Error::other(e)))?;
+            detected = template::load(template::detect(&cells))
+                .map_err(|e| Failure::Read(io::Error::other(e)))?;
             &detected
         }
     };
@@ -253,7 +267,12 @@ fn blank(line: u64, where_: &str) -> Diagnostic {
 /// wrong width.
 fn unreadable(rec: &Record, width: usize) -> Option<Diagnostic> {
     if let Some(spot) = rec.nul {
-        return Some(encoding(rec, spot, "a NUL byte", "the file looks binary or UTF-16; save it as UTF-8 text"));
+        return Some(encoding(
+            rec,
+            spot,
+            "a NUL byte",
+            "the file looks binary or UTF-16; save it as UTF-8 text",
+        ));
     }
     if let Some(spot) = rec.invalid_utf8 {
         return Some(encoding(
@@ -270,7 +289,10 @@ fn unreadable(rec: &Record, width: usize) -> Option<Diagnostic> {
         let (n, w) = (rec.len(), width);
         return Some(Diagnostic::new(
             Code::WrongFieldCount,
-            format!("row has {n} field{} but the header has {w}", if n == 1 { "" } else { "s" }),
+            format!(
+                "row has {n} field{} but the header has {w}",
+                if n == 1 { "" } else { "s" }
+            ),
             "quote values that contain commas, and give every row one value per header column",
         ));
     }
@@ -278,23 +300,41 @@ fn unreadable(rec: &Record, width: usize) -> Option<Diagnostic> {
 }
 
 fn encoding(rec: &Record, spot: Spot, what: &str, help: &str) -> Diagnostic {
-    let on = if spot.line == rec.line() { String::new() } else { format!(" on line {}", spot.line) };
-    Diagnostic::new(Code::InvalidEncoding, format!("{what} at byte offset {}{on}", spot.byte), help)
+    let on = if spot.line == rec.line() {
+        String::new()
+    } else {
+        format!(" on line {}", spot.line)
+    };
+    Diagnostic::new(
+        Code::InvalidEncoding,
+        format!("{what} at byte offset {}{on}", spot.byte),
+        help,
+    )
 }
 
 fn malformed(rec: &Record) -> Option<Diagnostic> {
     let (kind, spot) = rec.malformed?;
-    let on = if spot.line == rec.line() { String::new() } else { format!(" (line {})", spot.line) };
+    let on = if spot.line == rec.line() {
+        String::new()
+    } else {
+        format!(" (line {})", spot.line)
+    };
     let quote_help = "quote the whole value and double any quote inside it: \"15\"\" screen\"";
     Some(match kind {
         Malformed::StrayQuote => Diagnostic::new(
             Code::MalformedCsv,
-            format!("a quote inside an unquoted value at byte offset {}{on}", spot.byte),
+            format!(
+                "a quote inside an unquoted value at byte offset {}{on}",
+                spot.byte
+            ),
             quote_help,
         ),
         Malformed::TextAfterQuote => Diagnostic::new(
             Code::MalformedCsv,
-            format!("text after the closing quote of a value at byte offset {}{on}", spot.byte),
+            format!(
+                "text after the closing quote of a value at byte offset {}{on}",
+                spot.byte
+            ),
             quote_help,
         ),
         Malformed::UnterminatedQuote => Diagnostic::new(

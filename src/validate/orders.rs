@@ -36,6 +36,7 @@ impl Hasher for FxHasher {
 type KeyMap = HashMap<Box<[u8]>, u64, BuildHasherDefault<FxHasher>>;
 
 /// The run of consecutive rows of one order (item-level files).
+#[derive(Default)]
 struct Block {
     key: Vec<u8>,
     first_line: u64,
@@ -63,7 +64,13 @@ pub struct Orders {
 impl Orders {
     /// A tracker for a file of `kind`, where one order may have at most `max_rows` rows.
     pub fn new(kind: Kind, max_rows: u64) -> Self {
-        Orders { kind, max_rows, seen: KeyMap::default(), current: None, key: Vec::new() }
+        Orders {
+            kind,
+            max_rows,
+            seen: KeyMap::default(),
+            current: None,
+            key: Vec::new(),
+        }
     }
 
     /// Distinct orders seen so far.
@@ -73,14 +80,26 @@ impl Orders {
     }
 
     /// Feeds one well-formed row.
-    pub fn row(&mut self, plan: &Plan, rec: &Record, line: u64, row: u64, emit: &mut dyn FnMut(Diagnostic)) {
+    pub fn row(
+        &mut self,
+        plan: &Plan,
+        rec: &Record,
+        line: u64,
+        row: u64,
+        emit: &mut dyn FnMut(Diagnostic),
+    ) {
         let Some(oid_col) = plan.order_id else { return };
         let oid = rec.get(oid_col);
         if oid.is_empty() || self.kind == Kind::Modification {
             return;
         }
         self.key.clear();
-        if let Some(c) = plan.event_type.iter().copied().find(|&c| !rec.bytes(c).is_empty()) {
+        if let Some(c) = plan
+            .event_type
+            .iter()
+            .copied()
+            .find(|&c| !rec.bytes(c).is_empty())
+        {
             self.key.extend_from_slice(plan.names[c].as_bytes());
             self.key.push(b'=');
             self.key.extend_from_slice(rec.bytes(c));
@@ -98,7 +117,10 @@ impl Orders {
         if let Some(&first) = self.seen.get(self.key.as_slice()) {
             emit(Diagnostic::new(
                 Code::DuplicateOrder,
-                format!("order {} was already submitted on line {first}", self.describe()),
+                format!(
+                    "order {} was already submitted on line {first}",
+                    describe(&self.key)
+                ),
                 "remove the repeated row, or give it its own OrderId; impact.com keeps only one conversion per event type and OrderId",
             ));
         } else {
@@ -111,73 +133,94 @@ impl Orders {
         if !same {
             self.start_block(plan, rec, line);
         }
-        let described = self.describe();
-        let Some(block) = self.current.as_mut() else { return };
+        let Some(block) = self.current.as_mut() else {
+            return;
+        };
+        let key = &self.key;
         block.rows += 1;
         if let Some(first) = block.repeat_of {
             emit(Diagnostic::new(
                 Code::OrderNotConsecutive,
-                format!("order {described} started on line {first} but its rows are interrupted by another order"),
+                format!(
+                    "order {} started on line {first} but its rows are interrupted by another order",
+                    describe(key)
+                ),
                 "put every row of an order together (sort by OrderId, or run `convsubmit fix`); impact.com reports OID_DUPLICATE for the later rows",
             ));
         }
         if same {
-            inconsistent(block, plan, rec, &described, emit);
+            inconsistent(block, plan, rec, key, emit);
         }
         if block.rows > self.max_rows && !block.too_large_reported {
             block.too_large_reported = true;
             emit(Diagnostic::new(
                 Code::OrderTooLarge,
                 format!(
-                    "order {described} (from line {}) has more than {} rows, so it cannot fit in one file",
-                    block.first_line, self.max_rows
+                    "order {} (from line {}) has more than {} rows, so it cannot fit in one file",
+                    describe(key),
+                    block.first_line,
+                    self.max_rows
                 ),
                 "an order cannot be split across files: raise --max-rows or submit this order through the API",
             ));
         }
     }
 
+    /// Starts a new block for `self.key`, reusing the previous block's buffers (one
+    /// allocation per order: its entry in `seen`).
     fn start_block(&mut self, plan: &Plan, rec: &Record, line: u64) {
-        if let Some(old) = self.current.take()
-            && old.repeat_of.is_none()
-        {
-            self.seen.insert(old.key.into_boxed_slice(), old.first_line);
-        }
-        let repeat_of = self.seen.get(self.key.as_slice()).copied();
-        let mut values = Vec::new();
-        let mut ends = Vec::with_capacity(plan.order_fields.len());
-        for &c in &plan.order_fields {
-            values.extend_from_slice(rec.bytes(c));
-            ends.push(values.len());
-        }
-        self.current = Some(Block {
-            key: self.key.clone(),
-            first_line: line,
-            rows: 0,
-            repeat_of,
-            values,
-            ends,
-            reported: vec![false; plan.order_fields.len()],
-            too_large_reported: false,
-        });
-    }
-
-    /// The order as people read it: `ORD-1` (ActionTrackerId 12345).
-    fn describe(&self) -> String {
-        let (ty, oid) = match self.key.iter().position(|&b| b == 0x1f) {
-            Some(i) => (&self.key[..i], &self.key[i + 1..]),
-            None => (&[][..], &self.key[..]),
+        let mut block = match self.current.take() {
+            Some(old) => {
+                if old.repeat_of.is_none() {
+                    self.seen
+                        .insert(Box::from(old.key.as_slice()), old.first_line);
+                }
+                old
+            }
+            None => Block::default(),
         };
-        let oid = shown(&String::from_utf8_lossy(oid));
-        if ty.is_empty() {
-            format!("`{oid}`")
-        } else {
-            format!("`{oid}` ({})", shown(&String::from_utf8_lossy(ty)).replace('=', " "))
+        block.key.clear();
+        block.key.extend_from_slice(&self.key);
+        block.first_line = line;
+        block.rows = 0;
+        block.repeat_of = self.seen.get(self.key.as_slice()).copied();
+        block.values.clear();
+        block.ends.clear();
+        for &c in &plan.order_fields {
+            block.values.extend_from_slice(rec.bytes(c));
+            block.ends.push(block.values.len());
         }
+        block.reported.clear();
+        block.reported.resize(plan.order_fields.len(), false);
+        block.too_large_reported = false;
+        self.current = Some(block);
     }
 }
 
-fn inconsistent(block: &mut Block, plan: &Plan, rec: &Record, described: &str, emit: &mut dyn FnMut(Diagnostic)) {
+/// The order as people read it: `ORD-1` (ActionTrackerId 12345).
+fn describe(key: &[u8]) -> String {
+    let (ty, oid) = match key.iter().position(|&b| b == 0x1f) {
+        Some(i) => (&key[..i], &key[i + 1..]),
+        None => (&[][..], key),
+    };
+    let oid = shown(&String::from_utf8_lossy(oid));
+    if ty.is_empty() {
+        format!("`{oid}`")
+    } else {
+        format!(
+            "`{oid}` ({})",
+            shown(&String::from_utf8_lossy(ty)).replace('=', " ")
+        )
+    }
+}
+
+fn inconsistent(
+    block: &mut Block,
+    plan: &Plan,
+    rec: &Record,
+    key: &[u8],
+    emit: &mut dyn FnMut(Diagnostic),
+) {
     for (i, &c) in plan.order_fields.iter().enumerate() {
         let start = if i == 0 { 0 } else { block.ends[i - 1] };
         let first = &block.values[start..block.ends[i]];
@@ -190,7 +233,8 @@ fn inconsistent(block: &mut Block, plan: &Plan, rec: &Record, described: &str, e
             Diagnostic::new(
                 Code::InconsistentOrder,
                 format!(
-                    "rows of order {described} disagree on `{name}`: `{}` here, `{}` on line {}",
+                    "rows of order {} disagree on `{name}`: `{}` here, `{}` on line {}",
+                    describe(key),
                     shown(&rec.lossy(c)),
                     shown(&String::from_utf8_lossy(first)),
                     block.first_line
@@ -211,7 +255,11 @@ mod tests {
     /// Runs the tracker over `csv` (header: Type,Oid,Date) and returns (line, code) pairs.
     fn run(kind: Kind, max_rows: u64, csv: &str) -> (Vec<(u64, &'static str)>, u64) {
         let plan = Plan {
-            names: vec!["ActionTrackerId".into(), "OrderId".into(), "EventDate".into()],
+            names: vec![
+                "ActionTrackerId".into(),
+                "OrderId".into(),
+                "EventDate".into(),
+            ],
             event_type: vec![0],
             order_id: Some(1),
             order_fields: vec![2],
@@ -225,15 +273,28 @@ mod tests {
         while reader.read(&mut rec).unwrap() {
             row += 1;
             let line = rec.line();
-            orders.row(&plan, &rec, line, row, &mut |d| out.push((d.line.unwrap(), d.code.as_str())));
+            orders.row(&plan, &rec, line, row, &mut |d| {
+                out.push((d.line.unwrap(), d.code.as_str()))
+            });
         }
         (out, orders.count())
     }
 
     #[test]
     fn every_row_of_a_reappearing_block_is_flagged() {
-        let (got, count) = run(Kind::Item, 100, "1,A,d\n1,A,d\n1,B,d\n1,A,d\n1,A,d\n2,A,d\n1,C,d\n1,B,d\n");
-        assert_eq!(got, [(4, "order-not-consecutive"), (5, "order-not-consecutive"), (8, "order-not-consecutive")]);
+        let (got, count) = run(
+            Kind::Item,
+            100,
+            "1,A,d\n1,A,d\n1,B,d\n1,A,d\n1,A,d\n2,A,d\n1,C,d\n1,B,d\n",
+        );
+        assert_eq!(
+            got,
+            [
+                (4, "order-not-consecutive"),
+                (5, "order-not-consecutive"),
+                (8, "order-not-consecutive")
+            ]
+        );
         assert_eq!(count, 4);
     }
 

@@ -26,7 +26,14 @@ pub struct At {
 }
 
 /// Runs every row rule on one well-formed record.
-pub fn check(t: &Template, plan: &Plan, rec: &Record, at: At, as_of: Day, emit: &mut dyn FnMut(Diagnostic)) {
+pub fn check(
+    t: &Template,
+    plan: &Plan,
+    rec: &Record,
+    at: At,
+    as_of: Day,
+    emit: &mut dyn FnMut(Diagnostic),
+) {
     let mut put = |d: Diagnostic| emit(d.at_row(at.line, at.row));
     for &(col, id) in &plan.checks {
         let value = rec.get(col);
@@ -37,15 +44,27 @@ pub fn check(t: &Template, plan: &Plan, rec: &Record, at: At, as_of: Day, emit: 
         let name = &plan.names[col];
         let found = match field.ty {
             ValueType::Text => text(value, field.max_length, field.no_email),
-            ValueType::Integer { digits } => number::check_integer(value, digits)
-                .err()
-                .map(|e| (Code::InvalidInteger, format!("is not a whole number: `{}`", shown(value)), e.explain())),
-            ValueType::Decimal => number::check_decimal(value)
-                .err()
-                .map(|e| (Code::InvalidNumber, format!("is not a plain decimal number: `{}`", shown(value)), e.explain())),
+            ValueType::Integer { digits } => number::check_integer(value, digits).err().map(|e| {
+                (
+                    Code::InvalidInteger,
+                    format!("is not a whole number: `{}`", shown(value)),
+                    e.explain(),
+                )
+            }),
+            ValueType::Decimal => number::check_decimal(value).err().map(|e| {
+                (
+                    Code::InvalidNumber,
+                    format!("is not a plain decimal number: `{}`", shown(value)),
+                    e.explain(),
+                )
+            }),
             ValueType::Currency => currency_code(value),
             ValueType::Boolean => (!values::is_boolean(value)).then(|| {
-                (Code::InvalidBoolean, format!("is `{}`, not true or false", shown(value)), "write true or false".into())
+                (
+                    Code::InvalidBoolean,
+                    format!("is `{}`, not true or false", shown(value)),
+                    "write true or false".into(),
+                )
             }),
             ValueType::EventDate => {
                 let media = plan.media.iter().any(|&c| !rec.bytes(c).is_empty());
@@ -56,8 +75,14 @@ pub fn check(t: &Template, plan: &Plan, rec: &Record, at: At, as_of: Day, emit: 
         };
         if let Some((code, message, help)) = found {
             let private = code == Code::PlaintextEmail && values::looks_like_email(value);
-            let shown_value = if private { values::mask_email(value) } else { value.to_string() };
-            put(Diagnostic::new(code, format!("`{name}` {message}"), help).column(name).value(&shown_value));
+            let shown_value = if private {
+                values::mask_email(value)
+            } else {
+                value.to_string()
+            };
+            put(Diagnostic::new(code, format!("`{name}` {message}"), help)
+                .column(name)
+                .value(&shown_value));
         }
     }
     required(plan, rec, &mut put);
@@ -66,7 +91,9 @@ pub fn check(t: &Template, plan: &Plan, rec: &Record, at: At, as_of: Day, emit: 
             let (na, nb) = (&plan.names[a], &plan.names[b]);
             put(Diagnostic::new(
                 Code::ConflictingColumns,
-                format!("`{na}` and `{nb}` are both set; impact.com cannot tell which amount to use"),
+                format!(
+                    "`{na}` and `{nb}` are both set; impact.com cannot tell which amount to use"
+                ),
                 format!("send either a unit price (`{na}`) or a line total (`{nb}`), not both"),
             )
             .column(na)
@@ -93,7 +120,10 @@ fn text(value: &str, max: Option<usize>, no_email: bool) -> Found {
     if no_email && values::looks_like_email(value) {
         return Some((
             Code::PlaintextEmail,
-            format!("holds an email address (`{}`); impact.com does not accept personal data here", values::mask_email(value)),
+            format!(
+                "holds an email address (`{}`); impact.com does not accept personal data here",
+                values::mask_email(value)
+            ),
             "use your own non-identifying customer id, or a SHA-256 hash of the address".into(),
         ));
     }
@@ -103,10 +133,18 @@ fn text(value: &str, max: Option<usize>, no_email: bool) -> Found {
 fn currency_code(value: &str) -> Found {
     let err = currency::check(value).err()?;
     let help = match err {
-        currency::CurrencyError::Case => format!("write it in capitals: `{}`", value.to_ascii_uppercase()),
-        currency::CurrencyError::Unknown => "use a three-letter ISO 4217 code such as USD, EUR or GBP".into(),
+        currency::CurrencyError::Case => {
+            format!("write it in capitals: `{}`", value.to_ascii_uppercase())
+        }
+        currency::CurrencyError::Unknown => {
+            "use a three-letter ISO 4217 code such as USD, EUR or GBP".into()
+        }
     };
-    Some((Code::InvalidCurrency, format!("is not an ISO 4217 currency code: `{}`", shown(value)), help))
+    Some((
+        Code::InvalidCurrency,
+        format!("is not an ISO 4217 currency code: `{}`", shown(value)),
+        help,
+    ))
 }
 
 fn email_hash(value: &str) -> Found {
@@ -128,7 +166,11 @@ fn email_hash(value: &str) -> Found {
 const DATE_HELP: &str = "write an ISO 8601 date and time with its UTC offset, e.g. 2026-06-20T14:30:00-07:00 or 2026-06-20T21:30:00Z";
 
 fn date_error(value: &str, e: DateError, allow_now: bool) -> Found {
-    let what = if allow_now { "an ISO 8601 date or NOW" } else { "an ISO 8601 date" };
+    let what = if allow_now {
+        "an ISO 8601 date or NOW"
+    } else {
+        "an ISO 8601 date"
+    };
     let message = match e {
         DateError::Shape => format!("is not {what}: `{}`", shown(value)),
         DateError::Range(why) => format!("is not a real date: `{}` ({why})", shown(value)),
@@ -151,22 +193,31 @@ fn event_date(value: &str, media: bool, as_of: Day) -> Found {
     };
     let day = when.utc_day()?;
     let age = as_of - day;
-    let (on, asof) = (date::format_day(day), date::format_day(as_of));
+    let dates = || (date::format_day(day), date::format_day(as_of));
     if age > MAX_AGE_WITH_MEDIA_DAYS {
+        let (on, asof) = dates();
         return Some((
             Code::EventExpired,
-            format!("is {age} days before {asof} (event on {on}); impact.com processes nothing older than {MAX_AGE_WITH_MEDIA_DAYS} days"),
+            format!(
+                "is {age} days before {asof} (event on {on}); impact.com processes nothing older than {MAX_AGE_WITH_MEDIA_DAYS} days"
+            ),
             "leave this event out; it can no longer be submitted".into(),
         ));
     }
     if age > MAX_AGE_DAYS && !media {
+        let (on, asof) = dates();
         return Some((
             Code::EventTooOld,
-            format!("is {age} days before {asof} (event on {on}); impact.com ignores events older than {MAX_AGE_DAYS} days unless a MediaId is given"),
-            format!("send it with the partner's MediaId (or MediaPartnerId), which allows up to {MAX_AGE_WITH_MEDIA_DAYS} days, or leave it out"),
+            format!(
+                "is {age} days before {asof} (event on {on}); impact.com ignores events older than {MAX_AGE_DAYS} days unless a MediaId is given"
+            ),
+            format!(
+                "send it with the partner's MediaId (or MediaPartnerId), which allows up to {MAX_AGE_WITH_MEDIA_DAYS} days, or leave it out"
+            ),
         ));
     }
     if -age > MAX_FUTURE_DAYS {
+        let (on, asof) = dates();
         return Some((
             Code::EventInFuture,
             format!("is {} days after {asof} (event on {on})", -age),
@@ -174,7 +225,9 @@ fn event_date(value: &str, media: bool, as_of: Day) -> Found {
         ));
     }
     match when {
-        When::DateTime { has_offset: false, .. } => Some((
+        When::DateTime {
+            has_offset: false, ..
+        } => Some((
             Code::AmbiguousTimezone,
             format!("`{}` has no UTC offset; it is read as UTC", shown(value)),
             "add Z or the offset, e.g. 2026-06-20T14:30:00-07:00".into(),
@@ -197,15 +250,26 @@ fn required(plan: &Plan, rec: &Record, put: &mut dyn FnMut(Diagnostic)) {
         let first = r.alternatives[0][0];
         let name = &plan.names[first];
         let (message, help) = if r.code == Code::NoAttributionKey {
-            let keys: Vec<String> = r.alternatives.iter().map(|a| format!("`{}`", plan.names[a[0]])).collect();
+            let keys: Vec<String> = r
+                .alternatives
+                .iter()
+                .map(|a| format!("`{}`", plan.names[a[0]]))
+                .collect();
             (
                 format!("every attribution key is empty ({})", keys.join(", ")),
-                "fill at least one attribution key, e.g. the ClickId of the referring click".to_string(),
+                "fill at least one attribution key, e.g. the ClickId of the referring click"
+                    .to_string(),
             )
         } else if r.alternatives.len() == 1 && r.alternatives[0].len() == 1 {
-            (format!("`{name}` is empty"), format!("every row needs a value in `{name}`"))
+            (
+                format!("`{name}` is empty"),
+                format!("every row needs a value in `{name}`"),
+            )
         } else {
-            (format!("no value for {}", r.label), format!("fill {}", r.label))
+            (
+                format!("no value for {}", r.label),
+                format!("fill {}", r.label),
+            )
         };
         put(Diagnostic::new(r.code, message, help).column(name));
     }
@@ -228,9 +292,18 @@ mod tests {
         let at = |v| code(event_date(v, false, as_of()));
         assert_eq!(at("2026-04-03T12:00:00Z"), None); // 88 days
         assert_eq!(at("2026-04-02T12:00:00Z"), Some(Code::EventTooOld)); // 89
-        assert_eq!(code(event_date("2026-04-02T12:00:00Z", true, as_of())), None);
-        assert_eq!(code(event_date("2025-05-28T12:00:00Z", true, as_of())), None); // 398
-        assert_eq!(code(event_date("2025-05-27T12:00:00Z", true, as_of())), Some(Code::EventExpired));
+        assert_eq!(
+            code(event_date("2026-04-02T12:00:00Z", true, as_of())),
+            None
+        );
+        assert_eq!(
+            code(event_date("2025-05-28T12:00:00Z", true, as_of())),
+            None
+        ); // 398
+        assert_eq!(
+            code(event_date("2025-05-27T12:00:00Z", true, as_of())),
+            Some(Code::EventExpired)
+        );
         assert_eq!(at("2025-05-27T12:00:00Z"), Some(Code::EventExpired));
         assert_eq!(at("2026-07-01T12:00:00Z"), None); // 1 day ahead
         assert_eq!(at("2026-07-02T12:00:00Z"), Some(Code::EventInFuture));
@@ -240,13 +313,22 @@ mod tests {
     #[test]
     fn offsets_decide_the_day() {
         // 23:30 on April 2nd at -02:00 is April 3rd in UTC: 88 days, accepted.
-        assert_eq!(code(event_date("2026-04-02T23:30:00-02:00", false, as_of())), None);
+        assert_eq!(
+            code(event_date("2026-04-02T23:30:00-02:00", false, as_of())),
+            None
+        );
     }
 
     #[test]
     fn timezone_warnings() {
-        assert_eq!(code(event_date("2026-06-20T10:00:00", false, as_of())), Some(Code::AmbiguousTimezone));
-        assert_eq!(code(event_date("2026-06-20", false, as_of())), Some(Code::AmbiguousTimezone));
+        assert_eq!(
+            code(event_date("2026-06-20T10:00:00", false, as_of())),
+            Some(Code::AmbiguousTimezone)
+        );
+        assert_eq!(
+            code(event_date("2026-06-20", false, as_of())),
+            Some(Code::AmbiguousTimezone)
+        );
         assert_eq!(code(custom_date("2026-06-20")), None);
         assert_eq!(code(custom_date("NOW")), Some(Code::InvalidDate));
     }
@@ -254,8 +336,14 @@ mod tests {
     #[test]
     fn text_limits_count_characters() {
         assert_eq!(code(text(&"é".repeat(64), Some(64), false)), None);
-        assert_eq!(code(text(&"a".repeat(65), Some(64), false)), Some(Code::ValueTooLong));
-        assert_eq!(code(text("bob@example.com", Some(255), true)), Some(Code::PlaintextEmail));
+        assert_eq!(
+            code(text(&"a".repeat(65), Some(64), false)),
+            Some(Code::ValueTooLong)
+        );
+        assert_eq!(
+            code(text("bob@example.com", Some(255), true)),
+            Some(Code::PlaintextEmail)
+        );
     }
 
     #[test]

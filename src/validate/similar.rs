@@ -33,7 +33,10 @@ pub fn closest<'a>(cell: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
 }
 
 fn normalise(s: &str) -> Vec<u8> {
-    s.bytes().filter(u8::is_ascii_alphanumeric).map(|b| b.to_ascii_lowercase()).collect()
+    s.bytes()
+        .filter(u8::is_ascii_alphanumeric)
+        .map(|b| b.to_ascii_lowercase())
+        .collect()
 }
 
 /// Optimal string alignment distance (Levenshtein plus adjacent transpositions).
@@ -61,7 +64,14 @@ fn distance(a: &[u8], b: &[u8]) -> usize {
 mod tests {
     use super::*;
 
-    const NAMES: &[&str] = &["CampaignId", "ActionTrackerId", "OrderId", "Oid", "Sku", "Amount"];
+    const NAMES: &[&str] = &[
+        "CampaignId",
+        "ActionTrackerId",
+        "OrderId",
+        "Oid",
+        "Sku",
+        "Amount",
+    ];
 
     #[test]
     fn finds_typos_and_respellings() {

@@ -32,7 +32,11 @@ pub fn check(s: &str) -> Result<(), CurrencyError> {
     if CODES.binary_search(&s).is_ok() {
         return Ok(());
     }
-    if s.len() == 3 && CODES.binary_search(&s.to_ascii_uppercase().as_str()).is_ok() {
+    if s.len() == 3
+        && CODES
+            .binary_search(&s.to_ascii_uppercase().as_str())
+            .is_ok()
+    {
         return Err(CurrencyError::Case);
     }
     Err(CurrencyError::Unknown)

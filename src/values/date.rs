@@ -81,7 +81,11 @@ fn parse_ymd_bytes(b: &[u8]) -> Option<(i64, u32, u32)> {
     if b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    Some((digits(&b[0..4])? as i64, digits(&b[5..7])?, digits(&b[8..10])?))
+    Some((
+        digits(&b[0..4])? as i64,
+        digits(&b[5..7])?,
+        digits(&b[8..10])?,
+    ))
 }
 
 fn checked_day(y: i64, m: u32, d: u32) -> Result<Day, DateError> {
@@ -188,7 +192,15 @@ pub fn civil_from_days(z: Day) -> (i64, u32, u32) {
     let mp = (5 * doy + 2) / 153;
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 /// Formats a day number as `YYYY-MM-DD`.
@@ -227,16 +239,35 @@ mod tests {
             "2026-06-27T10:00:00-0800",
             "2026-06-27T10:00:00-08:00",
         ] {
-            assert_eq!(utc(s), When::DateTime { utc_day: d, has_offset: true }, "{s}");
+            assert_eq!(
+                utc(s),
+                When::DateTime {
+                    utc_day: d,
+                    has_offset: true
+                },
+                "{s}"
+            );
         }
-        assert_eq!(utc("2026-06-27T10:00:00"), When::DateTime { utc_day: d, has_offset: false });
+        assert_eq!(
+            utc("2026-06-27T10:00:00"),
+            When::DateTime {
+                utc_day: d,
+                has_offset: false
+            }
+        );
     }
 
     #[test]
     fn offsets_move_the_utc_date() {
         let d = day("2026-06-27");
-        assert_eq!(parse("2026-06-27T23:30:00-02:00").unwrap().utc_day(), Some(d + 1));
-        assert_eq!(parse("2026-06-27T00:30:00+01").unwrap().utc_day(), Some(d - 1));
+        assert_eq!(
+            parse("2026-06-27T23:30:00-02:00").unwrap().utc_day(),
+            Some(d + 1)
+        );
+        assert_eq!(
+            parse("2026-06-27T00:30:00+01").unwrap().utc_day(),
+            Some(d - 1)
+        );
     }
 
     #[test]

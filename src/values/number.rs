@@ -112,7 +112,10 @@ mod tests {
         assert_eq!(check_integer("2.0", 10), Err(NumberError::Fraction));
         assert_eq!(check_integer("two", 10), Err(NumberError::NotANumber));
         assert_eq!(check_integer("-3", 10), Err(NumberError::Negative));
-        assert_eq!(check_integer("12345678901", 10), Err(NumberError::TooManyDigits(10)));
+        assert_eq!(
+            check_integer("12345678901", 10),
+            Err(NumberError::TooManyDigits(10))
+        );
         assert_eq!(check_integer("1,000", 10), Err(NumberError::Comma));
     }
 }
