@@ -254,7 +254,10 @@ impl<R: Read> RecordReader<R> {
                             self.pos += 1;
                             state = State::FieldStart;
                         }
-                        b'\n' | b'\r' => return Ok(self.end_record(rec, b)),
+                        b'\n' | b'\r' => {
+                            self.end_record(rec, b);
+                            return Ok(());
+                        }
                         b'"' => {
                             self.note(rec, Malformed::StrayQuote, self.pos);
                             rec.fields.push(b);
@@ -308,7 +311,10 @@ impl<R: Read> RecordReader<R> {
                         self.pos += 1;
                         state = State::FieldStart;
                     }
-                    b'\n' | b'\r' => return Ok(self.end_record(rec, b)),
+                    b'\n' | b'\r' => {
+                        self.end_record(rec, b);
+                        return Ok(());
+                    }
                     _ => {
                         self.note(rec, Malformed::TextAfterQuote, self.pos);
                         state = State::Unquoted;

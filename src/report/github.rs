@@ -188,7 +188,7 @@ impl<W: Write> Reporter for Github<W> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{assert_snapshot, fixture};
+    use super::super::fixture::{self, assert_snapshot};
     use super::*;
     use crate::diagnostic::Code;
 

@@ -148,7 +148,7 @@ impl<W: Write> Reporter for Junit<W> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{assert_snapshot, fixture};
+    use super::super::fixture::{self, assert_snapshot};
     use super::*;
 
     #[test]

@@ -141,6 +141,11 @@ pub(crate) mod fixture {
         r.finish(&sum).unwrap();
     }
 
+    /// Compares with the stored snapshot `fixtures/snapshots/report/NAME`.
+    pub fn assert_snapshot(name: &str, actual: &str) {
+        crate::snapshot::assert_snapshot(&format!("report/{name}"), actual);
+    }
+
     /// Renders into a string.
     pub fn output(make: impl FnOnce(&mut Vec<u8>) -> Box<dyn Reporter + '_>) -> String {
         let mut buf = Vec::new();
@@ -150,9 +155,4 @@ pub(crate) mod fixture {
         }
         String::from_utf8(buf).unwrap()
     }
-}
-
-#[cfg(test)]
-pub(crate) fn assert_snapshot(name: &str, actual: &str) {
-    crate::snapshot::assert_snapshot(&format!("report/{name}"), actual);
 }

@@ -151,7 +151,7 @@ impl<W: Write> Reporter for Text<W> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{assert_snapshot, fixture};
+    use super::super::fixture::{self, assert_snapshot};
     use super::*;
 
     fn render(opts: TextOptions) -> String {

@@ -164,13 +164,13 @@ impl Template {
         self.lookup.clear();
         for (id, f) in self.fields.iter().enumerate() {
             for n in std::iter::once(&f.name).chain(&f.aliases) {
-                if let Some(prev) = self.lookup.insert(n.to_ascii_lowercase(), id) {
-                    if prev != id {
-                        return Err(format!(
-                            "`{n}` names both `{}` and `{}`",
-                            self.fields[prev].name, f.name
-                        ));
-                    }
+                if let Some(prev) = self.lookup.insert(n.to_ascii_lowercase(), id)
+                    && prev != id
+                {
+                    return Err(format!(
+                        "`{n}` names both `{}` and `{}`",
+                        self.fields[prev].name, f.name
+                    ));
                 }
             }
         }

@@ -191,7 +191,7 @@ fn run<R: Read>(
     while reader.read(&mut rec).map_err(Failure::Read)? {
         row += 1;
         let line = rec.line();
-        if row % 8192 == 0 {
+        if row.is_multiple_of(8192) {
             progress(reader.offset());
             em.check()?;
         }
