@@ -241,85 +241,70 @@ impl<R: Read> RecordReader<R> {
                 return Ok(());
             }
             let b = self.buf[self.pos];
-            match state {
-                State::FieldStart | State::Unquoted => {
-                    if state == State::FieldStart && b == b'"' {
-                        self.pos += 1;
-                        state = State::Quoted;
-                        continue;
-                    }
-                    match b {
-                        b',' => {
-                            rec.end_field();
-                            self.pos += 1;
-                            state = State::FieldStart;
-                        }
-                        b'\n' | b'\r' => {
-                            self.end_record(rec, b);
-                            return Ok(());
-                        }
-                        b'"' => {
-                            self.note(rec, Malformed::StrayQuote, self.pos);
-                            rec.fields.push(b);
-                            self.pos += 1;
-                            state = State::Unquoted;
-                        }
-                        _ => {
-                            let run = self.run(&UNQUOTED_STOP);
-                            rec.fields
-                                .extend_from_slice(&self.buf[self.pos..self.pos + run]);
-                            self.pos += run;
-                            state = State::Unquoted;
-                        }
-                    }
-                }
-                State::Quoted => {
-                    match b {
-                        b'"' => state = State::QuoteInQuoted,
-                        b'\r' => {
-                            self.line += 1;
-                            quoted_cr = true;
-                            rec.fields.push(b);
-                        }
-                        b'\n' => {
-                            if !quoted_cr {
-                                self.line += 1;
-                            }
-                            quoted_cr = false;
-                            rec.fields.push(b);
-                        }
-                        _ => {
-                            let run = self.run(&QUOTED_STOP);
-                            rec.fields
-                                .extend_from_slice(&self.buf[self.pos..self.pos + run]);
-                            self.pos += run;
-                            quoted_cr = false;
-                            continue;
-                        }
-                    }
-                    self.pos += 1;
-                }
-                State::QuoteInQuoted => match b {
-                    b'"' => {
-                        rec.fields.push(b'"');
-                        self.pos += 1;
-                        state = State::Quoted;
-                        quoted_cr = false;
-                    }
+            // Outside quotes, a comma ends the field and a line break ends the record.
+            if state != State::Quoted {
+                match b {
                     b',' => {
                         rec.end_field();
                         self.pos += 1;
                         state = State::FieldStart;
+                        continue;
                     }
                     b'\n' | b'\r' => {
                         self.end_record(rec, b);
                         return Ok(());
                     }
+                    _ => {}
+                }
+            }
+            match state {
+                State::FieldStart if b == b'"' => {
+                    self.pos += 1;
+                    state = State::Quoted;
+                }
+                State::FieldStart | State::Unquoted => {
+                    if b == b'"' {
+                        self.note(rec, Malformed::StrayQuote, self.pos);
+                    }
+                    let run = self.run(&UNQUOTED_STOP).max(1);
+                    rec.fields
+                        .extend_from_slice(&self.buf[self.pos..self.pos + run]);
+                    self.pos += run;
+                    state = State::Unquoted;
+                }
+                State::Quoted => match b {
+                    b'"' => {
+                        state = State::QuoteInQuoted;
+                        self.pos += 1;
+                    }
+                    b'\r' | b'\n' => {
+                        // `\r\n` inside a value is one line break, like outside.
+                        if b == b'\r' || !quoted_cr {
+                            self.line += 1;
+                        }
+                        quoted_cr = b == b'\r';
+                        rec.fields.push(b);
+                        self.pos += 1;
+                    }
                     _ => {
+                        let run = self.run(&QUOTED_STOP);
+                        rec.fields
+                            .extend_from_slice(&self.buf[self.pos..self.pos + run]);
+                        self.pos += run;
+                        quoted_cr = false;
+                    }
+                },
+                State::QuoteInQuoted => {
+                    if b == b'"' {
+                        rec.fields.push(b'"');
+                        self.pos += 1;
+                        state = State::Quoted;
+                        quoted_cr = false;
+                    } else {
                         self.note(rec, Malformed::TextAfterQuote, self.pos);
                         state = State::Unquoted;
                     }
-                },
+                }
             }
         }
     }

@@ -13,13 +13,15 @@ pub use detect::detect;
 pub use schema::load;
 
 use crate::diagnostic::Code;
+use serde::Deserialize;
 use std::collections::HashMap;
 
 /// Index of a field within its template.
 pub type FieldId = usize;
 
 /// Which family of order rules applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// One row per line item: an order's rows must be consecutive.
     Item,
@@ -30,15 +32,14 @@ pub enum Kind {
 }
 
 /// How a value is checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ValueType {
     /// Free text (length-checked).
+    #[default]
     Text,
-    /// A whole number of at most `digits` digits.
-    Integer {
-        /// Most digits allowed.
-        digits: u8,
-    },
+    /// A whole number of at most [`Field::digits`] digits.
+    Integer,
     /// A plain decimal.
     Decimal,
     /// An ISO 4217 code.
@@ -54,7 +55,8 @@ pub enum ValueType {
 }
 
 /// The part a field plays in the cross-field rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// Identifies the event type (part of the order key).
     EventType,
@@ -75,6 +77,8 @@ pub struct Field {
     pub aliases: Vec<String>,
     /// Value type.
     pub ty: ValueType,
+    /// Most digits of an integer.
+    pub digits: u8,
     /// Longest value in characters.
     pub max_length: Option<usize>,
     /// Cross-field role.

@@ -17,44 +17,13 @@ struct FileDef {
     #[serde(default)]
     description: String,
     extends: Option<String>,
-    kind: Option<KindDef>,
+    kind: Option<Kind>,
     #[serde(default)]
     columns: Vec<ColumnDef>,
     #[serde(default)]
     require: Vec<RequireDef>,
     #[serde(default)]
     conflicts: Vec<[String; 2]>,
-}
-
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "kebab-case")]
-enum KindDef {
-    Item,
-    Order,
-    Modification,
-}
-
-#[derive(Deserialize, Clone, Copy, Default)]
-#[serde(rename_all = "kebab-case")]
-enum TypeDef {
-    #[default]
-    Text,
-    Integer,
-    Decimal,
-    Currency,
-    Boolean,
-    EventDate,
-    Date,
-    EmailHash,
-}
-
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "kebab-case")]
-enum RoleDef {
-    EventType,
-    EventDate,
-    OrderId,
-    Media,
 }
 
 #[derive(Deserialize, Clone)]
@@ -64,10 +33,10 @@ struct ColumnDef {
     #[serde(default)]
     aliases: Vec<String>,
     #[serde(rename = "type", default)]
-    ty: TypeDef,
+    ty: ValueType,
     digits: Option<u8>,
     max_length: Option<usize>,
-    role: Option<RoleDef>,
+    role: Option<Role>,
     #[serde(default)]
     attribution: bool,
     #[serde(default)]
@@ -158,11 +127,7 @@ fn resolve(def: FileDef, parent: Option<Template>) -> Result<Template, String> {
         t.description = def.description;
     }
     if let Some(k) = def.kind {
-        t.kind = match k {
-            KindDef::Item => Kind::Item,
-            KindDef::Order => Kind::Order,
-            KindDef::Modification => Kind::Modification,
-        };
+        t.kind = k;
     }
     for col in &def.columns {
         for field in expand(col)? {
@@ -222,30 +187,14 @@ fn field(col: &ColumnDef, name: &str, aliases: &[String]) -> Result<Field, Strin
             "column name `{name}` must be non-empty, without spaces or commas"
         ));
     }
-    let ty = match col.ty {
-        TypeDef::Text => ValueType::Text,
-        TypeDef::Integer => ValueType::Integer {
-            digits: col.digits.unwrap_or(DEFAULT_DIGITS),
-        },
-        TypeDef::Decimal => ValueType::Decimal,
-        TypeDef::Currency => ValueType::Currency,
-        TypeDef::Boolean => ValueType::Boolean,
-        TypeDef::EventDate => ValueType::EventDate,
-        TypeDef::Date => ValueType::Date,
-        TypeDef::EmailHash => ValueType::EmailHash,
-    };
-    let text_limit = (ty == ValueType::Text).then_some(DEFAULT_TEXT_LENGTH);
+    let text_limit = (col.ty == ValueType::Text).then_some(DEFAULT_TEXT_LENGTH);
     Ok(Field {
         name: name.to_string(),
         aliases: aliases.to_vec(),
-        ty,
+        ty: col.ty,
+        digits: col.digits.unwrap_or(DEFAULT_DIGITS),
         max_length: col.max_length.or(text_limit),
-        role: col.role.map(|r| match r {
-            RoleDef::EventType => Role::EventType,
-            RoleDef::EventDate => Role::EventDate,
-            RoleDef::OrderId => Role::OrderId,
-            RoleDef::Media => Role::Media,
-        }),
+        role: col.role,
         attribution: col.attribution,
         order_field: col.order_field,
         no_email: col.no_email,

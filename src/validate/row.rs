@@ -44,7 +44,7 @@ pub fn check(
         let name = &plan.names[col];
         let found = match field.ty {
             ValueType::Text => text(value, field.max_length, field.no_email),
-            ValueType::Integer { digits } => number::check_integer(value, digits).err().map(|e| {
+            ValueType::Integer => number::check_integer(value, field.digits).err().map(|e| {
                 (
                     Code::InvalidInteger,
                     format!("is not a whole number: `{}`", shown(value)),
