@@ -110,6 +110,25 @@ fn shown(cell: &str) -> String {
 
 fn unknown_column(t: &Template, others: &[Template], cell: &str, suggest: bool) -> Diagnostic {
     let cell_shown = shown(cell);
+    if cell.trim().is_empty() {
+        return Diagnostic::new(
+            Code::UnknownColumn,
+            "a column without a name; its values will be ignored",
+            "remove the empty column (often a comma at the end of every line) or name it",
+        );
+    }
+    if cell.trim() != cell
+        && let Some(Match::Exact(id) | Match::OtherCase(id)) = t.find(cell.trim())
+    {
+        let want = t.spelling_like(id, cell.trim());
+        return Diagnostic::new(
+            Code::UnknownColumn,
+            format!(
+                "`{cell_shown}` has spaces around the column name `{want}`, so it is not recognised"
+            ),
+            format!("remove the spaces: `{want}`"),
+        );
+    }
     if suggest && let Some(near) = similar::closest(cell, t.spellings()) {
         return Diagnostic::new(
             Code::UnknownColumn,
@@ -331,6 +350,25 @@ mod tests {
         );
         assert!(d[3].message.contains("item-level"), "{}", d[3].message);
         assert!(d[4].help.contains("extends"));
+    }
+
+    #[test]
+    fn unnamed_and_padded_columns() {
+        let (_, d) = run(
+            "order-level",
+            "CampaignId,ActionTrackerId,EventDate, OrderId,ClickId,",
+        );
+        assert_eq!(
+            codes(&d),
+            ["unknown-column", "unknown-column", "missing-column"]
+        );
+        assert!(
+            d[0].message
+                .contains("spaces around the column name `OrderId`"),
+            "{}",
+            d[0].message
+        );
+        assert!(d[1].message.contains("without a name"), "{}", d[1].message);
     }
 
     #[test]
