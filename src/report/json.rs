@@ -99,15 +99,43 @@ impl<W: Write> Reporter for Json<W> {
     }
 }
 
+/// One file's totals, as the `json` file object has them (without its diagnostics).
+#[derive(Serialize)]
+struct FileObject {
+    path: String,
+    template: Option<String>,
+    rows: u64,
+    orders: u64,
+    errors: u64,
+    warnings: u64,
+}
+
+impl From<&FileReport> for FileObject {
+    fn from(f: &FileReport) -> Self {
+        FileObject {
+            path: f.path.clone(),
+            template: f.template.clone(),
+            rows: f.rows,
+            orders: f.orders,
+            errors: f.errors,
+            warnings: f.warnings,
+        }
+    }
+}
+
 /// The one-object-per-line renderer.
 pub struct JsonLines<W: Write> {
     out: W,
+    files: Vec<FileObject>,
 }
 
 impl<W: Write> JsonLines<W> {
     /// A renderer writing to `out`.
     pub fn new(out: W) -> Self {
-        JsonLines { out }
+        JsonLines {
+            out,
+            files: Vec::new(),
+        }
     }
 }
 
@@ -135,16 +163,22 @@ impl<W: Write> Reporter for JsonLines<W> {
         self.out.write_all(b"\n")
     }
 
-    fn end_file(&mut self, _f: &FileReport) -> io::Result<()> {
+    fn end_file(&mut self, f: &FileReport) -> io::Result<()> {
+        self.files.push(f.into());
         Ok(())
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
         #[derive(Serialize)]
-        struct Line {
+        struct Line<'a> {
             summary: SummaryObject,
+            files: &'a [FileObject],
         }
-        serde_json::to_writer(&mut self.out, &Line { summary: s.into() }).map_err(json_err)?;
+        let line = Line {
+            summary: s.into(),
+            files: &self.files,
+        };
+        serde_json::to_writer(&mut self.out, &line).map_err(json_err)?;
         self.out.write_all(b"\n")?;
         self.out.flush()
     }

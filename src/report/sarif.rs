@@ -12,6 +12,7 @@ pub struct Sarif<W: Write> {
     out: W,
     results: u64,
     started: bool,
+    artifacts: Vec<serde_json::Value>,
 }
 
 fn level(s: Severity) -> &'static str {
@@ -43,6 +44,7 @@ impl<W: Write> Sarif<W> {
             out,
             results: 0,
             started: false,
+            artifacts: Vec::new(),
         }
     }
 
@@ -99,13 +101,26 @@ impl<W: Write> Reporter for Sarif<W> {
         serde_json::to_writer(&mut self.out, &result).map_err(io::Error::other)
     }
 
-    fn end_file(&mut self, _f: &FileReport) -> io::Result<()> {
+    fn end_file(&mut self, f: &FileReport) -> io::Result<()> {
+        // Each checked file is an artifact; its properties name the template used.
+        self.artifacts.push(json!({
+            "location": { "uri": uri(&f.path) },
+            "properties": {
+                "template": f.template,
+                "rows": f.rows,
+                "orders": f.orders,
+                "errors": f.errors,
+                "warnings": f.warnings,
+            },
+        }));
         Ok(())
     }
 
     fn finish(&mut self, _s: &Summary) -> io::Result<()> {
         self.start()?;
-        self.out.write_all(b"]}]}\n")?;
+        self.out.write_all(b"],\"artifacts\":")?;
+        serde_json::to_writer(&mut self.out, &self.artifacts).map_err(io::Error::other)?;
+        self.out.write_all(b"}]}\n")?;
         self.out.flush()
     }
 }
