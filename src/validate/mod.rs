@@ -142,7 +142,7 @@ fn start<R: Read>(reader: &mut RecordReader<R>, em: &mut Emitter) -> Result<bool
                 Diagnostic::new(
                     Code::Bom,
                     "the file starts with a UTF-8 byte-order mark; it is accepted and ignored",
-                    "nothing to do; `convsubmit fix` removes it",
+                    "nothing to do; saving the file as UTF-8 without BOM removes it",
                 )
                 .at_line(1),
             );

@@ -145,7 +145,7 @@ impl Orders {
                     "order {} started on line {first} but its rows are interrupted by another order",
                     describe(key)
                 ),
-                "put every row of an order together (sort by OrderId, or run `convsubmit fix`); impact.com reports OID_DUPLICATE for the later rows",
+                "put every row of an order together (sort by OrderId, keeping each order's rows in their order); impact.com reports OID_DUPLICATE for the later rows",
             ));
         }
         if same {
