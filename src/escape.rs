@@ -6,6 +6,14 @@ use std::fmt::Write;
 /// Longest value (in characters) echoed in a diagnostic before it is shortened.
 pub const MAX_DISPLAY_CHARS: usize = 120;
 
+/// Escapes control, bidi and other invisible formatting characters, without shortening
+/// (for file names in human-readable output).
+pub fn controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    text.chars().for_each(|c| push_escaped(&mut out, c));
+    out
+}
+
 /// Escapes control, bidi and other invisible formatting characters as `\u{..}` (or `\n`,
 /// `\r`, `\t`) and shortens the text to [`MAX_DISPLAY_CHARS`] characters.
 pub fn for_display(text: &str) -> String {
@@ -53,6 +61,13 @@ mod tests {
         assert_eq!(for_display("x\ny\r\tz\0"), "x\\ny\\r\\tz\\u{0}");
         assert_eq!(for_display("abc\u{202E}def"), "abc\\u{202e}def");
         assert_eq!(for_display("café"), "café");
+    }
+
+    #[test]
+    fn file_names_are_escaped_but_never_shortened() {
+        let name = format!("{}\n::error::x.csv", "d/".repeat(100));
+        let shown = controls(&name);
+        assert!(shown.ends_with("\\n::error::x.csv") && shown.len() == name.len() + 1);
     }
 
     #[test]

@@ -89,6 +89,11 @@ impl Record {
         unsafe { std::str::from_utf8_unchecked(self.bytes(i)) }
     }
 
+    /// True when field `i` holds something other than spaces or tabs.
+    pub fn filled(&self, i: usize) -> bool {
+        self.bytes(i).iter().any(|&b| b != b' ' && b != b'\t')
+    }
+
     /// Field `i` as text, with invalid bytes replaced.
     pub fn lossy(&self, i: usize) -> std::borrow::Cow<'_, str> {
         String::from_utf8_lossy(self.bytes(i))

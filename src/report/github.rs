@@ -5,6 +5,7 @@
 
 use super::{Reporter, Summary, plural};
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::escape::controls;
 use crate::validate::FileReport;
 use std::fs::File;
 use std::io::{self, Write};
@@ -75,7 +76,7 @@ impl<W: Write> Github<W> {
         let line = d.line.map(|l| l.to_string()).unwrap_or_default();
         let row = format!(
             "| {} | {line} | {} | `{}` | {} | {} |\n",
-            cell(path),
+            cell(&controls(path)),
             d.severity,
             d.code,
             cell(d.column.as_deref().unwrap_or("")),
@@ -109,15 +110,17 @@ impl<W: Write> Reporter for Github<W> {
         } else {
             ANNOTATION_CAP
         };
-        let place = d
-            .line
-            .map(|l| format!("{path}:{l}"))
-            .unwrap_or_else(|| path.to_string());
         if self.annotated[i] >= cap {
             self.skipped[i] += 1;
+            // A log line must never start with `::` (GitHub would run it as a command), so it
+            // starts with the severity, and the path is escaped.
+            let place = match d.line {
+                Some(l) => format!("{}:{l}", controls(path)),
+                None => controls(path),
+            };
             return writeln!(
                 self.out,
-                "{place}: {}[{}] {}",
+                "{}[{}] {place}: {}",
                 d.severity, d.code, d.message
             );
         }
@@ -133,18 +136,18 @@ impl<W: Write> Reporter for Github<W> {
         writeln!(
             self.out,
             "::{command} file={}{line},title={}::{}",
-            property(path),
+            property(&controls(path)),
             property(&title),
             data(&text)
         )
     }
 
     fn end_file(&mut self, f: &FileReport) -> io::Result<()> {
-        let template = f.template.as_deref().unwrap_or("unreadable");
+        let template = f.template.as_deref().unwrap_or("no template");
         writeln!(
             self.out,
-            "{}: {template}, {}: {}, {}",
-            f.path,
+            "summary {}: {template}, {}: {}, {}",
+            controls(&f.path),
             plural(f.rows, "row"),
             plural(f.errors, "error"),
             plural(f.warnings, "warning")
@@ -230,7 +233,7 @@ mod tests {
         .unwrap();
         let out = String::from_utf8(buf).unwrap();
         assert_eq!(out.matches("::error ").count(), 10);
-        assert_eq!(out.matches("f.csv:2: error[invalid-date] bad").count(), 15);
+        assert_eq!(out.matches("error[invalid-date] f.csv:2: bad").count(), 15);
         assert!(out.contains("::notice title=convsubmit::15 more errors, 0 more warnings and 0 more notices were not annotated"));
     }
 }

@@ -30,8 +30,12 @@ impl From<&Summary> for SummaryObject {
     }
 }
 
-fn json_err(e: serde_json::Error) -> io::Error {
-    io::Error::other(e)
+/// Keeps the kind of an I/O error (a closed pipe must stay a closed pipe).
+pub(crate) fn json_err(e: serde_json::Error) -> io::Error {
+    match e.io_error_kind() {
+        Some(kind) => io::Error::new(kind, e),
+        None => io::Error::other(e),
+    }
 }
 
 /// The single-document renderer.

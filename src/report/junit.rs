@@ -125,7 +125,7 @@ impl<W: Write> Reporter for Junit<W> {
         let tests = Code::ALL.len() as u64;
         self.tests += tests;
         self.failures += failures;
-        let template = f.template.as_deref().unwrap_or("unreadable");
+        let template = f.template.as_deref().unwrap_or("");
         let _ = write!(
             self.suites,
             "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">\n    <properties>\n      <property name=\"template\" value=\"{}\"/>\n      <property name=\"rows\" value=\"{}\"/>\n    </properties>\n{body}  </testsuite>\n",

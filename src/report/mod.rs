@@ -143,7 +143,7 @@ pub(crate) mod fixture {
 
     /// Compares with the stored snapshot `fixtures/snapshots/report/NAME`.
     pub fn assert_snapshot(name: &str, actual: &str) {
-        crate::snapshot::assert_snapshot(&format!("report/{name}"), actual);
+        crate::snapshot::assert_snapshot(&format!("snapshots/report/{name}"), actual);
     }
 
     /// Renders into a string.

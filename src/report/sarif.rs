@@ -98,7 +98,7 @@ impl<W: Write> Reporter for Sarif<W> {
             self.out.write_all(b",")?;
         }
         self.results += 1;
-        serde_json::to_writer(&mut self.out, &result).map_err(io::Error::other)
+        serde_json::to_writer(&mut self.out, &result).map_err(super::json::json_err)
     }
 
     fn end_file(&mut self, f: &FileReport) -> io::Result<()> {
@@ -119,7 +119,7 @@ impl<W: Write> Reporter for Sarif<W> {
     fn finish(&mut self, _s: &Summary) -> io::Result<()> {
         self.start()?;
         self.out.write_all(b"],\"artifacts\":")?;
-        serde_json::to_writer(&mut self.out, &self.artifacts).map_err(io::Error::other)?;
+        serde_json::to_writer(&mut self.out, &self.artifacts).map_err(super::json::json_err)?;
         self.out.write_all(b"}]}\n")?;
         self.out.flush()
     }

@@ -3,6 +3,7 @@
 
 use super::{Reporter, Summary, plural};
 use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::escape::controls;
 use crate::validate::FileReport;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -90,6 +91,7 @@ impl<W: Write> Reporter for Text<W> {
             return Ok(());
         }
         *shown += 1;
+        let path = controls(path);
         let place = match d.line {
             Some(l) => format!("{path}:{l}:"),
             None => format!("{path}:"),
@@ -97,7 +99,9 @@ impl<W: Write> Reporter for Text<W> {
         let code = format!("{}[{}]", self.severity(d.severity), d.code);
         // Messages name their column already; repeat it only when they do not.
         let column = match &d.column {
-            Some(c) if !d.message.starts_with(&format!("`{c}`")) => format!(" {c}:"),
+            Some(c) if !c.is_empty() && !d.message.starts_with(&format!("`{c}`")) => {
+                format!(" {c}:")
+            }
             _ => String::new(),
         };
         writeln!(
@@ -118,17 +122,17 @@ impl<W: Write> Reporter for Text<W> {
             writeln!(
                 self.out,
                 "{}: … {what} not shown{from} (--max-diagnostics 0 shows all)",
-                f.path
+                controls(&f.path)
             )?;
         }
         if self.opts.quiet {
             return Ok(());
         }
-        let template = f.template.as_deref().unwrap_or("unreadable");
+        let template = f.template.as_deref().unwrap_or("no template");
         writeln!(
             self.out,
             "{}: {template}, {}, {}: {}",
-            self.paint(&f.path, "1"),
+            self.paint(&controls(&f.path), "1"),
             plural(f.rows, "row"),
             plural(f.orders, "order"),
             self.counts(f.errors, f.warnings)

@@ -29,8 +29,8 @@ pub fn detect<S: AsRef<str>>(header: &[S]) -> &'static str {
     if !has("eventdate") {
         let modification_only = any(MODIFICATION_COLUMNS);
         // ActionTrackerId + Oid/OrderId without CampaignId identifies an existing action.
-        let action_key =
-            has("actiontrackerid") && (has("oid") || has("orderid")) && !has("campaignid");
+        let event_type = has("actiontrackerid") || has("eventtypeid");
+        let action_key = event_type && (has("oid") || has("orderid")) && !has("campaignid");
         if modification_only || action_key {
             return "modification";
         }
@@ -72,6 +72,7 @@ mod tests {
             detect(&["ActionTrackerId", "Oid", "Amount"]),
             "modification"
         );
+        assert_eq!(detect(&["EventTypeId", "Oid", "Amount"]), "modification");
         // EventDate wins: a conversion file that happens to carry a Reason column.
         assert_eq!(detect(&["EventDate", "Reason", "OrderId"]), "order-level");
         assert_eq!(detect::<&str>(&[]), "order-level");

@@ -60,8 +60,6 @@ pub enum ValueType {
 pub enum Role {
     /// Identifies the event type (part of the order key).
     EventType,
-    /// The event's date (age window).
-    EventDate,
     /// The order id (part of the order key).
     OrderId,
     /// Forces attribution to a partner (allows the 398-day window).
@@ -98,7 +96,9 @@ pub struct Field {
 pub struct Requirement {
     /// Each alternative is a set of fields that must all be present.
     pub alternatives: Vec<Vec<FieldId>>,
-    /// How the requirement is named in messages.
+    /// The template's name for the requirement (`label`), if any.
+    pub name: Option<String>,
+    /// How the requirement is named in messages: the name and its columns.
     pub label: String,
     /// The code for a row that fills no alternative (`None`: the column only).
     pub rows: Option<Code>,
@@ -134,6 +134,15 @@ pub enum Match {
     Exact(FieldId),
     /// A known name in other letter case.
     OtherCase(FieldId),
+}
+
+impl Match {
+    /// The field matched, however it was spelled.
+    pub fn id(self) -> FieldId {
+        match self {
+            Match::Exact(id) | Match::OtherCase(id) => id,
+        }
+    }
 }
 
 impl Template {

@@ -150,10 +150,59 @@ fn resolve(def: FileDef, parent: Option<Template>) -> Result<Template, String> {
         let pair = (field_id(&t, a)?, field_id(&t, b)?);
         t.conflicts.push(pair);
     }
-    if t.blank.is_empty() {
-        t.blank = default_blank(&t);
-    }
+    include_attribution_keys(&mut t);
+    t.blank = blank_with_required(&t);
     Ok(t)
+}
+
+/// Every column marked `attribution = true` (inherited or added) is one of the keys the
+/// `no-attribution-key` requirement accepts.
+fn include_attribution_keys(t: &mut Template) {
+    for i in 0..t.requirements.len() {
+        if t.requirements[i].rows != Some(Code::NoAttributionKey) {
+            continue;
+        }
+        for (id, f) in t.fields.iter().enumerate() {
+            let known = t.requirements[i].alternatives.iter().any(|a| a == &[id]);
+            if f.attribution && !known {
+                t.requirements[i].alternatives.push(vec![id]);
+            }
+        }
+        let r = &t.requirements[i];
+        t.requirements[i].label = label(t, &r.alternatives, r.name.as_deref());
+    }
+}
+
+/// The blank CSV: the inherited one (if any) with every required column it lacks added, so a
+/// file started from it has all the columns the template requires.
+fn blank_with_required(t: &Template) -> String {
+    let mut names: Vec<String> = t
+        .blank
+        .lines()
+        .next()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').map(String::from).collect())
+        .unwrap_or_default();
+    for r in &t.requirements {
+        if r.when.is_some() {
+            continue;
+        }
+        let satisfied = r.alternatives.iter().any(|alt| {
+            alt.iter().all(|&id| {
+                names
+                    .iter()
+                    .any(|n| t.find(n).is_some_and(|m| m.id() == id))
+            })
+        });
+        if !satisfied {
+            names.extend(
+                r.alternatives[0]
+                    .iter()
+                    .map(|&id| t.fields[id].name.clone()),
+            );
+        }
+    }
+    format!("{}\n", names.join(","))
 }
 
 /// Expands `Name{1..3}` into `Name1`, `Name2`, `Name3` (aliases likewise).
@@ -229,6 +278,17 @@ fn requirement(t: &Template, r: &RequireDef) -> Result<Requirement, String> {
         }
     };
     let when = r.when.as_deref().map(|w| field_id(t, w)).transpose()?;
+    Ok(Requirement {
+        label: label(t, &alternatives, r.label.as_deref()),
+        name: r.label.clone(),
+        alternatives,
+        rows,
+        when,
+    })
+}
+
+/// `an event type (`ActionTrackerId` or `EventTypeCode`)`, for messages.
+fn label(t: &Template, alternatives: &[Vec<FieldId>], name: Option<&str>) -> String {
     let names = alternatives
         .iter()
         .map(|alt| {
@@ -239,30 +299,10 @@ fn requirement(t: &Template, r: &RequireDef) -> Result<Requirement, String> {
         })
         .collect::<Vec<_>>()
         .join(" or ");
-    let label = match &r.label {
-        Some(l) => format!("{l} ({names})"),
+    match name {
+        Some(n) => format!("{n} ({names})"),
         None => names,
-    };
-    Ok(Requirement {
-        alternatives,
-        label,
-        rows,
-        when,
-    })
-}
-
-/// A header of the required columns (first alternative of each), for templates without a
-/// blank CSV of their own.
-fn default_blank(t: &Template) -> String {
-    let mut names: Vec<&str> = vec![];
-    for r in &t.requirements {
-        for &id in &r.alternatives[0] {
-            if !names.contains(&t.fields[id].name.as_str()) {
-                names.push(&t.fields[id].name);
-            }
-        }
     }
-    format!("{}\n", names.join(","))
 }
 
 #[cfg(test)]

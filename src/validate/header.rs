@@ -17,8 +17,8 @@ pub struct RowRequirement {
     pub alternatives: Vec<Vec<usize>>,
     /// `missing-value` or `no-attribution-key`.
     pub code: Code,
-    /// How the requirement is named in messages.
-    pub label: String,
+    /// The requirement's name from the template (`label`), if it has one.
+    pub name: Option<String>,
 }
 
 /// What the row checks need to know about the header, by column index.
@@ -34,8 +34,6 @@ pub struct Plan {
     pub event_type: Vec<usize>,
     /// The OrderId column.
     pub order_id: Option<usize>,
-    /// The EventDate column.
-    pub event_date: Option<usize>,
     /// MediaId/MediaPartnerId columns.
     pub media: Vec<usize>,
     /// Columns that must agree across an order's rows.
@@ -57,7 +55,10 @@ pub fn plan(t: &Template, cells: Vec<String>, line: u64, emit: &mut dyn FnMut(Di
     let mut unknown = 0;
     let mut others: Option<Vec<Template>> = None;
     for (i, cell) in cells.iter().enumerate() {
-        let at = |d: Diagnostic| d.at_line(line).column(cell);
+        let at = |d: Diagnostic| {
+            let d = d.at_line(line);
+            if cell.is_empty() { d } else { d.column(cell) }
+        };
         let id = match t.find(cell) {
             Some(Match::Exact(id)) => id,
             Some(Match::OtherCase(id)) => {
@@ -244,7 +245,6 @@ fn compile(t: &Template, names: Vec<String>, col_of: &[Option<usize>]) -> Plan {
         match f.role {
             Some(Role::EventType) => plan.event_type.push(col),
             Some(Role::OrderId) => plan.order_id = Some(col),
-            Some(Role::EventDate) => plan.event_date = Some(col),
             Some(Role::Media) => plan.media.push(col),
             None => {}
         }
@@ -266,7 +266,7 @@ fn compile(t: &Template, names: Vec<String>, col_of: &[Option<usize>]) -> Plan {
             plan.requirements.push(RowRequirement {
                 alternatives,
                 code,
-                label: r.label.clone(),
+                name: r.name.clone(),
             });
         }
     }
@@ -301,7 +301,7 @@ mod tests {
             "CampaignId,ActionTrackerId,EventDate,Oid,ClickId,Amount,Category,ItemSku,Quantity,MediaPartnerId",
         );
         assert!(d.is_empty(), "{d:?}");
-        assert_eq!((p.order_id, p.event_date), (Some(3), Some(2)));
+        assert_eq!(p.order_id, Some(3));
         assert_eq!(
             (p.event_type.as_slice(), p.media.as_slice()),
             (&[1][..], &[9][..])

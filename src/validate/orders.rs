@@ -90,23 +90,22 @@ impl Orders {
     ) {
         let Some(oid_col) = plan.order_id else { return };
         let oid = rec.get(oid_col);
-        if oid.is_empty() || self.kind == Kind::Modification {
+        if !rec.filled(oid_col) || self.kind == Kind::Modification {
             return;
         }
         self.key.clear();
-        if let Some(c) = plan
-            .event_type
-            .iter()
-            .copied()
-            .find(|&c| !rec.bytes(c).is_empty())
-        {
+        if let Some(c) = plan.event_type.iter().copied().find(|&c| rec.filled(c)) {
             self.key.extend_from_slice(plan.names[c].as_bytes());
             self.key.push(b'=');
             self.key.extend_from_slice(rec.bytes(c));
         }
         self.key.push(0x1f);
         self.key.extend_from_slice(oid.as_bytes());
-        let put = |d: Diagnostic| d.at_row(line, row).column(&plan.names[oid_col]).value(oid);
+        // Order findings are about the OrderId unless they name another column.
+        let put = |d: Diagnostic| match d.column {
+            Some(_) => d.at_row(line, row),
+            None => d.at_row(line, row).column(&plan.names[oid_col]).value(oid),
+        };
         match self.kind {
             Kind::Item => self.item_row(plan, rec, line, &mut |d| emit(put(d))),
             _ => self.order_row(line, &mut |d| emit(put(d))),
@@ -156,7 +155,7 @@ impl Orders {
             emit(Diagnostic::new(
                 Code::OrderTooLarge,
                 format!(
-                    "order {} (from line {}) has more than {} rows, so it cannot fit in one file",
+                    "order {} starts on line {} and has more than {} rows, so it cannot fit in one file",
                     describe(key),
                     block.first_line,
                     self.max_rows

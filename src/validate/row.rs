@@ -5,7 +5,7 @@ use super::header::Plan;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::escape::for_display as shown;
 use crate::input::Record;
-use crate::template::{Template, ValueType};
+use crate::template::{Field, Template, ValueType};
 use crate::values::date::{self, DateError, Day, When};
 use crate::values::{self, currency, number};
 
@@ -35,45 +35,14 @@ pub fn check(
     emit: &mut dyn FnMut(Diagnostic),
 ) {
     let mut put = |d: Diagnostic| emit(d.at_row(at.line, at.row));
+    let media = plan.media.iter().any(|&c| rec.filled(c));
     for &(col, id) in &plan.checks {
-        let value = rec.get(col);
-        if value.is_empty() {
+        if !rec.filled(col) {
             continue;
         }
-        let field = &t.fields[id];
+        let value = rec.get(col);
         let name = &plan.names[col];
-        let found = match field.ty {
-            ValueType::Text => text(value, field.max_length, field.no_email),
-            ValueType::Integer => number::check_integer(value, field.digits).err().map(|e| {
-                (
-                    Code::InvalidInteger,
-                    format!("is not a whole number: `{}`", shown(value)),
-                    e.explain(),
-                )
-            }),
-            ValueType::Decimal => number::check_decimal(value).err().map(|e| {
-                (
-                    Code::InvalidNumber,
-                    format!("is not a plain decimal number: `{}`", shown(value)),
-                    e.explain(),
-                )
-            }),
-            ValueType::Currency => currency_code(value),
-            ValueType::Boolean => (!values::is_boolean(value)).then(|| {
-                (
-                    Code::InvalidBoolean,
-                    format!("is `{}`, not true or false", shown(value)),
-                    "write true or false".into(),
-                )
-            }),
-            ValueType::EventDate => {
-                let media = plan.media.iter().any(|&c| !rec.bytes(c).is_empty());
-                event_date(value, media, as_of)
-            }
-            ValueType::Date => custom_date(value),
-            ValueType::EmailHash => email_hash(value),
-        };
-        if let Some((code, message, help)) = found {
+        if let Some((code, message, help)) = check_value(&t.fields[id], value, media, as_of) {
             let private = code == Code::PlaintextEmail && values::looks_like_email(value);
             let shown_value = if private {
                 values::mask_email(value)
@@ -87,18 +56,48 @@ pub fn check(
     }
     required(plan, rec, &mut put);
     for &(a, b) in &plan.conflicts {
-        if !rec.bytes(a).is_empty() && !rec.bytes(b).is_empty() {
+        if rec.filled(a) && rec.filled(b) {
             let (na, nb) = (&plan.names[a], &plan.names[b]);
             put(Diagnostic::new(
                 Code::ConflictingColumns,
                 format!(
                     "`{na}` and `{nb}` are both set; impact.com cannot tell which amount to use"
                 ),
-                format!("send either a unit price (`{na}`) or a line total (`{nb}`), not both"),
+                format!("fill only one of `{na}` and `{nb}` on each row"),
             )
             .column(na)
             .value(rec.get(a)));
         }
+    }
+}
+
+/// Checks one non-empty value against its field's type and limits.
+fn check_value(field: &Field, value: &str, media: bool, as_of: Day) -> Found {
+    match field.ty {
+        ValueType::Text => text(value, field.max_length, field.no_email),
+        ValueType::Integer => number::check_integer(value, field.digits).err().map(|e| {
+            let what = match e {
+                number::NumberError::TooManyDigits(n) => format!("has more than {n} digits"),
+                _ => "is not a whole number".into(),
+            };
+            (
+                Code::InvalidInteger,
+                format!("{what}: `{}`", shown(value)),
+                e.explain(),
+            )
+        }),
+        ValueType::Decimal => number::check_decimal(value).err().map(|e| {
+            let message = format!("is not a plain decimal number: `{}`", shown(value));
+            (Code::InvalidNumber, message, e.explain())
+        }),
+        ValueType::Currency => currency_code(value),
+        ValueType::Boolean => (!values::is_boolean(value)).then(|| {
+            let message = format!("is `{}`, not true or false", shown(value));
+            (Code::InvalidBoolean, message, "write true or false".into())
+        }),
+        ValueType::EventDate => event_date(value, media, as_of),
+        ValueType::Date => custom_date(value),
+        ValueType::EmailHash => email_hash(value),
     }
 }
 
@@ -112,7 +111,7 @@ fn text(value: &str, max: Option<usize>, no_email: bool) -> Found {
         if chars > max {
             return Some((
                 Code::ValueTooLong,
-                format!("is {chars} characters long; impact.com accepts at most {max}"),
+                format!("is {chars} characters long; at most {max} are allowed"),
                 format!("shorten the value to {max} characters"),
             ));
         }
@@ -243,18 +242,16 @@ fn event_date(value: &str, media: bool, as_of: Day) -> Found {
 
 fn required(plan: &Plan, rec: &Record, put: &mut dyn FnMut(Diagnostic)) {
     for r in &plan.requirements {
-        let filled = |alt: &Vec<usize>| alt.iter().all(|&c| !rec.bytes(c).is_empty());
+        let filled = |alt: &Vec<usize>| alt.iter().all(|&c| rec.filled(c));
         if r.alternatives.iter().any(filled) {
             continue;
         }
-        let first = r.alternatives[0][0];
-        let name = &plan.names[first];
+        // Report the first empty column of the first alternative.
+        let first = r.alternatives[0].iter().copied().find(|&c| !rec.filled(c));
+        let name = &plan.names[first.unwrap_or(r.alternatives[0][0])];
+        let quoted = |c: &usize| format!("`{}`", plan.names[*c]);
         let (message, help) = if r.code == Code::NoAttributionKey {
-            let keys: Vec<String> = r
-                .alternatives
-                .iter()
-                .map(|a| format!("`{}`", plan.names[a[0]]))
-                .collect();
+            let keys: Vec<String> = r.alternatives.iter().map(|a| quoted(&a[0])).collect();
             (
                 format!("every attribution key is empty ({})", keys.join(", ")),
                 "fill at least one attribution key, e.g. the ClickId of the referring click"
@@ -266,9 +263,15 @@ fn required(plan: &Plan, rec: &Record, put: &mut dyn FnMut(Diagnostic)) {
                 format!("every row needs a value in `{name}`"),
             )
         } else {
+            let options: Vec<String> = r
+                .alternatives
+                .iter()
+                .map(|alt| alt.iter().map(quoted).collect::<Vec<_>>().join(" with "))
+                .collect();
+            let what = r.name.as_deref().unwrap_or("a required field");
             (
-                format!("no value for {}", r.label),
-                format!("fill {}", r.label),
+                format!("no value for {what}: `{name}` is empty"),
+                format!("fill {}", options.join(" or ")),
             )
         };
         put(Diagnostic::new(r.code, message, help).column(name));

@@ -15,6 +15,8 @@ pub enum NumberError {
     Negative,
     /// More digits than the field allows.
     TooManyDigits(u8),
+    /// Not a whole number at all.
+    NotAWholeNumber,
     /// Anything else.
     NotANumber,
 }
@@ -33,6 +35,7 @@ impl NumberError {
             NumberError::Fraction => "write a whole number without a decimal part".into(),
             NumberError::Negative => "write a number of zero or more, without a sign".into(),
             NumberError::TooManyDigits(n) => format!("use at most {n} digits"),
+            NumberError::NotAWholeNumber => "write a whole number using digits only (12)".into(),
             NumberError::NotANumber => "write digits with an optional point (12.50)".into(),
         }
     }
@@ -67,7 +70,10 @@ pub fn check_integer(s: &str, max_digits: u8) -> Result<(), NumberError> {
         }
         return Err(NumberError::Fraction);
     }
-    Err(diagnose(s))
+    match diagnose(s) {
+        NumberError::NotANumber => Err(NumberError::NotAWholeNumber),
+        other => Err(other),
+    }
 }
 
 fn diagnose(s: &str) -> NumberError {
@@ -110,7 +116,7 @@ mod tests {
         assert_eq!(check_integer("12345", 10), Ok(()));
         assert_eq!(check_integer("1.5", 10), Err(NumberError::Fraction));
         assert_eq!(check_integer("2.0", 10), Err(NumberError::Fraction));
-        assert_eq!(check_integer("two", 10), Err(NumberError::NotANumber));
+        assert_eq!(check_integer("two", 10), Err(NumberError::NotAWholeNumber));
         assert_eq!(check_integer("-3", 10), Err(NumberError::Negative));
         assert_eq!(
             check_integer("12345678901", 10),

@@ -1,0 +1,251 @@
+//! Every output format, on the README's demo file, against reviewed snapshots in
+//! `fixtures/expected/`, plus the format-specific promises (caps, colour, strictness).
+
+use crate::model;
+use crate::util::{AS_OF, TestEnv, assert_snapshot};
+use serde_json::Value;
+
+const DEMO: &str = "item-level-errors.csv";
+
+/// Runs `validate --format FORMAT` on the demo file and checks the exit code.
+fn demo(format: &str) -> String {
+    let env = TestEnv::new();
+    env.copy_fixture(DEMO);
+    let out = env.validate(&["--format", format, DEMO]);
+    out.assert_code(1);
+    assert_eq!(out.stderr, "", "{format}");
+    out.stdout
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap() + "\n"
+}
+
+#[test]
+fn text() {
+    assert_snapshot("item-level-errors.text.txt", &demo("text"));
+}
+
+#[test]
+fn json() {
+    let out = demo("json");
+    model::parse_json(&out);
+    assert_snapshot(
+        "item-level-errors.json",
+        &pretty(&serde_json::from_str(&out).unwrap()),
+    );
+}
+
+#[test]
+fn jsonl() {
+    let out = demo("jsonl");
+    model::parse_jsonl(&out);
+    assert_snapshot("item-level-errors.jsonl", &out);
+}
+
+#[test]
+fn github() {
+    assert_snapshot("item-level-errors.github.txt", &demo("github"));
+}
+
+#[test]
+fn github_step_summary() {
+    let env = TestEnv::new();
+    env.copy_fixture(DEMO);
+    env.write("summary.md", "# earlier step\n");
+    let mut cmd = env.command(&["validate", "--as-of", AS_OF, "--format", "github", DEMO]);
+    cmd.env("GITHUB_STEP_SUMMARY", env.path().join("summary.md"));
+    let out = crate::util::finish(cmd);
+    out.assert_code(1);
+    // The summary adds a table; it changes nothing on standard output.
+    assert_eq!(out.stdout, demo("github"));
+    let summary = env.read("summary.md");
+    let appended = summary
+        .strip_prefix("# earlier step\n")
+        .expect("the step summary is appended to, not replaced");
+    assert_snapshot("item-level-errors.github-summary.md", appended);
+}
+
+#[test]
+fn junit() {
+    assert_snapshot("item-level-errors.junit.xml", &demo("junit"));
+}
+
+#[test]
+fn sarif() {
+    let out = demo("sarif");
+    let mut doc: Value = serde_json::from_str(&out).unwrap();
+    let version = &mut doc["runs"][0]["tool"]["driver"]["version"];
+    assert_eq!(version.as_str(), Some(env!("CARGO_PKG_VERSION")));
+    *version = Value::from("[VERSION]");
+    assert_snapshot("item-level-errors.sarif.json", &pretty(&doc));
+}
+
+#[test]
+fn sarif_regions_are_the_json_lines() {
+    let env = TestEnv::new();
+    env.copy_fixture(DEMO);
+    let f = env.copy_fixture("invalid/order-header-only.csv");
+    let json = model::parse_json(&env.validate(&["--format", "json", DEMO, f]).stdout);
+    let sarif: Value =
+        serde_json::from_str(&env.validate(&["--format", "sarif", DEMO, f]).stdout).unwrap();
+    let want: Vec<(String, u64, String)> = json
+        .files
+        .iter()
+        .flat_map(|f| {
+            f.diagnostics
+                .iter()
+                .map(|d| (f.path.clone(), d.line.unwrap_or(1), d.code.clone()))
+        })
+        .collect();
+    let got: Vec<(String, u64, String)> = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let loc = &r["locations"][0]["physicalLocation"];
+            (
+                loc["artifactLocation"]["uri"].as_str().unwrap().to_string(),
+                loc["region"]["startLine"].as_u64().unwrap(),
+                r["ruleId"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(sarif["version"], "2.1.0");
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap();
+    assert_eq!(rules.len(), 29);
+}
+
+/// A file with `n` rows that each have one `invalid-number` error and one
+/// `ambiguous-timezone` warning.
+fn many_findings(n: usize) -> String {
+    let mut csv = String::from("CampaignId,ActionTrackerId,EventDate,OrderId,ClickId,Amount\n");
+    for i in 0..n {
+        csv.push_str(&format!(
+            "18543,27015,2026-06-20T12:00:00,ORD-{i},c1,\"1.000,00\"\n"
+        ));
+    }
+    csv
+}
+
+#[test]
+fn github_annotates_at_most_ten_of_each_severity() {
+    let env = TestEnv::new();
+    let f = env.write("many.csv", many_findings(15));
+    let out = env.validate(&["--format", "github", f]);
+    out.assert_code(1);
+    let count = |prefix: &str| out.stdout.lines().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(count("::error file=many.csv,"), 10);
+    assert_eq!(count("::warning file=many.csv,"), 10);
+    let plain = |l: &&str| !l.starts_with("::") && l.contains(" many.csv:1");
+    assert_eq!(
+        out.stdout.lines().filter(plain).count(),
+        10,
+        "the rest as plain log lines"
+    );
+    assert!(
+        out.stdout.contains(
+            "::notice title=convsubmit::5 more errors, 5 more warnings and 0 more notices were not annotated"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("error[invalid-number] many.csv:16: "));
+}
+
+#[test]
+fn text_quiet_shows_errors_only() {
+    let env = TestEnv::new();
+    env.copy_fixture(DEMO);
+    let out = env.validate(&["--quiet", DEMO]);
+    out.assert_code(1);
+    let heads: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("  help: "))
+        .map(|l| l.split(']').next().unwrap())
+        .collect();
+    assert_eq!(
+        heads,
+        [
+            "item-level-errors.csv:4: error[invalid-number",
+            "item-level-errors.csv:5: error[event-too-old",
+            "item-level-errors.csv:6: error[order-not-consecutive",
+            "item-level-errors.csv:7: error[plaintext-email",
+        ]
+    );
+}
+
+#[test]
+fn text_groups_repeated_codes_but_keeps_counts_exact() {
+    let env = TestEnv::new();
+    let f = env.write("many.csv", many_findings(30));
+    let out = env.validate(&[f]);
+    assert_eq!(out.stdout.matches("error[invalid-number]").count(), 20);
+    assert_eq!(
+        out.stdout.matches("warning[ambiguous-timezone]").count(),
+        20
+    );
+    assert!(out.stdout.contains(
+        "many.csv: … 10 more invalid-number errors not shown, from line 22 (--max-diagnostics 0 shows all)"
+    ));
+    assert!(
+        out.stdout
+            .ends_with("many.csv: order-level, 30 rows, 30 orders: 30 errors, 30 warnings\n"),
+        "{}",
+        out.stdout
+    );
+    let all = env.validate(&["--max-diagnostics", "0", f]);
+    assert_eq!(all.stdout.matches("error[invalid-number]").count(), 30);
+}
+
+#[test]
+fn colour_only_when_asked() {
+    let env = TestEnv::new();
+    env.copy_fixture(DEMO);
+    assert!(!env.validate(&[DEMO]).stdout.contains('\x1b'));
+    let mut cmd = env.command(&["validate", "--as-of", AS_OF, DEMO]);
+    cmd.env_remove("NO_COLOR");
+    assert!(
+        !crate::util::finish(cmd).stdout.contains('\x1b'),
+        "stdout is not a terminal"
+    );
+    let forced = env.validate(&["--color", "always", DEMO]);
+    assert!(
+        forced.stdout.contains("\x1b[1;31merror\x1b[0m"),
+        "{}",
+        forced.stdout
+    );
+}
+
+#[test]
+fn junit_strict_fails_warning_cases_too() {
+    let env = TestEnv::new();
+    env.copy_fixture(DEMO);
+    let failures = |args: &[&str]| {
+        let mut all = vec!["--format", "junit"];
+        all.extend_from_slice(args);
+        all.push(DEMO);
+        env.validate(&all).stdout.matches("<failure ").count()
+    };
+    assert_eq!(failures(&[]), 4);
+    assert_eq!(failures(&["--strict"]), 5);
+}
+
+#[test]
+fn several_files_end_with_a_total_line() {
+    let env = TestEnv::new();
+    env.copy_fixture(DEMO);
+    let ok = env.copy_fixture("item-level-valid.csv");
+    let out = env.validate(&[DEMO, ok]);
+    out.assert_code(1);
+    assert!(
+        out.stdout
+            .ends_with("2 files checked, 22 rows: 4 errors, 1 warning\n"),
+        "{}",
+        out.stdout
+    );
+}

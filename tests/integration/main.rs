@@ -1,0 +1,14 @@
+//! Integration tests: the real `convsubmit` binary on the fixtures in `fixtures/`.
+//!
+//! `UPDATE_SNAPSHOTS=1 cargo test --test integration` rewrites `fixtures/expected/`; review
+//! every changed file before keeping it.
+
+mod contract;
+mod formats;
+mod model;
+mod robustness;
+#[path = "../../src/snapshot.rs"]
+mod snapshot;
+mod templates;
+mod util;
+mod validate;
