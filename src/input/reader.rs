@@ -518,6 +518,21 @@ mod tests {
     }
 
     #[test]
+    fn fields_next_to_quotes_and_commas_keep_multibyte_characters_whole() {
+        let input = "é,\"ü\"\"ß\",€\"x,\"😀\"\n";
+        let mut r = RecordReader::new(input.as_bytes());
+        let mut rec = Record::default();
+        assert!(r.read(&mut rec).unwrap());
+        let got: Vec<&str> = (0..rec.len()).map(|i| rec.get(i)).collect();
+        assert_eq!(got, ["é", "ü\"ß", "€\"x", "😀"]);
+        // A record that is not UTF-8 never yields text through `get`.
+        let mut r = RecordReader::new(&b"a\xff,b\n"[..]);
+        assert!(r.read(&mut rec).unwrap());
+        assert_eq!((rec.get(0), rec.get(1)), ("", ""));
+        assert_eq!(rec.lossy(0), "a\u{fffd}");
+    }
+
+    #[test]
     fn line_break_counting() {
         assert_eq!(count_line_breaks(b"a\r\nb\rc\nd"), 3);
         assert_eq!(count_line_breaks(b""), 0);
