@@ -4,6 +4,7 @@
 //! every changed file before keeping it.
 
 mod contract;
+mod docs;
 mod formats;
 mod model;
 mod robustness;
