@@ -99,9 +99,9 @@ impl Record {
         String::from_utf8_lossy(self.bytes(i))
     }
 
-    /// True when every field is empty.
+    /// True when every field is empty or only spaces and tabs.
     pub fn is_blank(&self) -> bool {
-        self.fields.is_empty()
+        self.fields.is_empty() || (0..self.len()).all(|i| !self.filled(i))
     }
 
     /// Physical line where the record starts.

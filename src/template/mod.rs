@@ -123,6 +123,8 @@ pub struct Template {
     pub conflicts: Vec<(FieldId, FieldId)>,
     /// The blank CSV a user can copy.
     pub blank: String,
+    /// What `--template` takes to select this template: a built-in name or a file's path.
+    pub reference: String,
     /// Lower-cased name or alias → field.
     lookup: HashMap<String, FieldId>,
 }
@@ -146,6 +148,11 @@ impl Match {
 }
 
 impl Template {
+    /// True for the templates compiled into the binary.
+    pub fn is_builtin(&self) -> bool {
+        builtin::builtin_source(&self.reference).is_some()
+    }
+
     /// Finds the field a header cell names.
     pub fn find(&self, cell: &str) -> Option<Match> {
         let id = *self.lookup.get(&cell.to_ascii_lowercase())?;

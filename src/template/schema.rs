@@ -72,12 +72,15 @@ pub fn load(name_or_path: &str) -> Result<Template> {
             builtin::BUILTIN_NAMES.join(", ")
         );
     }
-    load_path(path, 0)
+    let mut t = load_path(path, 0)?;
+    t.reference = name_or_path.to_string();
+    Ok(t)
 }
 
 fn load_builtin(name: &str, depth: usize) -> Option<Result<Template>> {
     let src = builtin::builtin_source(name)?;
     Some(from_source(src, None, depth).map(|mut t| {
+        t.reference = name.to_string();
         t.blank = builtin::blank_csv(name).unwrap_or_default().to_string();
         t
     }))
@@ -120,6 +123,7 @@ fn resolve(def: FileDef, parent: Option<Template>) -> Result<Template, String> {
         requirements: vec![],
         conflicts: vec![],
         blank: String::new(),
+        reference: String::new(),
         lookup: Default::default(),
     });
     t.name = def.name;

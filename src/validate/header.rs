@@ -150,6 +150,16 @@ fn unknown_column(t: &Template, others: &[Template], cell: &str, suggest: bool) 
             ),
         );
     }
+    if !t.is_builtin() {
+        return Diagnostic::new(
+            Code::UnknownColumn,
+            format!(
+                "`{cell_shown}` is not a column of the template {}; it will be ignored",
+                t.reference
+            ),
+            format!("remove it, or add it to the columns of {}", t.reference),
+        );
+    }
     Diagnostic::new(
         Code::UnknownColumn,
         format!(
@@ -222,7 +232,7 @@ fn missing_columns(
             format!("missing required {noun} for {} files: {}", t.name, missing.join("; ")),
             format!(
                 "add the {noun} to the header; `convsubmit templates show {}` prints a blank template",
-                t.name
+                t.reference
             ),
         )
         .at_line(line),

@@ -223,7 +223,8 @@ fn inconsistent(
     for (i, &c) in plan.order_fields.iter().enumerate() {
         let start = if i == 0 { 0 } else { block.ends[i - 1] };
         let first = &block.values[start..block.ends[i]];
-        if block.reported[i] || first == rec.bytes(c) {
+        let both_empty = !rec.filled(c) && first.iter().all(|&b| b == b' ' || b == b'\t');
+        if block.reported[i] || first == rec.bytes(c) || both_empty {
             continue;
         }
         block.reported[i] = true;
@@ -232,7 +233,7 @@ fn inconsistent(
             Diagnostic::new(
                 Code::InconsistentOrder,
                 format!(
-                    "rows of order {} disagree on `{name}`: `{}` here, `{}` on line {}",
+                    "`{name}` differs between the rows of order {}: `{}` here, `{}` on line {}",
                     describe(key),
                     shown(&rec.lossy(c)),
                     shown(&String::from_utf8_lossy(first)),

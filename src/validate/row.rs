@@ -246,36 +246,54 @@ fn required(plan: &Plan, rec: &Record, put: &mut dyn FnMut(Diagnostic)) {
         if r.alternatives.iter().any(filled) {
             continue;
         }
+        if r.code == Code::NoAttributionKey {
+            // No single column is at fault, so the finding names none.
+            let keys: Vec<String> = r.alternatives.iter().map(|a| quoted(plan, a[0])).collect();
+            put(Diagnostic::new(
+                r.code,
+                format!("every attribution key is empty ({})", keys.join(", ")),
+                "fill at least one attribution key, e.g. the ClickId of the referring click",
+            ));
+            continue;
+        }
         // Report the first empty column of the first alternative.
         let first = r.alternatives[0].iter().copied().find(|&c| !rec.filled(c));
         let name = &plan.names[first.unwrap_or(r.alternatives[0][0])];
-        let quoted = |c: &usize| format!("`{}`", plan.names[*c]);
-        let (message, help) = if r.code == Code::NoAttributionKey {
-            let keys: Vec<String> = r.alternatives.iter().map(|a| quoted(&a[0])).collect();
-            (
-                format!("every attribution key is empty ({})", keys.join(", ")),
-                "fill at least one attribution key, e.g. the ClickId of the referring click"
-                    .to_string(),
-            )
-        } else if r.alternatives.len() == 1 && r.alternatives[0].len() == 1 {
+        let (message, help) = if r.alternatives.len() == 1 && r.alternatives[0].len() == 1 {
             (
                 format!("`{name}` is empty"),
                 format!("every row needs a value in `{name}`"),
             )
         } else {
-            let options: Vec<String> = r
-                .alternatives
-                .iter()
-                .map(|alt| alt.iter().map(quoted).collect::<Vec<_>>().join(" with "))
-                .collect();
-            let what = r.name.as_deref().unwrap_or("a required field");
+            let options = alternatives_text(plan, &r.alternatives);
+            let what = r.name.as_deref().unwrap_or("the row");
             (
-                format!("no value for {what}: `{name}` is empty"),
-                format!("fill {}", options.join(" or ")),
+                format!("`{name}` is empty: {what} needs {options}"),
+                format!("fill {options}"),
             )
         };
         put(Diagnostic::new(r.code, message, help).column(name));
     }
+}
+
+fn quoted(plan: &Plan, col: usize) -> String {
+    format!("`{}`", plan.names[col])
+}
+
+/// `` `A` or `B` ``, or `` `ActionId`, or `Oid` and `ActionTrackerId` `` when an alternative
+/// needs several columns.
+fn alternatives_text(plan: &Plan, alternatives: &[Vec<usize>]) -> String {
+    let parts: Vec<String> = alternatives
+        .iter()
+        .map(|alt| {
+            alt.iter()
+                .map(|&c| quoted(plan, c))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        })
+        .collect();
+    let joint = alternatives.iter().any(|a| a.len() > 1);
+    parts.join(if joint { ", or " } else { " or " })
 }
 
 #[cfg(test)]
