@@ -9,6 +9,7 @@ use crate::diagnostic::Code;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,7 +63,7 @@ const DEFAULT_DIGITS: u8 = 16;
 
 /// Loads a template by built-in name or from a TOML file path.
 pub fn load(name_or_path: &str) -> Result<Template> {
-    if let Some(t) = load_builtin(name_or_path, 0) {
+    if let Some(t) = load_builtin(name_or_path) {
         return t;
     }
     let path = Path::new(name_or_path);
@@ -77,13 +78,28 @@ pub fn load(name_or_path: &str) -> Result<Template> {
     Ok(t)
 }
 
-fn load_builtin(name: &str, depth: usize) -> Option<Result<Template>> {
-    let src = builtin::builtin_source(name)?;
-    Some(from_source(src, None, depth).map(|mut t| {
-        t.reference = name.to_string();
-        t.blank = builtin::blank_csv(name).unwrap_or_default().to_string();
-        t
-    }))
+/// A built-in template. They are parsed once per process: `--template auto` and the
+/// "column of another template" hint look them up for every file.
+fn load_builtin(name: &str) -> Option<Result<Template>> {
+    static PARSED: OnceLock<Vec<(&str, Result<Template, String>)>> = OnceLock::new();
+    let all = PARSED.get_or_init(|| {
+        let parse = |n: &'static str| (n, parse_builtin(n).map_err(|e| format!("{e:#}")));
+        builtin::BUILTIN_NAMES.iter().copied().map(parse).collect()
+    });
+    let (_, parsed) = all.iter().find(|(n, _)| *n == name)?;
+    Some(parsed.clone().map_err(anyhow::Error::msg))
+}
+
+/// Parses a built-in template and the built-ins it extends, without the cache.
+fn parse_builtin(name: &str) -> Result<Template> {
+    let src = builtin::builtin_source(name)
+        .ok_or_else(|| anyhow::anyhow!("`{name}` is not a built-in template"))?;
+    let def: FileDef = toml::from_str(src).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let parent = def.extends.as_deref().map(parse_builtin).transpose()?;
+    let mut t = resolve(def, parent).map_err(anyhow::Error::msg)?;
+    t.reference = name.to_string();
+    t.blank = builtin::blank_csv(name).unwrap_or_default().to_string();
+    Ok(t)
 }
 
 fn load_path(path: &Path, depth: usize) -> Result<Template> {
@@ -106,7 +122,7 @@ fn from_source(text: &str, path: Option<&Path>, depth: usize) -> Result<Template
 }
 
 fn load_parent(base: &str, path: Option<&Path>, depth: usize) -> Result<Template> {
-    if let Some(t) = load_builtin(base, depth + 1) {
+    if let Some(t) = load_builtin(base) {
         return t;
     }
     let dir = path.and_then(Path::parent).unwrap_or(Path::new("."));
