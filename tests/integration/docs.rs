@@ -402,6 +402,57 @@ fn every_documented_example_gives_the_output_shown() {
     assert!(!used.is_empty(), "no examples found in docs/*.md");
 }
 
+/// The README's tour runs from the repository root on the shipped fixtures: every
+/// `$ convsubmit …` command in a console block (a piped one excepted) must print what the
+/// README shows, and a `$ echo $?` after it shows its exit code.
+#[test]
+fn the_readme_tour_is_true() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut checked = 0;
+    for block in blocks(&lines)
+        .unwrap()
+        .iter()
+        .filter(|b| b.lang == "console")
+    {
+        let mut i = 0;
+        while i < block.body.len() {
+            let line = &block.body[i];
+            i += 1;
+            if !line.starts_with(PROMPT) || line.contains('|') {
+                continue;
+            }
+            let start = i;
+            while i < block.body.len() && !block.body[i].starts_with("$ ") {
+                i += 1;
+            }
+            let expected = block.body[start..i].join("\n");
+            let args = split_args(&line["$ convsubmit".len()..]).unwrap();
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_convsubmit"))
+                .args(&args)
+                .current_dir(root)
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap();
+            let mut actual = String::from_utf8_lossy(&out.stdout).into_owned();
+            actual.push_str(&String::from_utf8_lossy(&out.stderr));
+            assert_eq!(actual.trim_end(), expected, "README.md: `{line}`");
+            if block.body.get(i).is_some_and(|l| l == "$ echo $?") {
+                let code = block.body[i + 1].parse::<i32>().unwrap();
+                assert_eq!(
+                    out.status.code(),
+                    Some(code),
+                    "README.md: exit code of `{line}`"
+                );
+                i += 2;
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "only {checked} README commands found");
+}
+
 #[test]
 fn commands_are_split_like_a_shell_splits_simple_words() {
     let split = |s: &str| split_args(s).unwrap();
