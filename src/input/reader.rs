@@ -342,7 +342,10 @@ impl<R: Read> RecordReader<R> {
         if let Err(e) = std::str::from_utf8(raw) {
             rec.invalid_utf8 = Some(at(e.valid_up_to()));
         }
-        if let Some(idx) = raw.iter().position(|&b| b == 0) {
+        // `contains` scans a word at a time; the position is needed only when there is one.
+        if raw.contains(&0)
+            && let Some(idx) = raw.iter().position(|&b| b == 0)
+        {
             rec.nul = Some(at(idx));
         }
     }

@@ -18,6 +18,29 @@ const CODES: &[&str] = &[
     "XOF", "XPD", "XPF", "XPT", "XSU", "XTS", "XUA", "XXX", "YER", "ZAR", "ZMW", "ZWG", "ZWL",
 ];
 
+/// The codes packed into integers, so the lookup on every row compares numbers, not strings.
+const PACKED: [u32; CODES.len()] = {
+    let mut out = [0u32; CODES.len()];
+    let mut i = 0;
+    while i < CODES.len() {
+        let b = CODES[i].as_bytes();
+        out[i] = pack(b[0], b[1], b[2]);
+        i += 1;
+    }
+    out
+};
+
+const fn pack(a: u8, b: u8, c: u8) -> u32 {
+    (a as u32) << 16 | (b as u32) << 8 | c as u32
+}
+
+fn is_code(s: &str) -> bool {
+    match *s.as_bytes() {
+        [a, b, c] => PACKED.binary_search(&pack(a, b, c)).is_ok(),
+        _ => false,
+    }
+}
+
 /// Why a value is not a currency code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CurrencyError {
@@ -29,14 +52,10 @@ pub enum CurrencyError {
 
 /// Checks an ISO 4217 alpha-3 code, which is written in capitals.
 pub fn check(s: &str) -> Result<(), CurrencyError> {
-    if CODES.binary_search(&s).is_ok() {
+    if is_code(s) {
         return Ok(());
     }
-    if s.len() == 3
-        && CODES
-            .binary_search(&s.to_ascii_uppercase().as_str())
-            .is_ok()
-    {
+    if is_code(&s.to_ascii_uppercase()) {
         return Err(CurrencyError::Case);
     }
     Err(CurrencyError::Unknown)
@@ -49,6 +68,12 @@ mod tests {
     #[test]
     fn list_is_sorted_so_binary_search_works() {
         assert!(CODES.windows(2).all(|w| w[0] < w[1]));
+        assert!(PACKED.windows(2).all(|w| w[0] < w[1]));
+        assert!(
+            CODES
+                .iter()
+                .all(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()))
+        );
     }
 
     #[test]
