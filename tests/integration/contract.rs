@@ -252,3 +252,16 @@ fn json_never_drops_a_diagnostic() {
         "{text}"
     );
 }
+
+#[test]
+fn every_code_has_its_section_in_the_rules_doc() {
+    let doc = include_str!("../../docs/rules.md");
+    let headings: Vec<&str> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("## `")?.strip_suffix('`'))
+        .collect();
+    assert_eq!(
+        headings, CODES,
+        "docs/rules.md: one `## `code`` section per code, in order"
+    );
+}
