@@ -3,7 +3,7 @@
 use crate::values::date::{self, Day};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Validate impact.com batch conversion files before you send them.
+/// Validate impact.com batch conversion files, and split them into files impact.com accepts.
 #[derive(Debug, Parser)]
 #[command(name = "convsubmit", version, about, long_about = None, max_term_width = 100)]
 pub struct Cli {
@@ -23,6 +23,12 @@ pub struct Cli {
 pub enum Command {
     /// Check files against an impact.com template; report every problem; change nothing.
     Validate(ValidateArgs),
+    /// Validate, set rejected rows aside, and write parts of at most --max-rows rows each,
+    /// never cutting an order, plus manifest.json.
+    Split(SplitArgs),
+    /// Rewrite a file to fix what can be fixed mechanically (order grouping, header
+    /// spelling, plain emails, BOM, line breaks), then report what is left.
+    Fix(FixArgs),
     /// List the built-in templates, or print one as a blank CSV (or its schema).
     Templates(TemplatesArgs),
 }
@@ -55,35 +61,86 @@ pub enum Color {
     Never,
 }
 
+/// How findings are shown (shared by every command that checks files).
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Text format: show at most N diagnostics of one code per file, then a count (0: all).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub max_diagnostics: usize,
+    /// Colour text output.
+    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    pub color: Color,
+}
+
+/// What the rows are checked against (shared by every command that checks files).
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// `auto` (detect per file), a built-in name (item-level, order-level, chained,
+    /// modification), or the path of your own template file.
+    #[arg(short, long, default_value = "auto", value_name = "auto|NAME|PATH")]
+    pub template: String,
+    /// Count event ages to this UTC date instead of today (makes runs reproducible).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_as_of)]
+    pub as_of: Option<Day>,
+    /// Most data rows per file impact.com is sent (an order cannot be split across files,
+    /// so this is also the most rows one order may have).
+    #[arg(long, value_name = "N", default_value_t = crate::validate::DEFAULT_MAX_ROWS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rows: u64,
+}
+
 /// `convsubmit validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// CSV files to check (`-` reads standard input).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<String>,
-    /// `auto` (detect per file), a built-in name (item-level, order-level, chained,
-    /// modification), or the path of your own template file.
-    #[arg(short, long, default_value = "auto", value_name = "auto|NAME|PATH")]
-    pub template: String,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// Count event ages to this UTC date instead of today (makes runs reproducible).
-    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_as_of)]
-    pub as_of: Option<Day>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub check: CheckArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub report: ReportArgs,
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     pub strict: bool,
-    /// Text format: show at most N diagnostics of one code per file, then a count (0: all).
-    #[arg(long, value_name = "N", default_value_t = 20)]
-    pub max_diagnostics: usize,
-    /// Most rows one order may have (an order cannot be split across files).
-    #[arg(long, value_name = "N", default_value_t = crate::validate::DEFAULT_MAX_ROWS,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_rows: u64,
-    /// Colour text output.
-    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
-    pub color: Color,
+}
+
+/// `convsubmit split`.
+#[derive(Debug, Args)]
+pub struct SplitArgs {
+    /// CSV files to split (`-` reads standard input, named `stdin`).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+    /// Folder for the parts, the rejects and manifest.json (created if missing).
+    #[arg(short, long, value_name = "DIR")]
+    pub out: std::path::PathBuf,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub check: CheckArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub report: ReportArgs,
+}
+
+/// `convsubmit fix`.
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// The CSV file to fix (`-` reads standard input).
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// Where to write the fixed file (may be FILE itself; written atomically).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: std::path::PathBuf,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub check: CheckArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub report: ReportArgs,
 }
 
 /// `convsubmit templates`.

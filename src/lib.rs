@@ -7,12 +7,16 @@
 
 pub mod cli;
 pub mod commands;
+pub mod csv_out;
 pub mod diagnostic;
+pub mod digest;
 pub mod escape;
 pub mod exit;
+pub mod fix;
 pub mod input;
 pub mod progress;
 pub mod report;
+pub mod split;
 pub mod template;
 pub mod validate;
 pub mod values;
@@ -31,6 +35,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     };
     match &cli.command {
         Command::Validate(args) => commands::validate::run(args, global),
+        Command::Split(args) => commands::split::run(args, global),
+        Command::Fix(args) => commands::fix::run(args, global),
         Command::Templates(args) => {
             let mut out = std::io::stdout().lock();
             commands::templates::run(&args.action, &mut out)

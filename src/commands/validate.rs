@@ -1,6 +1,6 @@
 //! `convsubmit validate`: checks every file, streams the report, picks the exit status.
 
-use crate::cli::{Color, Format, ValidateArgs};
+use crate::cli::{CheckArgs, Color, Format, ReportArgs, ValidateArgs};
 use crate::exit::ExitStatus;
 use crate::input;
 use crate::progress::Progress;
@@ -21,26 +21,40 @@ pub struct Global {
     pub quiet: bool,
 }
 
-/// Runs the subcommand.
-pub fn run(args: &ValidateArgs, global: Global) -> Result<ExitStatus> {
+/// The validation options the command line asks for.
+pub fn options(args: &CheckArgs) -> Result<Options> {
     let template = match args.template.as_str() {
         "auto" => None,
         t => Some(template::load(t).with_context(|| format!("cannot use template `{t}`"))?),
     };
-    let opts = Options {
+    Ok(Options {
         template,
         as_of: args.as_of.unwrap_or_else(date::today_utc),
         max_rows: args.max_rows,
-    };
-    let show_progress = args.format == Format::Text && !global.quiet;
-    let progress_possible = show_progress && io::stderr().is_terminal();
-    // With a bar on screen, write line by line (inside `suspend`); otherwise buffer.
-    let out: Box<dyn Write> = if progress_possible {
+    })
+}
+
+/// True when a progress bar should be drawn (text format, not quiet, stderr a terminal).
+pub fn progress_wanted(report: &ReportArgs, global: Global) -> bool {
+    report.format == Format::Text && !global.quiet
+}
+
+/// Standard output for a report: line by line when a progress bar may be on screen (it
+/// writes inside `suspend`), buffered otherwise.
+pub fn report_output<'a>(progress: bool) -> Box<dyn Write + 'a> {
+    if progress && io::stderr().is_terminal() {
         Box::new(io::stdout().lock())
     } else {
         Box::new(BufWriter::with_capacity(64 * 1024, io::stdout().lock()))
-    };
-    let mut reporter = make_reporter(args, global, out)?;
+    }
+}
+
+/// Runs the subcommand.
+pub fn run(args: &ValidateArgs, global: Global) -> Result<ExitStatus> {
+    let opts = options(&args.check)?;
+    let show_progress = progress_wanted(&args.report, global);
+    let out = report_output(show_progress);
+    let mut reporter = make_reporter(&args.report, args.strict, global, out)?;
     let mut summary = Summary::default();
     let mut unreadable = false;
     for arg in &args.files {
@@ -84,8 +98,10 @@ pub fn run(args: &ValidateArgs, global: Global) -> Result<ExitStatus> {
     Ok(status(&summary, unreadable, args.strict))
 }
 
-fn make_reporter<'a>(
-    args: &ValidateArgs,
+/// The reporter for `--format`.
+pub fn make_reporter<'a>(
+    args: &ReportArgs,
+    strict: bool,
     global: Global,
     out: Box<dyn Write + 'a>,
 ) -> Result<Box<dyn Reporter + 'a>> {
@@ -127,7 +143,7 @@ fn make_reporter<'a>(
             };
             Box::new(report::Github::new(out, summary))
         }
-        Format::Junit => Box::new(report::Junit::new(out, args.strict)),
+        Format::Junit => Box::new(report::Junit::new(out, strict)),
         Format::Sarif => Box::new(report::Sarif::new(out)),
     })
 }

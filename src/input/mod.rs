@@ -5,7 +5,7 @@ mod encoding;
 mod reader;
 
 pub use encoding::{Sniffed, sniff};
-pub use reader::{Malformed, Record, RecordReader, Spot, count_line_breaks};
+pub use reader::{Ending, Malformed, Record, RecordReader, Spot, count_line_breaks};
 
 use anyhow::{Context, Result};
 use std::fs::File;

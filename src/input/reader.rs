@@ -148,6 +148,31 @@ pub struct RecordReader<R> {
     line: u64,
     /// The last line break consumed was a `\r` (so a following `\n` is the same break).
     after_cr: bool,
+    /// How the record just read ended.
+    ending: Ending,
+}
+
+/// How a record ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// At the end of the input, without a line break.
+    Eof,
+    /// `\n`.
+    Lf,
+    /// `\r\n`.
+    CrLf,
+    /// A `\r` not (yet) seen to be followed by `\n`.
+    Cr,
+}
+
+impl Ending {
+    fn len(self) -> usize {
+        match self {
+            Ending::Eof => 0,
+            Ending::Lf | Ending::Cr => 1,
+            Ending::CrLf => 2,
+        }
+    }
 }
 
 impl<R: Read> RecordReader<R> {
@@ -163,7 +188,40 @@ impl<R: Read> RecordReader<R> {
             base: 0,
             line: 1,
             after_cr: false,
+            ending: Ending::Eof,
         }
+    }
+
+    /// Starts over on `bytes` alone (the source is never read again), keeping the buffer:
+    /// parses records already in memory without a new allocation each time.
+    pub fn load(&mut self, bytes: &[u8]) {
+        if self.buf.len() < bytes.len() {
+            self.buf.resize(bytes.len(), 0);
+        }
+        self.buf[..bytes.len()].copy_from_slice(bytes);
+        self.start = 0;
+        self.pos = 0;
+        self.end = bytes.len();
+        self.eof = true;
+        self.base = 0;
+        self.line = 1;
+        self.after_cr = false;
+        self.ending = Ending::Eof;
+    }
+
+    /// The raw bytes of the record just read, as in the input, without its line break.
+    pub fn raw(&self) -> &[u8] {
+        &self.buf[self.start..self.pos - self.ending.len()]
+    }
+
+    /// The physical line the next record starts on.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// How the record just read ended.
+    pub fn ending(&self) -> Ending {
+        self.ending
     }
 
     /// Up to `n` bytes at the very start of the input, without consuming them.
@@ -236,6 +294,7 @@ impl<R: Read> RecordReader<R> {
                     self.fill()?;
                     continue;
                 }
+                self.ending = Ending::Eof;
                 if state == State::Quoted {
                     let open = rec.start.unwrap_or(self.spot(self.pos));
                     if rec.malformed.is_none() {
@@ -328,7 +387,16 @@ impl<R: Read> RecordReader<R> {
         rec.end_field();
         self.pos += 1;
         self.line += 1;
-        self.after_cr = terminator == b'\r';
+        self.ending = if terminator == b'\n' {
+            Ending::Lf
+        } else if self.pos < self.end && self.buf[self.pos] == b'\n' {
+            // Taken now when already buffered, so that `raw` and `ending` see the whole break.
+            self.pos += 1;
+            Ending::CrLf
+        } else {
+            Ending::Cr
+        };
+        self.after_cr = self.ending == Ending::Cr;
     }
 
     /// UTF-8 and NUL checks over the raw bytes of the record just parsed.

@@ -4,6 +4,7 @@
 
 use super::similar;
 use crate::diagnostic::{Code, Diagnostic};
+use crate::input::Record;
 use crate::template::{self, FieldId, Match, Role, Template};
 
 /// Unknown columns beyond this many get no "did you mean" search (a 100,000-column header
@@ -46,6 +47,28 @@ impl Plan {
     /// Number of header cells.
     pub fn width(&self) -> usize {
         self.names.len()
+    }
+
+    /// Writes the order key of `rec` into `out`: the first filled event-type column's name and
+    /// value, then the OrderId (unit separator between). False when the row has no OrderId.
+    pub fn order_key(&self, rec: &Record, out: &mut Vec<u8>) -> bool {
+        out.clear();
+        let Some(oid) = self.order_id.filter(|&c| c < rec.len() && rec.filled(c)) else {
+            return false;
+        };
+        if let Some(c) = self
+            .event_type
+            .iter()
+            .copied()
+            .find(|&c| c < rec.len() && rec.filled(c))
+        {
+            out.extend_from_slice(self.names[c].as_bytes());
+            out.push(b'=');
+            out.extend_from_slice(rec.bytes(c));
+        }
+        out.push(0x1f);
+        out.extend_from_slice(rec.bytes(oid));
+        true
     }
 }
 

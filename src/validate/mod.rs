@@ -6,10 +6,12 @@ mod orders;
 mod row;
 mod similar;
 
+pub use header::Plan;
+pub use orders::describe as describe_order;
 pub use row::{MAX_AGE_DAYS, MAX_AGE_WITH_MEDIA_DAYS, MAX_FUTURE_DAYS};
 
 use crate::diagnostic::{Code, Diagnostic, Severity};
-use crate::input::{Malformed, Record, RecordReader, Sniffed, Spot, sniff};
+use crate::input::{Ending, Malformed, Record, RecordReader, Sniffed, Spot, sniff};
 use crate::template::{self, Template};
 use crate::values::date::Day;
 use std::io::{self, Read};
@@ -55,11 +57,72 @@ pub enum Failure {
     Write(io::Error),
 }
 
+/// The header as the engine read it, for a [`RowSink`].
+pub struct HeaderSeen<'a> {
+    /// The header's bytes as in the input, without its line break.
+    pub raw: &'a [u8],
+    /// How the header line ended.
+    pub ending: Ending,
+    /// Its physical line.
+    pub line: u64,
+    /// The template in use.
+    pub template: &'a Template,
+    /// Column roles, and the order key.
+    pub plan: &'a Plan,
+}
+
+/// A data row after its checks, for a [`RowSink`]. Blank rows are not passed on.
+pub struct RowSeen<'a> {
+    /// The parsed fields.
+    pub record: &'a Record,
+    /// The row's bytes as in the input, without its line break.
+    pub raw: &'a [u8],
+    /// Physical line where the row starts.
+    pub line: u64,
+    /// Physical lines the row spans (more than 1 when a quoted value holds line breaks).
+    pub lines: u64,
+    /// The order key, for item-level rows with an OrderId: consecutive rows with the same key
+    /// are one order (as the order rules saw them).
+    pub key: Option<&'a [u8]>,
+    /// The OrderId as written (empty when there is none).
+    pub order_id: &'a str,
+    /// The first error found on this row, if any.
+    pub error: Option<&'a Diagnostic>,
+}
+
+/// Receives every row of a file as it is checked (e.g. to write the good ones out).
+pub trait RowSink {
+    /// The header was read and matched to a template.
+    fn header(&mut self, header: &HeaderSeen) -> io::Result<()>;
+    /// One data row, after every check on it.
+    fn row(&mut self, row: &RowSeen) -> io::Result<()>;
+}
+
+/// A [`RowSink`] that ignores everything (plain validation).
+struct NoRows;
+
+impl RowSink for NoRows {
+    fn header(&mut self, _: &HeaderSeen) -> io::Result<()> {
+        Ok(())
+    }
+    fn row(&mut self, _: &RowSeen) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Matches a header to `t`, as validation does, without reporting anything.
+pub fn plan_header(t: &Template, cells: Vec<String>) -> Plan {
+    header::plan(t, cells, 1, &mut |_| {})
+}
+
 /// Counts findings and passes them on; remembers the first write error.
 struct Emitter<'a> {
     report: &'a mut FileReport,
     sink: &'a mut dyn FnMut(&Diagnostic) -> io::Result<()>,
     failed: Option<io::Error>,
+    /// Keep the first error of each row (only when rows are passed on).
+    keep_row_error: bool,
+    row_error: Option<Diagnostic>,
 }
 
 impl Emitter<'_> {
@@ -68,6 +131,13 @@ impl Emitter<'_> {
             Severity::Error => self.report.errors += 1,
             Severity::Warning => self.report.warnings += 1,
             Severity::Info => self.report.infos += 1,
+        }
+        if self.keep_row_error
+            && d.severity == Severity::Error
+            && d.row.is_some()
+            && self.row_error.is_none()
+        {
+            self.row_error = Some(d.clone());
         }
         if self.failed.is_none()
             && let Err(e) = (self.sink)(&d)
@@ -95,6 +165,40 @@ pub fn check(
     progress: &mut dyn FnMut(u64),
     sink: &mut dyn FnMut(&Diagnostic) -> io::Result<()>,
 ) -> (FileReport, Result<(), Failure>) {
+    run_file(
+        name,
+        extension,
+        src,
+        opts,
+        progress,
+        sink,
+        (&mut NoRows, false),
+    )
+}
+
+/// [`check`], also passing the header and every data row to `rows` as they are checked.
+/// A write error from `rows` stops the run as [`Failure::Write`].
+pub fn check_rows(
+    name: &str,
+    extension: Option<&str>,
+    src: impl Read,
+    opts: &Options,
+    progress: &mut dyn FnMut(u64),
+    sink: &mut dyn FnMut(&Diagnostic) -> io::Result<()>,
+    rows: &mut dyn RowSink,
+) -> (FileReport, Result<(), Failure>) {
+    run_file(name, extension, src, opts, progress, sink, (rows, true))
+}
+
+fn run_file(
+    name: &str,
+    extension: Option<&str>,
+    src: impl Read,
+    opts: &Options,
+    progress: &mut dyn FnMut(u64),
+    sink: &mut dyn FnMut(&Diagnostic) -> io::Result<()>,
+    (rows, keep_row_error): (&mut dyn RowSink, bool),
+) -> (FileReport, Result<(), Failure>) {
     let mut report = FileReport {
         path: name.to_string(),
         ..FileReport::default()
@@ -103,8 +207,11 @@ pub fn check(
         report: &mut report,
         sink,
         failed: None,
+        keep_row_error,
+        row_error: None,
     };
-    let outcome = check_into(&mut em, extension, src, opts, progress).and_then(|()| em.check());
+    let outcome =
+        check_into(&mut em, extension, src, opts, progress, rows).and_then(|()| em.check());
     (report, outcome)
 }
 
@@ -114,6 +221,7 @@ fn check_into(
     src: impl Read,
     opts: &Options,
     progress: &mut dyn FnMut(u64),
+    rows: &mut dyn RowSink,
 ) -> Result<(), Failure> {
     if let Some(file) = extension
         && !file.to_ascii_lowercase().ends_with(".csv")
@@ -128,7 +236,7 @@ fn check_into(
     if !start(&mut reader, em)? {
         return Ok(());
     }
-    run(&mut reader, opts, em, progress)
+    run(&mut reader, opts, em, progress, rows)
 }
 
 /// Handles byte-order marks and wide encodings. Returns false when the file cannot be read.
@@ -169,6 +277,7 @@ fn run<R: Read>(
     opts: &Options,
     em: &mut Emitter,
     progress: &mut dyn FnMut(u64),
+    rows: &mut dyn RowSink,
 ) -> Result<(), Failure> {
     let mut rec = Record::default();
     let Some(header_line) = read_header(reader, &mut rec, em)? else {
@@ -186,6 +295,14 @@ fn run<R: Read>(
     };
     em.report.template = Some(t.name.clone());
     let plan = header::plan(t, cells, header_line, &mut |d| em.emit(d));
+    let seen = HeaderSeen {
+        raw: reader.raw(),
+        ending: reader.ending(),
+        line: header_line,
+        template: t,
+        plan: &plan,
+    };
+    rows.header(&seen).map_err(Failure::Write)?;
     let mut orders = orders::Orders::new(t.kind, opts.max_rows);
     let mut row = 0u64;
     while reader.read(&mut rec).map_err(Failure::Read)? {
@@ -200,13 +317,32 @@ fn run<R: Read>(
             continue;
         }
         em.report.rows += 1;
-        if let Some(d) = unreadable(&rec, plan.width()) {
-            em.emit(d.at_row(line, row));
-            continue;
-        }
-        let at = row::At { line, row };
-        row::check(t, &plan, &rec, at, opts.as_of, &mut |d| em.emit(d));
-        orders.row(&plan, &rec, line, row, &mut |d| em.emit(d));
+        em.row_error = None;
+        let readable = match unreadable(&rec, plan.width()) {
+            Some(d) => {
+                em.emit(d.at_row(line, row));
+                false
+            }
+            None => {
+                let at = row::At { line, row };
+                row::check(t, &plan, &rec, at, opts.as_of, &mut |d| em.emit(d));
+                orders.row(&plan, &rec, line, row, &mut |d| em.emit(d));
+                true
+            }
+        };
+        let seen = RowSeen {
+            record: &rec,
+            raw: reader.raw(),
+            line,
+            lines: reader.line() - line + u64::from(reader.ending() == Ending::Eof),
+            key: if readable { orders.last_key() } else { None },
+            order_id: match plan.order_id {
+                Some(c) if readable => rec.get(c),
+                _ => "",
+            },
+            error: em.row_error.as_ref(),
+        };
+        rows.row(&seen).map_err(Failure::Write)?;
     }
     progress(reader.offset());
     em.report.orders = orders.count();

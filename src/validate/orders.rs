@@ -59,6 +59,8 @@ pub struct Orders {
     seen: KeyMap,
     current: Option<Block>,
     key: Vec<u8>,
+    /// `key` belongs to the row fed last.
+    keyed: bool,
 }
 
 impl Orders {
@@ -70,7 +72,14 @@ impl Orders {
             seen: KeyMap::default(),
             current: None,
             key: Vec::new(),
+            keyed: false,
         }
+    }
+
+    /// The order key of the row fed last, for item-level files (whose orders span rows);
+    /// `None` for other kinds and for rows without an OrderId.
+    pub fn last_key(&self) -> Option<&[u8]> {
+        (self.keyed && self.kind == Kind::Item).then_some(self.key.as_slice())
     }
 
     /// Distinct orders seen so far.
@@ -88,19 +97,13 @@ impl Orders {
         row: u64,
         emit: &mut dyn FnMut(Diagnostic),
     ) {
+        self.keyed = false;
         let Some(oid_col) = plan.order_id else { return };
-        let oid = rec.get(oid_col);
-        if !rec.filled(oid_col) || self.kind == Kind::Modification {
+        if self.kind == Kind::Modification || !plan.order_key(rec, &mut self.key) {
             return;
         }
-        self.key.clear();
-        if let Some(c) = plan.event_type.iter().copied().find(|&c| rec.filled(c)) {
-            self.key.extend_from_slice(plan.names[c].as_bytes());
-            self.key.push(b'=');
-            self.key.extend_from_slice(rec.bytes(c));
-        }
-        self.key.push(0x1f);
-        self.key.extend_from_slice(oid.as_bytes());
+        self.keyed = true;
+        let oid = rec.get(oid_col);
         // Order findings are about the OrderId unless they name another column.
         let put = |d: Diagnostic| match d.column {
             Some(_) => d.at_row(line, row),
@@ -197,7 +200,7 @@ impl Orders {
 }
 
 /// The order as people read it: `ORD-1` (ActionTrackerId 12345).
-fn describe(key: &[u8]) -> String {
+pub fn describe(key: &[u8]) -> String {
     let (ty, oid) = match key.iter().position(|&b| b == 0x1f) {
         Some(i) => (&key[..i], &key[i + 1..]),
         None => (&[][..], key),

@@ -1,0 +1,185 @@
+//! `convsubmit split`: validates each input and writes its parts, rejects and the manifest.
+
+use super::validate::{Global, make_reporter, options, progress_wanted, report_output};
+use crate::cli::{Format, SplitArgs};
+use crate::exit::ExitStatus;
+use crate::input;
+use crate::progress::Progress;
+use crate::report::{Summary, plural};
+use crate::split::{self, FileEntry, Manifest, Names};
+use anyhow::{Context, Result, bail};
+use std::collections::HashSet;
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Runs the subcommand.
+pub fn run(args: &SplitArgs, global: Global) -> Result<ExitStatus> {
+    let opts = options(&args.check)?;
+    let out = args.out.as_path();
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    check_names(&args.files, out, opts.as_of)?;
+    let mut manifest = Manifest::load(out)?;
+    let show_progress = progress_wanted(&args.report, global);
+    let mut reporter = make_reporter(&args.report, false, global, report_output(show_progress))?;
+    let mut summary = Summary::default();
+    let mut lines = vec![];
+    let (mut unreadable, mut rejected) = (false, false);
+    for arg in &args.files {
+        let input = match input::open(arg) {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("convsubmit: error: {e:#}");
+                unreadable = true;
+                continue;
+            }
+        };
+        let name = input.name.clone();
+        let bar = Progress::new(&name, input.size, show_progress);
+        reporter.begin_file(&name)?;
+        let outcome = split::split_file(
+            &name,
+            input.source,
+            &opts,
+            out,
+            &mut |bytes| bar.set(bytes),
+            &mut |d| bar.suspend(|| reporter.diagnostic(&name, d)),
+        );
+        bar.finish();
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                // Keep what other inputs produced on record before giving up.
+                manifest.save(out)?;
+                return Err(e);
+            }
+        };
+        reporter.end_file(&outcome.report)?;
+        summary.add(&outcome.report);
+        let stem = Names::new(&name, opts.as_of).stem().to_string();
+        replace_entry(
+            &mut manifest,
+            out,
+            &stem,
+            outcome.entry.as_ref(),
+            opts.as_of,
+        )?;
+        match &outcome.entry {
+            Some(entry) => {
+                rejected |= entry.rejects.is_some();
+                describe(entry, out, &mut lines);
+            }
+            None => {
+                rejected = true;
+                lines.push(format!(
+                    "{name}: nothing written: the file has errors that affect every row (see above)"
+                ));
+            }
+        }
+    }
+    manifest.save(out)?;
+    reporter.finish(&summary)?;
+    if !global.quiet {
+        // Text goes on with the report; other formats keep stdout machine-readable.
+        let mut to: Box<dyn Write> = if args.report.format == Format::Text {
+            Box::new(io::stdout().lock())
+        } else {
+            Box::new(io::stderr().lock())
+        };
+        for l in lines {
+            writeln!(to, "{}", crate::escape::controls(&l))?;
+        }
+        to.flush()?;
+    }
+    Ok(if unreadable {
+        ExitStatus::Failure
+    } else if rejected {
+        ExitStatus::DataErrors
+    } else {
+        ExitStatus::Success
+    })
+}
+
+/// Refuses inputs that would write over one another or over an input.
+fn check_names(files: &[String], out: &Path, as_of: crate::values::date::Day) -> Result<()> {
+    let mut stems = HashSet::new();
+    let out_dir = std::fs::canonicalize(out)?;
+    for f in files {
+        let names = Names::new(f, as_of);
+        if !stems.insert(names.stem().to_string()) {
+            bail!(
+                "two inputs are named `{}`; their parts would have the same names (split them into different --out folders)",
+                names.stem()
+            );
+        }
+        if f == "-" {
+            continue;
+        }
+        let Ok(path) = std::fs::canonicalize(f) else {
+            continue;
+        };
+        let outputs = [
+            names.part(1, 1),
+            names.rejects(),
+            split::MANIFEST.to_string(),
+        ];
+        if outputs.iter().any(|o| out_dir.join(o) == path) {
+            bail!("{f} would be overwritten by its own output; choose another --out folder");
+        }
+    }
+    Ok(())
+}
+
+/// Puts this run's entry for `stem` in the manifest, removing files a previous run wrote
+/// for the same stem that this run did not write again.
+fn replace_entry(
+    manifest: &mut Manifest,
+    out: &Path,
+    stem: &str,
+    entry: Option<&FileEntry>,
+    as_of: crate::values::date::Day,
+) -> Result<()> {
+    let keep: HashSet<&str> = entry.iter().flat_map(|e| e.files()).collect();
+    let mut kept = vec![];
+    for old in std::mem::take(&mut manifest.files) {
+        if Names::new(&old.input, as_of).stem() != stem {
+            kept.push(old);
+            continue;
+        }
+        for f in old.files().filter(|f| !keep.contains(f)) {
+            // Only plain names in the folder: a manifest edited by hand cannot reach outside.
+            if Path::new(f).file_name().is_some_and(|n| n == f) {
+                match std::fs::remove_file(out.join(f)) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                        return Err(e).with_context(|| format!("cannot remove {f}"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    kept.extend(entry.cloned());
+    manifest.files = kept;
+    Ok(())
+}
+
+fn describe(entry: &FileEntry, out: &Path, lines: &mut Vec<String>) {
+    for p in &entry.parts {
+        lines.push(format!(
+            "wrote {}: {}, {}",
+            out.join(&p.file).display(),
+            plural(p.rows, "row"),
+            plural(p.orders, "order")
+        ));
+    }
+    if entry.parts.is_empty() {
+        lines.push(format!("{}: no rows to send", entry.input));
+    }
+    if let Some(r) = &entry.rejects {
+        lines.push(format!(
+            "set aside {} ({}) in {}",
+            plural(r.rows, "row"),
+            plural(r.orders, "order"),
+            out.join(&r.file).display()
+        ));
+    }
+}

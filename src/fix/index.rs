@@ -1,0 +1,137 @@
+//! Where every row of a file is, grouped by order, so `fix` can write each order's rows
+//! together without holding the file in memory: 16 bytes per row plus one key per order.
+
+use std::collections::HashMap;
+
+/// No row.
+const NONE: u32 = u32::MAX;
+
+/// One row: where its bytes are and the next row of its order.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    offset: u64,
+    len: u32,
+    next: u32,
+}
+
+/// Rows grouped by order, in order of each order's first row.
+#[derive(Debug, Default)]
+pub struct Index {
+    rows: Vec<Row>,
+    /// First and last row of each group.
+    groups: Vec<(u32, u32)>,
+    /// Order key → group.
+    keys: HashMap<Box<[u8]>, u32>,
+    /// The group that took the last row.
+    last: Option<u32>,
+    /// Per group: some of its rows were apart from the first ones.
+    apart: Vec<bool>,
+    /// The current run of rows moves up to an earlier run of its order.
+    moving: bool,
+    /// Orders whose rows were apart in the input.
+    pub regrouped: u64,
+    /// Rows that move to join an earlier row of their order.
+    pub moved: u64,
+}
+
+impl Index {
+    /// Adds a row of `len` bytes at `offset`; rows with the same `key` are grouped, a row
+    /// without a key is a group of its own. Fails past 4 billion rows or a 4 GiB row.
+    pub fn push(&mut self, offset: u64, len: usize, key: Option<&[u8]>) -> Result<(), String> {
+        let id = u32::try_from(self.rows.len())
+            .ok()
+            .filter(|&i| i != NONE)
+            .ok_or("more than 4 billion rows")?;
+        let len = u32::try_from(len).map_err(|_| "a row larger than 4 GiB")?;
+        self.rows.push(Row {
+            offset,
+            len,
+            next: NONE,
+        });
+        let existing = key.and_then(|k| self.keys.get(k).copied());
+        let group = match existing {
+            Some(g) => {
+                if self.last != Some(g) {
+                    // A later run of an order seen before: it moves up to join it.
+                    self.moving = true;
+                    if !self.apart[g as usize] {
+                        self.apart[g as usize] = true;
+                        self.regrouped += 1;
+                    }
+                }
+                self.moved += u64::from(self.moving);
+                let tail = self.groups[g as usize].1;
+                self.rows[tail as usize].next = id;
+                self.groups[g as usize].1 = id;
+                g
+            }
+            None => {
+                let g = self.groups.len() as u32;
+                self.groups.push((id, id));
+                self.apart.push(false);
+                if let Some(k) = key {
+                    self.keys.insert(Box::from(k), g);
+                }
+                self.moving = false;
+                g
+            }
+        };
+        self.last = Some(group);
+        Ok(())
+    }
+
+    /// Data rows indexed.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Every row's (offset, length), each order's rows together, orders in the order of
+    /// their first row.
+    pub fn in_order(&self) -> impl Iterator<Item = (u64, usize)> + '_ {
+        self.groups.iter().flat_map(move |&(head, _)| {
+            let mut at = head;
+            std::iter::from_fn(move || {
+                if at == NONE {
+                    return None;
+                }
+                let r = self.rows[at as usize];
+                at = r.next;
+                Some((r.offset, r.len as usize))
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(keys: &[&str]) -> Index {
+        let mut ix = Index::default();
+        for (i, k) in keys.iter().enumerate() {
+            let key = (!k.is_empty()).then_some(k.as_bytes());
+            ix.push(i as u64 * 10, 9, key).unwrap();
+        }
+        ix
+    }
+
+    fn order(ix: &Index) -> Vec<u64> {
+        ix.in_order().map(|(o, _)| o / 10).collect()
+    }
+
+    #[test]
+    fn groups_stably_by_first_occurrence() {
+        let ix = index(&["A", "B", "A", "A", "", "C", "B", "A"]);
+        assert_eq!(order(&ix), [0, 2, 3, 7, 1, 6, 4, 5]);
+        assert_eq!((ix.regrouped, ix.moved), (2, 4));
+        assert_eq!(ix.len(), 8);
+    }
+
+    #[test]
+    fn consecutive_orders_stay_put() {
+        let ix = index(&["A", "A", "B", "", "", "C"]);
+        assert_eq!(order(&ix), [0, 1, 2, 3, 4, 5]);
+        assert_eq!((ix.regrouped, ix.moved), (0, 0));
+    }
+}

@@ -1,0 +1,319 @@
+//! `fix`: rewrites a file so it passes what can be fixed mechanically. Each order's rows
+//! are put together (stably: an order stays where its first row was), the byte-order mark
+//! goes, every line ends like the header's (a lone CR becomes CRLF), header names get their
+//! documented spelling, plain `CustomerEmail` addresses are hashed, and empty rows go.
+//! Rows are otherwise copied byte for byte.
+//!
+//! Two passes over the input: the first indexes where each row is (16 bytes a row, one key
+//! per order), the second copies rows in their new order. Memory never holds the file.
+
+mod index;
+
+use crate::csv_out::{write_field, write_fields};
+use crate::digest::sha256_hex;
+use crate::input::{Ending, Record, RecordReader, Sniffed, sniff};
+use crate::template::{self, Kind, Match, Template, ValueType};
+use crate::validate;
+use crate::values::looks_like_email;
+use anyhow::{Context, Result, bail};
+use index::Index;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// What `fix` changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// The template the file was read with.
+    pub template: String,
+    /// Data rows written.
+    pub rows: u64,
+    /// A UTF-8 byte-order mark was removed.
+    pub bom: bool,
+    /// Line breaks rewritten to match the header's (LF or CRLF).
+    pub line_breaks: u64,
+    /// The line break every line now ends with.
+    pub newline: &'static str,
+    /// Header cells respelled: (as written, as documented).
+    pub header: Vec<(String, String)>,
+    /// Plain email addresses replaced by their SHA-256.
+    pub hashed: u64,
+    /// Orders whose rows were apart and are now together.
+    pub regrouped: u64,
+    /// Rows moved to join the rest of their order.
+    pub moved: u64,
+    /// Empty rows removed.
+    pub blank: u64,
+}
+
+impl Changes {
+    /// True when the output is the input, byte for byte.
+    pub fn is_empty(&self) -> bool {
+        !self.bom
+            && self.line_breaks == 0
+            && self.header.is_empty()
+            && self.hashed == 0
+            && self.moved == 0
+            && self.blank == 0
+    }
+}
+
+/// A file removed on drop unless kept.
+struct TempFile(Option<PathBuf>);
+
+impl TempFile {
+    fn keep(mut self) -> PathBuf {
+        self.0.take().unwrap_or_default()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// A temporary name beside `path` (same folder, so the final rename is atomic).
+fn beside(path: &Path, what: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(".{name}.{what}-{}.tmp", std::process::id()))
+}
+
+/// Fixes `input` (`-`: standard input) into `output`, written atomically; `output` may be
+/// `input` itself. `template` is `None` to detect it from the header.
+pub fn fix_file(input: &str, output: &Path, template: Option<&Template>) -> Result<Changes> {
+    // Regrouping reads rows out of order, so standard input is saved to a file first.
+    let _spool;
+    let path = if input == "-" {
+        let p = beside(output, "stdin");
+        let mut f = File::create(&p).with_context(|| format!("cannot write {}", p.display()))?;
+        _spool = TempFile(Some(p.clone()));
+        io::copy(&mut io::stdin().lock(), &mut f).context("cannot read standard input")?;
+        p
+    } else {
+        PathBuf::from(input)
+    };
+    let file = File::open(&path).with_context(|| format!("cannot open {input}"))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        bail!("cannot read {input}: it is a directory");
+    }
+    let mut reader = RecordReader::new(file);
+    let mut changes = Changes::default();
+    let header = read_header(&mut reader, input, &mut changes)?;
+    let detected;
+    let t = match template {
+        Some(t) => t,
+        None => {
+            detected = template::load(template::detect(&header))?;
+            &detected
+        }
+    };
+    changes.template = t.name.clone();
+    let names = canonical(t, &header, &mut changes);
+    let plan = validate::plan_header(t, names.clone());
+    let emails: Vec<usize> = plan
+        .checks
+        .iter()
+        .filter(|&&(_, id)| t.fields[id].ty == ValueType::EmailHash)
+        .map(|&(c, _)| c)
+        .collect();
+    let newline: &'static [u8] = if reader.ending() == Ending::Lf {
+        b"\n"
+    } else {
+        b"\r\n"
+    };
+    changes.newline = if newline == b"\n" { "LF" } else { "CRLF" };
+    changes.line_breaks += u64::from(reader.ending() == Ending::Cr);
+    let index = index_rows(
+        &mut reader,
+        &plan,
+        t.kind == Kind::Item,
+        newline,
+        &mut changes,
+    )
+    .with_context(|| format!("cannot read {input}"))?;
+    changes.regrouped = index.regrouped;
+    changes.moved = index.moved;
+    changes.rows = index.len() as u64;
+
+    let tmp = TempFile(Some(beside(output, "fix")));
+    let tmp_path = tmp.0.clone().unwrap_or_default();
+    let out =
+        File::create(&tmp_path).with_context(|| format!("cannot write {}", output.display()))?;
+    let mut out = BufWriter::with_capacity(256 * 1024, out);
+    let mut rows = Rows {
+        src: BufReader::with_capacity(256 * 1024, File::open(&path)?),
+        pos: 0,
+        raw: vec![],
+        parser: RecordReader::new(io::empty()),
+        rec: Record::default(),
+        emails: &emails,
+    };
+    let written = (|| -> io::Result<()> {
+        write_fields(&mut out, names.iter().map(|n| n.as_bytes()))?;
+        out.write_all(newline)?;
+        for (offset, len) in index.in_order() {
+            changes.hashed += rows.copy(offset, len, &mut out)?;
+            out.write_all(newline)?;
+        }
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()
+    })();
+    written.with_context(|| format!("cannot write {}", output.display()))?;
+    std::fs::rename(tmp.keep(), output)
+        .with_context(|| format!("cannot write {}", output.display()))?;
+    Ok(changes)
+}
+
+/// Reads up to the header; returns its cells.
+fn read_header<R: Read>(
+    reader: &mut RecordReader<R>,
+    input: &str,
+    changes: &mut Changes,
+) -> Result<Vec<String>> {
+    let prefix = reader
+        .peek_prefix(4)
+        .with_context(|| format!("cannot read {input}"))?;
+    match sniff(prefix) {
+        Sniffed::Utf8 => {}
+        Sniffed::Utf8Bom(n) => {
+            reader.skip(n);
+            changes.bom = true;
+        }
+        Sniffed::Wide { name, .. } => bail!(
+            "{input} is {name}; fix reads UTF-8 only: convert it first, e.g. `iconv -f {name} -t UTF-8 {input} > utf8.csv`"
+        ),
+    }
+    let mut rec = Record::default();
+    loop {
+        if !reader
+            .read(&mut rec)
+            .with_context(|| format!("cannot read {input}"))?
+        {
+            bail!("{input} is empty: there is no header to fix");
+        }
+        if !rec.is_blank() {
+            break;
+        }
+        changes.blank += 1;
+    }
+    if rec.invalid_utf8.is_some() || rec.nul.is_some() || rec.malformed.is_some() {
+        bail!(
+            "the header of {input} (line {}) cannot be read as CSV text; `convsubmit validate {input}` says why",
+            rec.line()
+        );
+    }
+    Ok((0..rec.len()).map(|i| rec.get(i).to_string()).collect())
+}
+
+/// The header with every known column in its documented spelling (surrounding spaces
+/// removed, letter case corrected; aliases stay aliases).
+fn canonical(t: &Template, header: &[String], changes: &mut Changes) -> Vec<String> {
+    header
+        .iter()
+        .map(|cell| {
+            let trimmed = cell.trim();
+            let fixed = match t.find(trimmed) {
+                Some(Match::Exact(_)) => trimmed,
+                Some(Match::OtherCase(id)) => t.spelling_like(id, trimmed),
+                None => cell.as_str(),
+            };
+            if fixed != cell {
+                changes.header.push((cell.clone(), fixed.to_string()));
+            }
+            fixed.to_string()
+        })
+        .collect()
+}
+
+/// First pass: where each data row is, grouped by order when `regroup`.
+fn index_rows<R: Read>(
+    reader: &mut RecordReader<R>,
+    plan: &validate::Plan,
+    regroup: bool,
+    newline: &[u8],
+    changes: &mut Changes,
+) -> Result<Index> {
+    let mut index = Index::default();
+    let mut rec = Record::default();
+    let mut key = Vec::new();
+    while reader.read(&mut rec)? {
+        if rec.is_blank() && rec.malformed.is_none() {
+            changes.blank += 1;
+            continue;
+        }
+        let changed = match reader.ending() {
+            Ending::Eof => false,
+            Ending::Lf => newline != b"\n",
+            Ending::CrLf => newline != b"\r\n",
+            Ending::Cr => true,
+        };
+        changes.line_breaks += u64::from(changed);
+        let readable = rec.invalid_utf8.is_none() && rec.malformed.is_none();
+        let keyed = regroup && readable && plan.order_key(&rec, &mut key);
+        let offset = rec.start.map_or(0, |s| s.byte);
+        index
+            .push(offset, reader.raw().len(), keyed.then_some(key.as_slice()))
+            .map_err(anyhow::Error::msg)?;
+    }
+    Ok(index)
+}
+
+/// Second pass: copies rows by offset, hashing plain emails on the way.
+struct Rows<'a> {
+    src: BufReader<File>,
+    pos: u64,
+    raw: Vec<u8>,
+    parser: RecordReader<io::Empty>,
+    rec: Record,
+    emails: &'a [usize],
+}
+
+impl Rows<'_> {
+    /// Writes the row at `offset` (no line break); returns how many emails it hashed.
+    fn copy(&mut self, offset: u64, len: usize, out: &mut impl Write) -> io::Result<u64> {
+        if offset != self.pos {
+            // Within the buffer when the jump is short; a real seek otherwise.
+            self.src.seek_relative(offset as i64 - self.pos as i64)?;
+        }
+        self.raw.resize(len, 0);
+        self.src.read_exact(&mut self.raw)?;
+        self.pos = offset + len as u64;
+        if self.emails.is_empty() || !self.raw.contains(&b'@') {
+            out.write_all(&self.raw)?;
+            return Ok(0);
+        }
+        self.parser.load(&self.raw);
+        let rec = &mut self.rec;
+        if !self.parser.read(rec)?
+            || rec.malformed.is_some()
+            || rec.invalid_utf8.is_some()
+            || rec.nul.is_some()
+        {
+            out.write_all(&self.raw)?;
+            return Ok(0);
+        }
+        let plain = |c: usize| c < rec.len() && looks_like_email(rec.get(c).trim());
+        let hashed = self.emails.iter().filter(|&&c| plain(c)).count() as u64;
+        if hashed == 0 {
+            out.write_all(&self.raw)?;
+            return Ok(0);
+        }
+        for i in 0..rec.len() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            if self.emails.contains(&i) && plain(i) {
+                let email = rec.get(i).trim().to_lowercase();
+                out.write_all(sha256_hex(email.as_bytes()).as_bytes())?;
+            } else {
+                write_field(out, rec.bytes(i))?;
+            }
+        }
+        Ok(hashed)
+    }
+}

@@ -1,0 +1,198 @@
+//! `manifest.json`: what `split` wrote, with enough to map a line of a part back to the
+//! line of the input it came from.
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The file name of the manifest in the output folder.
+pub const FILE_NAME: &str = "manifest.json";
+
+/// The manifest's format version.
+pub const VERSION: u32 = 1;
+
+/// Everything written to one output folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Format version ([`VERSION`]).
+    pub version: u32,
+    /// One entry per input, by input file name.
+    pub files: Vec<FileEntry>,
+}
+
+/// What one input became.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// The input path as given (`<stdin>` for standard input).
+    pub input: String,
+    /// SHA-256 of the input's bytes, in hex.
+    pub sha256: String,
+    /// Size of the input.
+    pub bytes: u64,
+    /// The template the input was checked against.
+    pub template: String,
+    /// The day event ages were counted to.
+    pub as_of: String,
+    /// Most data rows per part.
+    pub max_rows: u64,
+    /// The input's header line (every part's line 1).
+    pub header_line: u64,
+    /// Data rows in the input.
+    pub rows: u64,
+    /// Orders in the input.
+    pub orders: u64,
+    /// The parts, in input order.
+    pub parts: Vec<Part>,
+    /// Rows set aside, if any.
+    pub rejects: Option<Rejects>,
+}
+
+/// One part file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    /// File name, in the output folder.
+    pub file: String,
+    /// Data rows (the header not counted).
+    pub rows: u64,
+    /// Orders.
+    pub orders: u64,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the file, in hex.
+    pub sha256: String,
+    /// OrderId of the first row.
+    pub first_order: String,
+    /// OrderId of the last row.
+    pub last_order: String,
+    /// Where the part's lines come from in the input, as runs of consecutive lines.
+    pub lines: Vec<Run>,
+}
+
+/// `count` consecutive physical lines starting at `part_line` in a part, which are the lines
+/// starting at `source_line` in the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    /// First line in the part.
+    pub part_line: u64,
+    /// The same line in the input.
+    pub source_line: u64,
+    /// Lines in the run.
+    pub count: u64,
+}
+
+/// The rejects file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejects {
+    /// File name, in the output folder.
+    pub file: String,
+    /// Rows set aside.
+    pub rows: u64,
+    /// Orders they belong to.
+    pub orders: u64,
+}
+
+impl Part {
+    /// The input line that `line` of this part came from (line 1 is the header).
+    pub fn source_line(&self, line: u64, header_line: u64) -> Option<u64> {
+        if line == 1 {
+            return Some(header_line);
+        }
+        self.lines
+            .iter()
+            .find(|r| (r.part_line..r.part_line + r.count).contains(&line))
+            .map(|r| r.source_line + (line - r.part_line))
+    }
+}
+
+impl FileEntry {
+    /// Every file this entry names.
+    pub fn files(&self) -> impl Iterator<Item = &str> {
+        self.parts
+            .iter()
+            .map(|p| p.file.as_str())
+            .chain(self.rejects.iter().map(|r| r.file.as_str()))
+    }
+}
+
+impl Manifest {
+    /// Reads `dir/manifest.json`; an empty manifest when there is none.
+    pub fn load(dir: &Path) -> Result<Manifest> {
+        let path = dir.join(FILE_NAME);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Manifest {
+                    version: VERSION,
+                    files: vec![],
+                });
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let m: Manifest = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a convsubmit manifest; choose another --out folder",
+                path.display()
+            )
+        })?;
+        anyhow::ensure!(
+            m.version == VERSION,
+            "{} has manifest version {}; this convsubmit writes version {VERSION}",
+            path.display(),
+            m.version
+        );
+        Ok(m)
+    }
+
+    /// Writes `dir/manifest.json` atomically (a temporary file, then rename).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let path = dir.join(FILE_NAME);
+        let tmp = dir.join(format!(".{FILE_NAME}.tmp"));
+        let mut text = serde_json::to_string_pretty(self)?;
+        text.push('\n');
+        std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_lines_map_back_to_the_input() {
+        let part = Part {
+            file: "p.csv".into(),
+            rows: 4,
+            orders: 2,
+            bytes: 0,
+            sha256: String::new(),
+            first_order: "A".into(),
+            last_order: "B".into(),
+            lines: vec![
+                Run {
+                    part_line: 2,
+                    source_line: 5,
+                    count: 2,
+                },
+                Run {
+                    part_line: 4,
+                    source_line: 10,
+                    count: 3,
+                },
+            ],
+        };
+        let mapped: Vec<_> = (1..=7).map(|l| part.source_line(l, 3)).collect();
+        assert_eq!(
+            mapped,
+            [
+                Some(3),
+                Some(5),
+                Some(6),
+                Some(10),
+                Some(11),
+                Some(12),
+                None
+            ]
+        );
+    }
+}

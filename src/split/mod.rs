@@ -1,0 +1,480 @@
+//! `split`: one pass over an input that validates it and writes what impact.com will accept
+//! into parts of at most `max_rows` data rows, never cutting an order, with every rejected
+//! row (item-level: every row of an order with a bad row) set aside in a rejects file.
+
+mod manifest;
+mod names;
+mod parts;
+mod rejects;
+
+pub use manifest::{
+    FILE_NAME as MANIFEST, FileEntry, Manifest, Part, Rejects as RejectsEntry, Run,
+};
+pub use names::Names;
+
+use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::digest::HashingReader;
+use crate::input::{Ending, Record, RecordReader};
+use crate::validate::{self, Failure, FileReport, HeaderSeen, Plan, RowSeen, RowSink};
+use crate::values::date::format_day;
+use anyhow::{Context, Result};
+use parts::{Packer, RowSpan, Unit};
+use rejects::Rejects;
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// What one input became, before its files are moved into place.
+pub struct Outcome {
+    /// The validation report.
+    pub report: FileReport,
+    /// The manifest entry; `None` when the file could not be split (nothing was written).
+    pub entry: Option<FileEntry>,
+}
+
+/// Splits one input into `out`, validating it with `opts`. Findings go to `sink` as they
+/// are found. Files appear in `out` only when the whole input was read and no file-level
+/// error was found; a failure leaves `out` as it was.
+pub fn split_file(
+    name: &str,
+    src: impl Read,
+    opts: &validate::Options,
+    out: &Path,
+    progress: &mut dyn FnMut(u64),
+    sink: &mut dyn FnMut(&Diagnostic) -> io::Result<()>,
+) -> Result<Outcome> {
+    let names = Names::new(name, opts.as_of);
+    let work = WorkDir::create(out, names.stem())?;
+    let mut splitter = Splitter::new(&work.path, names.clone(), opts.max_rows);
+    let mut file_errors = 0u64;
+    let mut input = HashingReader::new(src);
+    let (report, outcome) = validate::check_rows(
+        name,
+        None,
+        &mut input,
+        opts,
+        progress,
+        &mut |d| {
+            if d.severity == Severity::Error && d.row.is_none() {
+                file_errors += 1;
+            }
+            sink(d)
+        },
+        &mut splitter,
+    );
+    match outcome {
+        Ok(()) => {}
+        Err(Failure::Read(e)) => return Err(e).with_context(|| format!("cannot read {name}")),
+        Err(Failure::Write(e)) => {
+            return Err(e).with_context(|| format!("cannot write into {}", out.display()));
+        }
+    }
+    let (sha256, bytes) = input
+        .finish()
+        .with_context(|| format!("cannot read {name}"))?;
+    if file_errors > 0 || !splitter.has_header() {
+        return Ok(Outcome {
+            report,
+            entry: None,
+        });
+    }
+    let written = splitter
+        .finish()
+        .with_context(|| format!("cannot write into {}", out.display()))?;
+    let mut entry = FileEntry {
+        input: name.to_string(),
+        sha256,
+        bytes,
+        template: report.template.clone().unwrap_or_default(),
+        as_of: format_day(opts.as_of),
+        max_rows: opts.max_rows,
+        header_line: written.header_line,
+        rows: report.rows,
+        orders: report.orders,
+        parts: vec![],
+        rejects: None,
+    };
+    let total = written.parts.len();
+    for (i, (tmp, mut part)) in written.parts.into_iter().enumerate() {
+        part.file = names.part(i + 1, total);
+        move_into(&tmp, &out.join(&part.file))?;
+        entry.parts.push(part);
+    }
+    if let Some((tmp, rows, orders)) = written.rejects {
+        let file = names.rejects();
+        move_into(&tmp, &out.join(&file))?;
+        entry.rejects = Some(RejectsEntry { file, rows, orders });
+    }
+    Ok(Outcome {
+        report,
+        entry: Some(entry),
+    })
+}
+
+fn move_into(from: &Path, to: &Path) -> Result<()> {
+    std::fs::rename(from, to).with_context(|| format!("cannot write {}", to.display()))
+}
+
+/// A hidden folder inside the output folder for files being written; removed on drop, so
+/// an interrupted split leaves no half-written part under a real name.
+struct WorkDir {
+    path: PathBuf,
+}
+
+impl WorkDir {
+    fn create(out: &Path, stem: &str) -> Result<WorkDir> {
+        let path = out.join(format!(".convsubmit-{}-{stem}.tmp", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir(&path)
+            .with_context(|| format!("cannot write into {}", out.display()))?;
+        Ok(WorkDir { path })
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// What [`Splitter::finish`] leaves in the work folder.
+struct Written {
+    header_line: u64,
+    parts: Vec<(PathBuf, Part)>,
+    /// The rejects file, its rows and orders.
+    rejects: Option<(PathBuf, u64, u64)>,
+}
+
+/// The rows of the order being read (item-level files).
+#[derive(Default)]
+struct Block {
+    /// The order key; empty when no order is open.
+    key: Vec<u8>,
+    order_id: String,
+    /// Buffered rows, each with its line break (only while the order is clean).
+    data: Vec<u8>,
+    rows: Vec<RowSpan>,
+    /// The first error among its rows: line, code, message.
+    error: Option<(u64, Code, String)>,
+    /// The order had rows earlier in the file (`order-not-consecutive`).
+    repeat: bool,
+}
+
+/// The [`RowSink`] that writes parts and rejects while the engine checks the rows.
+struct Splitter {
+    dir: PathBuf,
+    names: Names,
+    max_rows: u64,
+    /// Set when the header has been read.
+    started: Option<Started>,
+    block: Block,
+    /// Keys of orders whose later rows were rejected as not consecutive: their earlier rows
+    /// may already be in a part, and must come out of it.
+    late: HashSet<Vec<u8>>,
+}
+
+struct Started {
+    header_line: u64,
+    newline: &'static [u8],
+    /// What the order key needs (column names and roles).
+    plan: Plan,
+    packer: Packer,
+    rejects: Rejects,
+}
+
+impl Splitter {
+    fn new(dir: &Path, names: Names, max_rows: u64) -> Splitter {
+        Splitter {
+            dir: dir.to_path_buf(),
+            names,
+            max_rows,
+            started: None,
+            block: Block::default(),
+            late: HashSet::new(),
+        }
+    }
+
+    fn has_header(&self) -> bool {
+        self.started.is_some()
+    }
+
+    fn started(&mut self) -> &mut Started {
+        self.started.as_mut().expect("rows come after the header")
+    }
+
+    /// Ends the open order: into a part when clean (its rows were buffered), otherwise its
+    /// rows are already in the rejects file.
+    fn flush(&mut self) -> io::Result<()> {
+        let block = std::mem::take(&mut self.block);
+        if block.key.is_empty() && block.rows.is_empty() {
+            return Ok(());
+        }
+        let s = self.started();
+        if block.error.is_some() {
+            s.rejects.orders += 1;
+        } else {
+            s.packer.add(&Unit {
+                data: &block.data,
+                rows: &block.rows,
+                order_id: &block.order_id,
+            })?;
+        }
+        if block.repeat {
+            self.late.insert(block.key.clone());
+        }
+        // Keep the buffers for the next order.
+        self.block = Block {
+            data: block.data,
+            rows: block.rows,
+            ..Block::default()
+        };
+        self.block.data.clear();
+        self.block.rows.clear();
+        Ok(())
+    }
+
+    /// Adds a row to the open order, rejecting the whole order once any row of it is bad.
+    fn push(&mut self, row: &RowSeen) -> io::Result<()> {
+        if let Some(d) = row.error {
+            self.block.repeat |= d.code == Code::OrderNotConsecutive;
+            if self.block.error.is_none() {
+                self.block.error = Some((row.line, d.code, d.message.clone()));
+                self.reject_buffered()?;
+            }
+        }
+        if self.block.error.is_some() {
+            let (code, message) = match row.error {
+                Some(d) => (d.code, d.message.clone()),
+                None => sibling(&self.block),
+            };
+            return self
+                .started()
+                .rejects
+                .add(row.raw, row.line, code, &message);
+        }
+        let newline = self.started().newline;
+        self.block.data.extend_from_slice(row.raw);
+        self.block.data.extend_from_slice(newline);
+        self.block.rows.push(RowSpan {
+            line: row.line,
+            lines: row.lines,
+            end: self.block.data.len(),
+        });
+        Ok(())
+    }
+
+    /// Moves the rows buffered so far (all clean) to the rejects file.
+    fn reject_buffered(&mut self) -> io::Result<()> {
+        let (code, message) = sibling(&self.block);
+        let s = self.started.as_mut().expect("header read");
+        let newline_len = s.newline.len();
+        let mut start = 0;
+        for r in &self.block.rows {
+            let raw = &self.block.data[start..r.end - newline_len];
+            s.rejects.add(raw, r.line, code, &message)?;
+            start = r.end;
+        }
+        self.block.data.clear();
+        self.block.rows.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> io::Result<Written> {
+        self.flush()?;
+        let late = std::mem::take(&mut self.late);
+        let Some(s) = self.started.take() else {
+            unreachable!("callers check has_header")
+        };
+        let Started {
+            header_line,
+            newline,
+            plan,
+            packer,
+            mut rejects,
+        } = s;
+        let mut parts = packer.finish()?;
+        if !late.is_empty() {
+            let ctx = Repack {
+                late: &late,
+                plan: &plan,
+                header_line,
+                newline,
+                max_rows: self.max_rows,
+                dir: &self.dir,
+            };
+            parts = ctx.run(parts, &mut rejects)?;
+        }
+        let orders = rejects.orders;
+        let rows = rejects.rows;
+        let rejects = rejects.finish()?.map(|p| (p, rows, orders));
+        Ok(Written {
+            header_line,
+            parts,
+            rejects,
+        })
+    }
+}
+
+/// The code and message for a clean row set aside because another row of its order is bad.
+fn sibling(block: &Block) -> (Code, String) {
+    match &block.error {
+        Some((line, code, message)) => (
+            *code,
+            format!("set aside with its order, because of line {line}: {message}"),
+        ),
+        None => (Code::OrderNotConsecutive, String::new()),
+    }
+}
+
+impl RowSink for Splitter {
+    fn header(&mut self, h: &HeaderSeen) -> io::Result<()> {
+        // Parts keep the input's line breaks; a lone CR becomes CRLF.
+        let newline: &'static [u8] = match h.ending {
+            Ending::Lf => b"\n",
+            _ => b"\r\n",
+        };
+        let mut header = h.raw.to_vec();
+        header.extend_from_slice(newline);
+        let packer = Packer::new(&self.dir, "part", header, self.max_rows);
+        let rejects = Rejects::new(
+            &self.dir.join(self.names.rejects()),
+            h.plan.names.iter().map(|n| n.as_bytes()),
+            newline,
+        );
+        let plan = Plan {
+            names: h.plan.names.clone(),
+            event_type: h.plan.event_type.clone(),
+            order_id: h.plan.order_id,
+            ..Plan::default()
+        };
+        self.started = Some(Started {
+            header_line: h.line,
+            newline,
+            plan,
+            packer,
+            rejects,
+        });
+        Ok(())
+    }
+
+    fn row(&mut self, row: &RowSeen) -> io::Result<()> {
+        match (row.key, row.error) {
+            (Some(key), _) => {
+                if self.block.key != key {
+                    self.flush()?;
+                    self.block.key.extend_from_slice(key);
+                    self.block.order_id.push_str(row.order_id);
+                }
+                self.push(row)
+            }
+            // A bad row without an order key (no OrderId, or unreadable) is set aside alone,
+            // and leaves the open order open: the order rules saw no break either.
+            (None, Some(e)) => {
+                let s = self.started();
+                s.rejects.orders += 1;
+                s.rejects.add(row.raw, row.line, e.code, &e.message)
+            }
+            // A good row that belongs to no order spanning rows is an order of its own. It
+            // goes straight into a part, so an open order stays whole.
+            (None, None) => {
+                let mut data = row.raw.to_vec();
+                let s = self.started();
+                data.extend_from_slice(s.newline);
+                let span = RowSpan {
+                    line: row.line,
+                    lines: row.lines,
+                    end: data.len(),
+                };
+                s.packer.add(&Unit {
+                    data: &data,
+                    rows: &[span],
+                    order_id: row.order_id,
+                })
+            }
+        }
+    }
+}
+
+/// Takes the rows of `late` orders out of the parts already written (into the rejects), and
+/// packs what is left into new parts. Reads only the parts, never the input again.
+struct Repack<'a> {
+    late: &'a HashSet<Vec<u8>>,
+    plan: &'a Plan,
+    header_line: u64,
+    newline: &'static [u8],
+    max_rows: u64,
+    dir: &'a Path,
+}
+
+impl Repack<'_> {
+    fn run(
+        &self,
+        parts: Vec<(PathBuf, Part)>,
+        rejects: &mut Rejects,
+    ) -> io::Result<Vec<(PathBuf, Part)>> {
+        const MESSAGE: &str = "set aside with its order: later rows of this order are not next to these (order-not-consecutive), and an order is sent whole or not at all";
+        let mut packer: Option<Packer> = None;
+        let mut block = Block::default();
+        let mut key = Vec::new();
+        let mut rec = Record::default();
+        for (path, part) in &parts {
+            let mut reader = RecordReader::new(BufReader::new(File::open(path)?));
+            if !reader.read(&mut rec)? {
+                continue;
+            }
+            let packer = packer.get_or_insert_with(|| {
+                let mut header = reader.raw().to_vec();
+                header.extend_from_slice(self.newline);
+                Packer::new(self.dir, "repack", header, self.max_rows)
+            });
+            while reader.read(&mut rec)? {
+                let part_line = rec.line();
+                let line = part.source_line(part_line, self.header_line).unwrap_or(0);
+                let lines = reader.line() - part_line + u64::from(reader.ending() == Ending::Eof);
+                let keyed = self.plan.order_key(&rec, &mut key);
+                if !keyed || key != block.key {
+                    flush_clean(&mut block, packer)?;
+                    block.key.clone_from(&key);
+                    block.order_id = self
+                        .plan
+                        .order_id
+                        .map(|c| String::from_utf8_lossy(rec.bytes(c)).into_owned())
+                        .unwrap_or_default();
+                }
+                if keyed && self.late.contains(&key) {
+                    rejects.add(reader.raw(), line, Code::OrderNotConsecutive, MESSAGE)?;
+                    continue;
+                }
+                block.data.extend_from_slice(reader.raw());
+                block.data.extend_from_slice(self.newline);
+                block.rows.push(RowSpan {
+                    line,
+                    lines,
+                    end: block.data.len(),
+                });
+            }
+        }
+        let Some(mut packer) = packer else {
+            return Ok(parts);
+        };
+        flush_clean(&mut block, &mut packer)?;
+        for (path, _) in &parts {
+            std::fs::remove_file(path)?;
+        }
+        packer.finish()
+    }
+}
+
+fn flush_clean(block: &mut Block, packer: &mut Packer) -> io::Result<()> {
+    if !block.rows.is_empty() {
+        packer.add(&Unit {
+            data: &block.data,
+            rows: &block.rows,
+            order_id: &block.order_id,
+        })?;
+    }
+    block.data.clear();
+    block.rows.clear();
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! Packs orders into part files: the header in each, at most `max_rows` data rows, an order
+//! never cut across two parts. Parts are written under temporary names in a work folder and
+//! named only when the count is known.
+
+use super::manifest::{Part, Run};
+use crate::digest::HashingWriter;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// One data row of an order about to be packed.
+#[derive(Debug, Clone, Copy)]
+pub struct RowSpan {
+    /// Physical line in the input.
+    pub line: u64,
+    /// Physical lines it spans.
+    pub lines: u64,
+    /// End of the row (its line break included) in the order's data.
+    pub end: usize,
+}
+
+/// One order (or one row of a file without orders spanning rows): its rows' bytes, each
+/// followed by the line break, and where each row came from.
+pub struct Unit<'a> {
+    /// The rows, back to back.
+    pub data: &'a [u8],
+    /// Each row's origin.
+    pub rows: &'a [RowSpan],
+    /// The OrderId as written.
+    pub order_id: &'a str,
+}
+
+/// A part being written.
+struct Open {
+    out: HashingWriter<BufWriter<File>>,
+    path: PathBuf,
+    part: Part,
+    /// The part's physical line for the next row.
+    next_line: u64,
+}
+
+/// Writes parts into a work folder.
+pub struct Packer {
+    dir: PathBuf,
+    /// Temporary file names start with this.
+    tag: &'static str,
+    header: Vec<u8>,
+    max_rows: u64,
+    open: Option<Open>,
+    done: Vec<(PathBuf, Part)>,
+}
+
+impl Packer {
+    /// Parts go to `dir` as `<tag>-0001.csv`, …; `header` (its line break included) starts
+    /// each one.
+    pub fn new(dir: &Path, tag: &'static str, header: Vec<u8>, max_rows: u64) -> Packer {
+        Packer {
+            dir: dir.to_path_buf(),
+            tag,
+            header,
+            max_rows,
+            open: None,
+            done: vec![],
+        }
+    }
+
+    /// Adds one order: to the open part if it fits, else to a new one. An order larger than
+    /// `max_rows` never gets here (it is rejected as `order-too-large`).
+    pub fn add(&mut self, unit: &Unit) -> io::Result<()> {
+        let n = unit.rows.len() as u64;
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.part.rows + n > self.max_rows)
+        {
+            self.close()?;
+        }
+        if self.open.is_none() {
+            self.open = Some(self.start()?);
+        }
+        let Some(o) = self.open.as_mut() else {
+            unreachable!("a part was just opened")
+        };
+        o.out.write_all(unit.data)?;
+        for r in unit.rows {
+            match o.part.lines.last_mut() {
+                Some(run)
+                    if run.source_line + run.count == r.line
+                        && run.part_line + run.count == o.next_line =>
+                {
+                    run.count += r.lines;
+                }
+                _ => o.part.lines.push(Run {
+                    part_line: o.next_line,
+                    source_line: r.line,
+                    count: r.lines,
+                }),
+            }
+            o.next_line += r.lines;
+        }
+        if o.part.rows == 0 {
+            o.part.first_order = unit.order_id.to_string();
+        }
+        o.part.last_order = unit.order_id.to_string();
+        o.part.rows += n;
+        o.part.orders += 1;
+        Ok(())
+    }
+
+    fn start(&self) -> io::Result<Open> {
+        let path = self
+            .dir
+            .join(format!("{}-{:04}.csv", self.tag, self.done.len() + 1));
+        let file = File::create(&path)?;
+        let mut out = HashingWriter::new(BufWriter::with_capacity(256 * 1024, file));
+        out.write_all(&self.header)?;
+        Ok(Open {
+            out,
+            path,
+            part: Part {
+                file: String::new(),
+                rows: 0,
+                orders: 0,
+                bytes: 0,
+                sha256: String::new(),
+                first_order: String::new(),
+                last_order: String::new(),
+                lines: vec![],
+            },
+            next_line: 2,
+        })
+    }
+
+    fn close(&mut self) -> io::Result<()> {
+        if let Some(mut o) = self.open.take() {
+            let (buf, sha, bytes) = o.out.finish()?;
+            let file = buf.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            o.part.sha256 = sha;
+            o.part.bytes = bytes;
+            self.done.push((o.path, o.part));
+        }
+        Ok(())
+    }
+
+    /// Closes the last part; returns every part (temporary path, details without a name).
+    pub fn finish(mut self) -> io::Result<Vec<(PathBuf, Part)>> {
+        self.close()?;
+        Ok(self.done)
+    }
+}
