@@ -1,9 +1,8 @@
 //! `convsubmit split`: validates each input and writes its parts, rejects and the manifest.
 
-use super::validate::{Global, make_reporter, options, progress_wanted, report_output};
+use super::validate::{Global, make_reporter, open_input, options, progress_wanted, report_output};
 use crate::cli::{Format, SplitArgs};
 use crate::exit::ExitStatus;
-use crate::input;
 use crate::progress::Progress;
 use crate::report::{Summary, plural};
 use crate::split::{self, FileEntry, Manifest, Names};
@@ -25,13 +24,8 @@ pub fn run(args: &SplitArgs, global: Global) -> Result<ExitStatus> {
     let mut lines = vec![];
     let (mut unreadable, mut rejected) = (false, false);
     for arg in &args.files {
-        let input = match input::open(arg) {
-            Ok(i) => i,
-            Err(e) => {
-                eprintln!("convsubmit: error: {e:#}");
-                unreadable = true;
-                continue;
-            }
+        let Some(input) = open_input(arg, &mut unreadable) else {
+            continue;
         };
         let name = input.name.clone();
         let bar = Progress::new(&name, input.size, show_progress);

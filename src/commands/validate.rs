@@ -49,6 +49,18 @@ pub fn report_output<'a>(progress: bool) -> Box<dyn Write + 'a> {
     }
 }
 
+/// Opens an input, or reports why it cannot be read (and notes that one could not).
+pub fn open_input(arg: &str, unreadable: &mut bool) -> Option<input::Input> {
+    match input::open(arg) {
+        Ok(i) => Some(i),
+        Err(e) => {
+            eprintln!("convsubmit: error: {e:#}");
+            *unreadable = true;
+            None
+        }
+    }
+}
+
 /// Runs the subcommand.
 pub fn run(args: &ValidateArgs, global: Global) -> Result<ExitStatus> {
     let opts = options(&args.check)?;
@@ -58,13 +70,8 @@ pub fn run(args: &ValidateArgs, global: Global) -> Result<ExitStatus> {
     let mut summary = Summary::default();
     let mut unreadable = false;
     for arg in &args.files {
-        let input = match input::open(arg) {
-            Ok(i) => i,
-            Err(e) => {
-                eprintln!("convsubmit: error: {e:#}");
-                unreadable = true;
-                continue;
-            }
+        let Some(input) = open_input(arg, &mut unreadable) else {
+            continue;
         };
         let name = input.name.clone();
         let started = Instant::now();

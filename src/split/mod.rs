@@ -236,8 +236,8 @@ impl Splitter {
 
     /// Adds a row to the open order, rejecting the whole order once any row of it is bad.
     fn push(&mut self, row: &RowSeen) -> io::Result<()> {
+        self.block.repeat |= row.apart;
         if let Some(d) = row.error {
-            self.block.repeat |= d.code == Code::OrderNotConsecutive;
             if self.block.error.is_none() {
                 self.block.error = Some((row.line, d.code, d.message.clone()));
                 self.reject_buffered()?;

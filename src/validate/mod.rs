@@ -84,6 +84,8 @@ pub struct RowSeen<'a> {
     /// The order key, for item-level rows with an OrderId: consecutive rows with the same key
     /// are one order (as the order rules saw them).
     pub key: Option<&'a [u8]>,
+    /// The order had rows earlier in the file, apart from this run of rows.
+    pub apart: bool,
     /// The OrderId as written (empty when there is none).
     pub order_id: &'a str,
     /// The first error found on this row, if any.
@@ -96,6 +98,10 @@ pub trait RowSink {
     fn header(&mut self, header: &HeaderSeen) -> io::Result<()>;
     /// One data row, after every check on it.
     fn row(&mut self, row: &RowSeen) -> io::Result<()>;
+    /// False when [`RowSeen::error`] is not needed (saves a copy per bad row).
+    fn wants_errors(&self) -> bool {
+        true
+    }
 }
 
 /// A [`RowSink`] that ignores everything (plain validation).
@@ -107,6 +113,9 @@ impl RowSink for NoRows {
     }
     fn row(&mut self, _: &RowSeen) -> io::Result<()> {
         Ok(())
+    }
+    fn wants_errors(&self) -> bool {
+        false
     }
 }
 
@@ -165,15 +174,7 @@ pub fn check(
     progress: &mut dyn FnMut(u64),
     sink: &mut dyn FnMut(&Diagnostic) -> io::Result<()>,
 ) -> (FileReport, Result<(), Failure>) {
-    run_file(
-        name,
-        extension,
-        src,
-        opts,
-        progress,
-        sink,
-        (&mut NoRows, false),
-    )
+    check_rows(name, extension, src, opts, progress, sink, &mut NoRows)
 }
 
 /// [`check`], also passing the header and every data row to `rows` as they are checked.
@@ -187,18 +188,6 @@ pub fn check_rows(
     sink: &mut dyn FnMut(&Diagnostic) -> io::Result<()>,
     rows: &mut dyn RowSink,
 ) -> (FileReport, Result<(), Failure>) {
-    run_file(name, extension, src, opts, progress, sink, (rows, true))
-}
-
-fn run_file(
-    name: &str,
-    extension: Option<&str>,
-    src: impl Read,
-    opts: &Options,
-    progress: &mut dyn FnMut(u64),
-    sink: &mut dyn FnMut(&Diagnostic) -> io::Result<()>,
-    (rows, keep_row_error): (&mut dyn RowSink, bool),
-) -> (FileReport, Result<(), Failure>) {
     let mut report = FileReport {
         path: name.to_string(),
         ..FileReport::default()
@@ -207,7 +196,7 @@ fn run_file(
         report: &mut report,
         sink,
         failed: None,
-        keep_row_error,
+        keep_row_error: rows.wants_errors(),
         row_error: None,
     };
     let outcome =
@@ -336,6 +325,7 @@ fn run<R: Read>(
             line,
             lines: reader.line() - line + u64::from(reader.ending() == Ending::Eof),
             key: if readable { orders.last_key() } else { None },
+            apart: readable && orders.last_apart(),
             order_id: match plan.order_id {
                 Some(c) if readable => rec.get(c),
                 _ => "",

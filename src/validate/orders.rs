@@ -82,6 +82,12 @@ impl Orders {
         (self.keyed && self.kind == Kind::Item).then_some(self.key.as_slice())
     }
 
+    /// True when the row fed last belongs to an item-level order that already had rows
+    /// earlier in the file, apart from this run of rows.
+    pub fn last_apart(&self) -> bool {
+        self.last_key().is_some() && self.current.as_ref().is_some_and(|b| b.repeat_of.is_some())
+    }
+
     /// Distinct orders seen so far.
     pub fn count(&self) -> u64 {
         let open = self.current.as_ref().is_some_and(|b| b.repeat_of.is_none());

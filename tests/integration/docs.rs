@@ -1,9 +1,10 @@
 //! The examples in `docs/*.md`: every one is run, and its output must be the one shown.
 //!
 //! An example is a ```console block whose first line is `$ convsubmit ARGS`, on the line right
-//! after a marker `<!-- example: NAME -->`. The command runs (with `NO_COLOR=1`) in a copy of
-//! the folder `docs/examples/NAME/`, and its standard output followed by its standard error
-//! must equal the rest of the block.
+//! after a marker `<!-- example: NAME -->`. Its commands (`$ convsubmit …`, or `$ cat FILE…` to
+//! show a file a command wrote) run in order (with `NO_COLOR=1`) in one copy of the folder
+//! `docs/examples/NAME/`, and each one's standard output followed by its standard error must
+//! equal the lines after it.
 //!
 //! The ```csv and ```toml blocks between the previous ```console block and the marker show the
 //! example's input: a csv block must equal the folder's `example.csv`, a toml block one of its
@@ -214,21 +215,51 @@ fn check_inputs(inputs: &[&Block], folder: &Path, files: &[String]) -> Vec<(usiz
     problems
 }
 
-/// Runs one example; returns its output (stdout, then stderr, without the final newlines).
-fn run_example(folder: &Path, files: &[String], args: &[String]) -> String {
+/// Runs one example's commands in one fresh copy of its folder; returns the block's text:
+/// each command line followed by what it printed (stdout, then stderr, without the final
+/// newlines). `cat FILE...` shows files the commands wrote.
+fn run_example(folder: &Path, files: &[String], commands: &[(String, Vec<String>)]) -> String {
     let env = TestEnv::new();
     for name in files {
         env.write(name, std::fs::read(folder.join(name)).unwrap());
     }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = env.run(&args);
-    let text = format!("{}{}", out.stdout, out.stderr);
-    let here = env.path().to_string_lossy().into_owned();
-    assert!(
-        !text.contains(&here),
-        "the output names the temporary folder; run with relative paths\n{text}"
-    );
-    text.trim_end_matches('\n').to_string()
+    let mut shown = vec![];
+    for (line, args) in commands {
+        shown.push(line.clone());
+        let text = if args[0] == "cat" {
+            args[1..].iter().map(|f| env.read(f)).collect::<String>()
+        } else {
+            let args: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+            let out = env.run(&args);
+            format!("{}{}", out.stdout, out.stderr)
+        };
+        let here = env.path().to_string_lossy().into_owned();
+        assert!(
+            !text.contains(&here),
+            "the output names the temporary folder; run with relative paths\n{text}"
+        );
+        let text = text.trim_end_matches('\n');
+        if !text.is_empty() {
+            shown.push(text.to_string());
+        }
+    }
+    shown.join("\n")
+}
+
+/// The commands of a console block: lines starting with `$ `, each `convsubmit …` or
+/// `cat FILE…`, split into words.
+fn commands(body: &[String]) -> Result<Vec<(String, Vec<String>)>, String> {
+    let mut out = vec![];
+    for line in body.iter().filter(|l| l.starts_with("$ ")) {
+        let args = split_args(&line[2..]).map_err(|e| format!("cannot run `{line}`: {e}"))?;
+        match args.first().map(String::as_str) {
+            Some("convsubmit" | "cat") if args.len() > 1 || args[0] == "convsubmit" => {
+                out.push((line.clone(), args));
+            }
+            _ => return Err(format!("`{line}`: only convsubmit and cat FILE can be run")),
+        }
+    }
+    Ok(out)
 }
 
 /// Checks (or with `update`, rewrites) the examples of one markdown file. Returns the problems
@@ -322,10 +353,10 @@ fn check_file(path: &Path, update: bool, used: &mut BTreeSet<String>) -> Vec<Str
             );
             continue;
         }
-        let args = match split_args(&command[PROMPT.len()..]) {
-            Ok(a) => a,
+        let steps = match commands(&b.body) {
+            Ok(c) => c,
             Err(e) => {
-                fail(b.open + 1, &name, format!("cannot run `{command}`: {e}"));
+                fail(b.open + 1, &name, e);
                 continue;
             }
         };
@@ -333,8 +364,8 @@ fn check_file(path: &Path, update: bool, used: &mut BTreeSet<String>) -> Vec<Str
         for (line, problem) in check_inputs(&shown_inputs, &folder, &files) {
             fail(line, &name, problem);
         }
-        let actual = run_example(&folder, &files, &args);
-        let expected = b.body[1..].join("\n");
+        let actual = run_example(&folder, &files, &steps);
+        let expected = b.body.join("\n");
         if actual == expected {
             continue;
         }
@@ -347,7 +378,7 @@ fn check_file(path: &Path, update: bool, used: &mut BTreeSet<String>) -> Vec<Str
                     "the output has a line starting with ``` and cannot be put in a block".into(),
                 );
             } else {
-                rewrites.push((b.open + 2, b.body.len() - 1, new));
+                rewrites.push((b.open + 1, b.body.len(), new));
             }
         } else {
             fail(
@@ -402,7 +433,8 @@ fn every_documented_example_gives_the_output_shown() {
     assert!(!used.is_empty(), "no examples found in docs/*.md");
 }
 
-/// The README's tour runs from the repository root on the shipped fixtures: every
+/// The README's tour runs on a copy of the shipped fixtures (so commands that write files
+/// write them there, not into the source tree): every
 /// `$ convsubmit …` command in a console block (a piped one excepted) must print what the
 /// README shows, and a `$ echo $?` after it shows its exit code.
 #[test]
@@ -410,6 +442,14 @@ fn the_readme_tour_is_true() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(root.join("README.md")).unwrap();
     let lines: Vec<&str> = text.lines().collect();
+    let env = TestEnv::new();
+    let fixtures = root.join("fixtures");
+    for f in files_under(&fixtures) {
+        env.write(
+            &format!("fixtures/{f}"),
+            std::fs::read(fixtures.join(&f)).unwrap(),
+        );
+    }
     let mut checked = 0;
     for block in blocks(&lines)
         .unwrap()
@@ -429,12 +469,8 @@ fn the_readme_tour_is_true() {
             }
             let expected = block.body[start..i].join("\n");
             let args = split_args(&line["$ convsubmit".len()..]).unwrap();
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_convsubmit"))
-                .args(&args)
-                .current_dir(root)
-                .env("NO_COLOR", "1")
-                .output()
-                .unwrap();
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = env.command(&args).output().unwrap();
             let mut actual = String::from_utf8_lossy(&out.stdout).into_owned();
             actual.push_str(&String::from_utf8_lossy(&out.stderr));
             assert_eq!(actual.trim_end(), expected, "README.md: `{line}`");

@@ -5,11 +5,14 @@
 
 mod contract;
 mod docs;
+mod fix;
 mod formats;
+mod generate;
 mod model;
 mod robustness;
 #[path = "../../src/snapshot.rs"]
 mod snapshot;
+mod split;
 mod templates;
 mod util;
 mod validate;

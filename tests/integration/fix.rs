@@ -1,0 +1,174 @@
+//! `convsubmit fix`: what it changes, what it keeps, and that it is idempotent.
+
+use crate::generate::{self, Spec};
+use crate::util::{AS_OF, Output, TestEnv};
+use std::collections::HashMap;
+
+fn fix(env: &TestEnv, args: &[&str]) -> Output {
+    let mut all = vec!["fix", "--as-of", AS_OF];
+    all.extend_from_slice(args);
+    env.run(&all)
+}
+
+fn sha256_hex(s: &str) -> String {
+    let out = std::process::Command::new("sh")
+        .args(["-c", "printf '%s' \"$0\" | sha256sum", s])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_string()
+}
+
+/// Each order's rows as read by an independent parser, in file order.
+fn orders(text: &str) -> HashMap<String, Vec<Vec<String>>> {
+    let (header, rows) = generate::parse(text.as_bytes());
+    let oid = header.iter().position(|h| h == "OrderId").unwrap();
+    let mut by_order: HashMap<String, Vec<Vec<String>>> = HashMap::new();
+    for r in rows {
+        by_order
+            .entry(r.fields[oid].clone())
+            .or_default()
+            .push(r.fields);
+    }
+    by_order
+}
+
+#[test]
+fn scattered_orders_are_regrouped_stably_and_fix_is_idempotent() {
+    for seed in 1..=10u64 {
+        let env = TestEnv::new();
+        let spec = Spec {
+            scattered: 150,
+            bad: 30,
+            plain_emails: 20,
+            newline: ["\n", "\r\n"][seed as usize % 2],
+            multiline: seed % 3 == 0,
+            ..Spec::clean(seed, 400)
+        };
+        let input = generate::item_level(&spec);
+        env.write("in.csv", &input);
+        let first = fix(&env, &["in.csv", "-o", "out.csv"]);
+        assert!(first.stdout.contains("regrouped"), "{first:?}");
+        let fixed = env.read("out.csv");
+        // No row lost or added; each order keeps its rows in their order; emails hashed.
+        let (before, after) = (orders(&input), orders(&fixed));
+        assert_eq!(before.len(), after.len());
+        for (id, rows) in &before {
+            let hashed: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    if r[5].contains('@') {
+                        r[5] = sha256_hex(&r[5].trim().to_lowercase());
+                    }
+                    r
+                })
+                .collect();
+            assert_eq!(after.get(id), Some(&hashed), "order {id}");
+        }
+        // Orders stay where their first row was.
+        let first_seen = |text: &str| {
+            let (_, rows) = generate::parse(text.as_bytes());
+            let mut ids: Vec<String> = rows.into_iter().map(|r| r.fields[3].clone()).collect();
+            ids.dedup();
+            let mut seen = std::collections::HashSet::new();
+            ids.retain(|i| seen.insert(i.clone()));
+            ids
+        };
+        assert_eq!(first_seen(&input), first_seen(&fixed));
+        // What is left is what fix cannot fix.
+        let left = env.validate(&["--format", "jsonl", "out.csv"]);
+        for line in left.stdout.lines() {
+            assert!(
+                !line.contains("order-not-consecutive") && !line.contains("plaintext-email"),
+                "seed {seed}: {line}"
+            );
+        }
+        assert_eq!(
+            first.code, left.code,
+            "fix exits as validate of its output does"
+        );
+        // A second run changes nothing.
+        let again = fix(&env, &["out.csv", "-o", "again.csv"]);
+        assert!(again.stdout.contains("nothing to change"), "{again:?}");
+        assert_eq!(env.read("again.csv"), fixed);
+    }
+}
+
+#[test]
+fn mechanical_problems_are_fixed_and_reported() {
+    let env = TestEnv::new();
+    let input = "\u{feff}orderid, ActionTrackerId ,EventDate,Amount,CurrencyCode,ClickId,CustomerEmail\r\n\
+        A1,1,2026-06-29,1.00,USD,c,Jane@Example.com \n\
+        \r\n\
+        A2,1,2026-06-29,2.00,USD,c,\r\
+        A3,1,2026-06-29,\"3,00\",USD,c,\r\n";
+    env.write("in.csv", input);
+    let out = fix(&env, &["in.csv", "-o", "out.csv"]);
+    out.assert_code(1);
+    assert_eq!(
+        env.read("out.csv"),
+        format!(
+            "OrderId,ActionTrackerId,EventDate,Amount,CurrencyCode,ClickId,CustomerEmail\r\n\
+             A1,1,2026-06-29,1.00,USD,c,{}\r\n\
+             A2,1,2026-06-29,2.00,USD,c,\r\n\
+             A3,1,2026-06-29,\"3,00\",USD,c,\r\n",
+            sha256_hex("jane@example.com")
+        )
+    );
+    for said in [
+        "fixed in.csv into out.csv (order-level, 3 rows)",
+        "hashed 1 plain email address",
+        "renamed column `orderid` to `OrderId`",
+        "renamed column ` ActionTrackerId ` to `ActionTrackerId`",
+        "removed the UTF-8 byte-order mark",
+        "changed 2 line breaks to CRLF, like the header's",
+        "removed 1 empty row",
+        // What fix cannot fix is reported against the output.
+        "out.csv:4: error[invalid-number]",
+    ] {
+        assert!(
+            out.stdout.contains(said),
+            "missing {said:?} in\n{}",
+            out.stdout
+        );
+    }
+    assert!(!out.stdout.contains("Jane@Example.com"));
+}
+
+#[test]
+fn in_place_and_from_stdin() {
+    let env = TestEnv::new();
+    let input = generate::item_level(&Spec {
+        scattered: 300,
+        ..Spec::clean(9, 60)
+    });
+    env.write("in.csv", &input);
+    let out = env.run_with_stdin(
+        &["fix", "--as-of", AS_OF, "-", "-o", "from-stdin.csv"],
+        input.as_bytes(),
+    );
+    out.assert_code(0);
+    fix(&env, &["in.csv", "-o", "in.csv"]).assert_code(0);
+    assert_eq!(env.read("in.csv"), env.read("from-stdin.csv"));
+    assert_ne!(env.read("in.csv"), input);
+    // No temporary file is left behind.
+    let files = std::fs::read_dir(env.path()).unwrap().count();
+    assert_eq!(files, 2);
+}
+
+#[test]
+fn unusable_inputs_are_refused_with_exit_2() {
+    let env = TestEnv::new();
+    env.copy_fixture("invalid/order-utf16le.csv");
+    env.write("empty.csv", "");
+    for (file, said) in [
+        ("invalid/order-utf16le.csv", "fix reads UTF-8 only"),
+        ("empty.csv", "there is no header to fix"),
+        ("missing.csv", "cannot open missing.csv"),
+    ] {
+        let out = fix(&env, &[file, "-o", "out.csv"]);
+        out.assert_code(2);
+        assert!(out.stderr.contains(said), "{out:?}");
+    }
+    assert!(!env.path().join("out.csv").exists());
+}
