@@ -237,11 +237,11 @@ impl Splitter {
     /// Adds a row to the open order, rejecting the whole order once any row of it is bad.
     fn push(&mut self, row: &RowSeen) -> io::Result<()> {
         self.block.repeat |= row.apart;
-        if let Some(d) = row.error {
-            if self.block.error.is_none() {
-                self.block.error = Some((row.line, d.code, d.message.clone()));
-                self.reject_buffered()?;
-            }
+        if let Some(d) = row.error
+            && self.block.error.is_none()
+        {
+            self.block.error = Some((row.line, d.code, d.message.clone()));
+            self.reject_buffered()?;
         }
         if self.block.error.is_some() {
             let (code, message) = match row.error {
