@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod digest;
 pub mod escape;
 pub mod exit;
+pub mod fast_hash;
 pub mod fix;
 pub mod input;
 pub mod progress;

@@ -64,7 +64,7 @@ fn describe(input: &str, output: &str, c: &Changes) -> Vec<String> {
     let mut say = |s: String| lines.push(format!("  {s}"));
     if c.moved > 0 {
         say(format!(
-            "regrouped {}: moved {} next to the rest of their order",
+            "regrouped {}: moved {} up to join the rest of its order",
             plural(c.regrouped, "order"),
             plural(c.moved, "row")
         ));
@@ -72,7 +72,7 @@ fn describe(input: &str, output: &str, c: &Changes) -> Vec<String> {
     if c.hashed > 0 {
         say(format!(
             "hashed {} (SHA-256 of the trimmed, lower-cased address)",
-            plural(c.hashed, "plain email address")
+            plural(c.hashed, "plain email")
         ));
     }
     for (from, to) in &c.header {

@@ -1,6 +1,7 @@
 //! Where every row of a file is, grouped by order, so `fix` can write each order's rows
 //! together without holding the file in memory: 16 bytes per row plus one key per order.
 
+use crate::fast_hash::FastHash;
 use std::collections::HashMap;
 
 /// No row.
@@ -21,7 +22,7 @@ pub struct Index {
     /// First and last row of each group.
     groups: Vec<(u32, u32)>,
     /// Order key → group.
-    keys: HashMap<Box<[u8]>, u32>,
+    keys: HashMap<Box<[u8]>, u32, FastHash>,
     /// The group that took the last row.
     last: Option<u32>,
     /// Per group: some of its rows were apart from the first ones.

@@ -14,6 +14,7 @@ pub use names::Names;
 
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::digest::HashingReader;
+use crate::fast_hash::FastHash;
 use crate::input::{Ending, Record, RecordReader};
 use crate::validate::{self, Failure, FileReport, HeaderSeen, Plan, RowSeen, RowSink};
 use crate::values::date::format_day;
@@ -171,7 +172,7 @@ struct Splitter {
     block: Block,
     /// Keys of orders whose later rows were rejected as not consecutive: their earlier rows
     /// may already be in a part, and must come out of it.
-    late: HashSet<Vec<u8>>,
+    late: HashSet<Vec<u8>, FastHash>,
 }
 
 struct Started {
@@ -191,7 +192,7 @@ impl Splitter {
             max_rows,
             started: None,
             block: Block::default(),
-            late: HashSet::new(),
+            late: HashSet::default(),
         }
     }
 
@@ -399,7 +400,7 @@ impl RowSink for Splitter {
 /// Takes the rows of `late` orders out of the parts already written (into the rejects), and
 /// packs what is left into new parts. Reads only the parts, never the input again.
 struct Repack<'a> {
-    late: &'a HashSet<Vec<u8>>,
+    late: &'a HashSet<Vec<u8>, FastHash>,
     plan: &'a Plan,
     header_line: u64,
     newline: &'static [u8],

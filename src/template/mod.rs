@@ -171,9 +171,14 @@ impl Template {
         })
     }
 
-    /// The spelling to suggest for `id` when the header used `used` (keeps an alias an alias).
+    /// The spelling to suggest for `id` when the header used `used`: the documented name
+    /// when `used` is it in other letter case, else the alias it resembles (an alias stays
+    /// an alias).
     pub fn spelling_like(&self, id: FieldId, used: &str) -> &str {
         let f = &self.fields[id];
+        if f.name.eq_ignore_ascii_case(used) {
+            return &f.name;
+        }
         f.aliases
             .iter()
             .find(|a| a.eq_ignore_ascii_case(used))

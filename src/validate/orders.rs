@@ -5,35 +5,12 @@
 use super::header::Plan;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::escape::for_display as shown;
+use crate::fast_hash::FastHash;
 use crate::input::Record;
 use crate::template::Kind;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
-/// The FxHash function: keys are the user's own data, so speed matters more than resistance
-/// to crafted collisions.
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let word = u64::from_le_bytes(c.try_into().unwrap_or_default());
-            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type KeyMap = HashMap<Box<[u8]>, u64, BuildHasherDefault<FxHasher>>;
+type KeyMap = HashMap<Box<[u8]>, u64, FastHash>;
 
 /// The run of consecutive rows of one order (item-level files).
 #[derive(Default)]

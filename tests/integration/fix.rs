@@ -117,7 +117,7 @@ fn mechanical_problems_are_fixed_and_reported() {
     );
     for said in [
         "fixed in.csv into out.csv (order-level, 3 rows)",
-        "hashed 1 plain email address",
+        "hashed 1 plain email (SHA-256 of the trimmed, lower-cased address)",
         "renamed column `orderid` to `OrderId`",
         "renamed column ` ActionTrackerId ` to `ActionTrackerId`",
         "removed the UTF-8 byte-order mark",
