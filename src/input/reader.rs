@@ -146,8 +146,6 @@ pub struct RecordReader<R> {
     base: u64,
     /// Line at `pos`.
     line: u64,
-    /// The last line break consumed was a `\r` (so a following `\n` is the same break).
-    after_cr: bool,
     /// How the record just read ended.
     ending: Ending,
 }
@@ -161,7 +159,7 @@ pub enum Ending {
     Lf,
     /// `\r\n`.
     CrLf,
-    /// A `\r` not (yet) seen to be followed by `\n`.
+    /// A lone `\r`.
     Cr,
 }
 
@@ -187,7 +185,6 @@ impl<R: Read> RecordReader<R> {
             eof: false,
             base: 0,
             line: 1,
-            after_cr: false,
             ending: Ending::Eof,
         }
     }
@@ -205,7 +202,6 @@ impl<R: Read> RecordReader<R> {
         self.eof = true;
         self.base = 0;
         self.line = 1;
-        self.after_cr = false;
         self.ending = Ending::Eof;
     }
 
@@ -247,17 +243,6 @@ impl<R: Read> RecordReader<R> {
     /// Reads the next record into `rec`. Returns `false` at the end of the input.
     pub fn read(&mut self, rec: &mut Record) -> io::Result<bool> {
         rec.clear();
-        self.start = self.pos;
-        if self.after_cr {
-            // The `\n` of a `\r\n` that ended the previous record.
-            if self.pos == self.end && !self.eof {
-                self.fill()?;
-            }
-            if self.pos < self.end && self.buf[self.pos] == b'\n' {
-                self.pos += 1;
-            }
-            self.after_cr = false;
-        }
         self.start = self.pos;
         if self.pos == self.end && !self.eof {
             self.fill()?;
@@ -315,8 +300,7 @@ impl<R: Read> RecordReader<R> {
                         continue;
                     }
                     b'\n' | b'\r' => {
-                        self.end_record(rec, b);
-                        return Ok(());
+                        return self.end_record(rec, b);
                     }
                     _ => {}
                 }
@@ -383,20 +367,23 @@ impl<R: Read> RecordReader<R> {
             .unwrap_or(self.end - self.pos)
     }
 
-    fn end_record(&mut self, rec: &mut Record, terminator: u8) {
+    fn end_record(&mut self, rec: &mut Record, terminator: u8) -> io::Result<()> {
         rec.end_field();
         self.pos += 1;
         self.line += 1;
+        if terminator == b'\r' && self.pos == self.end && !self.eof {
+            // Look at the next byte now, so that `raw` and `ending` see a whole CRLF.
+            self.fill()?;
+        }
         self.ending = if terminator == b'\n' {
             Ending::Lf
         } else if self.pos < self.end && self.buf[self.pos] == b'\n' {
-            // Taken now when already buffered, so that `raw` and `ending` see the whole break.
             self.pos += 1;
             Ending::CrLf
         } else {
             Ending::Cr
         };
-        self.after_cr = self.ending == Ending::Cr;
+        Ok(())
     }
 
     /// UTF-8 and NUL checks over the raw bytes of the record just parsed.
@@ -671,5 +658,56 @@ mod tests {
     fn line_break_counting() {
         assert_eq!(count_line_breaks(b"a\r\nb\rc\nd"), 3);
         assert_eq!(count_line_breaks(b""), 0);
+    }
+
+    #[test]
+    fn raw_bytes_and_endings_of_each_record() {
+        let input = b"a,\"b\nc\"\r\nd\re\n\"f\"\"\"";
+        for chunk in [1, 2, 3, 64] {
+            struct Slow<'a>(&'a [u8], usize);
+            impl Read for Slow<'_> {
+                fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                    let n = self.0.len().min(self.1).min(out.len());
+                    out[..n].copy_from_slice(&self.0[..n]);
+                    self.0 = &self.0[n..];
+                    Ok(n)
+                }
+            }
+            let mut r = RecordReader::new(Slow(input, chunk));
+            let mut rec = Record::default();
+            let mut got = vec![];
+            while r.read(&mut rec).unwrap() {
+                got.push((r.raw().to_vec(), r.ending(), rec.line(), r.line()));
+            }
+            let raws: Vec<&[u8]> = got.iter().map(|g| g.0.as_slice()).collect();
+            assert_eq!(
+                raws,
+                [&b"a,\"b\nc\""[..], b"d", b"e", b"\"f\"\"\""],
+                "chunk {chunk}"
+            );
+            // Even when a read ends between the CR and the LF.
+            let endings: Vec<Ending> = got.iter().map(|g| g.1).collect();
+            assert_eq!(
+                endings,
+                [Ending::CrLf, Ending::Cr, Ending::Lf, Ending::Eof],
+                "chunk {chunk}"
+            );
+            let lines: Vec<(u64, u64)> = got.iter().map(|g| (g.2, g.3)).collect();
+            assert_eq!(lines, [(1, 3), (3, 4), (4, 5), (5, 5)], "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn load_parses_bytes_already_in_memory() {
+        let mut r = RecordReader::new(io::empty());
+        let mut rec = Record::default();
+        for (bytes, fields) in [(&b"x,\"y,z\""[..], vec!["x", "y,z"]), (b"1", vec!["1"])] {
+            r.load(bytes);
+            assert!(r.read(&mut rec).unwrap());
+            let got: Vec<&str> = (0..rec.len()).map(|i| rec.get(i)).collect();
+            assert_eq!(got, fields);
+            assert_eq!(r.raw(), bytes);
+            assert!(!r.read(&mut rec).unwrap());
+        }
     }
 }
