@@ -454,17 +454,20 @@ pub fn count_line_breaks(bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
 
+    /// A source that gives at most `.1` bytes per read, to cross every buffer boundary.
+    struct Slow<'a>(&'a [u8], usize);
+
+    impl Read for Slow<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(self.1).min(out.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
     /// Parses `input` (read `chunk` bytes at a time) into (line, fields, problem) triples.
     fn parse_chunked(input: &[u8], chunk: usize) -> Vec<(u64, Vec<String>, Option<Malformed>)> {
-        struct Slow<'a>(&'a [u8], usize);
-        impl Read for Slow<'_> {
-            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-                let n = self.0.len().min(self.1).min(out.len());
-                out[..n].copy_from_slice(&self.0[..n]);
-                self.0 = &self.0[n..];
-                Ok(n)
-            }
-        }
         let mut r = RecordReader::new(Slow(input, chunk));
         let mut rec = Record::default();
         let mut out = vec![];
@@ -664,15 +667,6 @@ mod tests {
     fn raw_bytes_and_endings_of_each_record() {
         let input = b"a,\"b\nc\"\r\nd\re\n\"f\"\"\"";
         for chunk in [1, 2, 3, 64] {
-            struct Slow<'a>(&'a [u8], usize);
-            impl Read for Slow<'_> {
-                fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-                    let n = self.0.len().min(self.1).min(out.len());
-                    out[..n].copy_from_slice(&self.0[..n]);
-                    self.0 = &self.0[n..];
-                    Ok(n)
-                }
-            }
             let mut r = RecordReader::new(Slow(input, chunk));
             let mut rec = Record::default();
             let mut got = vec![];
