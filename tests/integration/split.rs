@@ -338,3 +338,49 @@ fn refuses_to_overwrite_its_input_or_mix_two_inputs() {
     assert!(out.stderr.contains("two inputs are named `s`"), "{out:?}");
     split(&env, &["missing.csv"]).assert_code(2);
 }
+
+#[test]
+fn every_fixture_splits_into_parts_that_validate_and_rejects_that_add_up() {
+    let fixtures = crate::util::fixtures_dir();
+    let mut names = vec![];
+    for dir in ["valid", "invalid"] {
+        for e in std::fs::read_dir(fixtures.join(dir)).unwrap() {
+            names.push(format!(
+                "{dir}/{}",
+                e.unwrap().file_name().to_string_lossy()
+            ));
+        }
+    }
+    names.extend([
+        "item-level-errors.csv".into(),
+        "item-level-valid.csv".into(),
+    ]);
+    names.sort();
+    let env = TestEnv::new();
+    for name in &names {
+        env.copy_fixture(name);
+        let out = split(&env, &["--max-rows", "3", name]);
+        assert!(out.code == 0 || out.code == 1, "{name}: {out:?}");
+        let m = manifest(&env);
+        let Some(entry) = m["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["input"] == name.as_str())
+        else {
+            // Nothing written: the file had a file-level error.
+            assert_eq!(out.code, 1, "{name}");
+            assert!(out.stdout.contains("nothing written"), "{name}: {out:?}");
+            continue;
+        };
+        let mut rows = 0;
+        for p in entry["parts"].as_array().unwrap() {
+            let file = format!("out/{}", p["file"].as_str().unwrap());
+            env.validate(&["--max-rows", "3", &file]).assert_code(0);
+            rows += p["rows"].as_u64().unwrap();
+        }
+        let rejected = entry["rejects"]["rows"].as_u64().unwrap_or(0);
+        assert_eq!(rows + rejected, entry["rows"].as_u64().unwrap(), "{name}");
+        assert_eq!(out.code == 1, rejected > 0, "{name}: {out:?}");
+    }
+}
