@@ -7,7 +7,9 @@
 
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod csv_out;
+pub mod deliver;
 pub mod diagnostic;
 pub mod digest;
 pub mod escape;
@@ -15,8 +17,10 @@ pub mod exit;
 pub mod fast_hash;
 pub mod fix;
 pub mod input;
+pub mod ledger;
 pub mod progress;
 pub mod report;
+pub mod secret;
 pub mod split;
 pub mod template;
 pub mod validate;

@@ -209,6 +209,26 @@ pub fn format_day(day: Day) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// A Unix time in seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn format_timestamp(secs: i64) -> String {
+    let (day, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        format_day(day),
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// The current time as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn now_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    format_timestamp(secs)
+}
+
 /// Today's date in UTC.
 pub fn today_utc() -> Day {
     let secs = std::time::SystemTime::now()
@@ -223,6 +243,12 @@ mod tests {
 
     fn day(s: &str) -> Day {
         parse_day(s).unwrap()
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(format_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_timestamp(1_795_446_245), "2026-11-23T12:24:05Z");
     }
 
     #[test]

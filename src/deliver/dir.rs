@@ -1,0 +1,99 @@
+//! `--dir DIR`: parts written into a local folder (for example one that your own FTP server
+//! offers impact.com), each under a temporary name, flushed to disk, then renamed.
+
+use super::{DeliveryError, PROBE_NAME, Transport, temporary_name};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Delivers into a folder.
+pub struct Dir {
+    path: PathBuf,
+}
+
+impl Dir {
+    /// Parts go into `path`, which must exist.
+    pub fn new(path: &Path) -> Dir {
+        Dir {
+            path: path.to_path_buf(),
+        }
+    }
+
+    fn fail(&self, stage: &'static str, e: &std::io::Error) -> DeliveryError {
+        let err = DeliveryError::io(stage, e);
+        DeliveryError {
+            message: format!("{}: {}", self.path.display(), err.message),
+            ..err
+        }
+    }
+}
+
+impl Transport for Dir {
+    fn destination(&self) -> String {
+        let abs = std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone());
+        format!("dir://{}", abs.display())
+    }
+
+    fn connect(&mut self, _timeout: Duration) -> Result<(), DeliveryError> {
+        match std::fs::metadata(&self.path) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(DeliveryError::permanent(
+                "open folder",
+                format!("{} is not a folder", self.path.display()),
+            )),
+            Err(e) => Err(self
+                .fail("open folder", &e)
+                .help("create the folder, or give --dir an existing one")),
+        }
+    }
+
+    fn put(
+        &mut self,
+        local: &Path,
+        name: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), DeliveryError> {
+        let tmp = self.path.join(temporary_name(name));
+        let result = (|| {
+            let mut src = File::open(local)?;
+            let mut dst = File::create(&tmp)?;
+            let mut buf = vec![0; 256 * 1024];
+            let mut sent = 0;
+            loop {
+                let n = src.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                dst.write_all(&buf[..n])?;
+                sent += n as u64;
+                progress(sent);
+            }
+            dst.sync_all()
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(self.fail("write", &e));
+        }
+        std::fs::rename(&tmp, self.path.join(name)).map_err(|e| self.fail("rename", &e))?;
+        // Make the rename itself durable.
+        if let Ok(d) = File::open(&self.path) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    fn probe(&mut self, step: &mut dyn FnMut(&str)) -> Result<(), DeliveryError> {
+        let tmp = self.path.join(temporary_name(PROBE_NAME));
+        let done = self.path.join(PROBE_NAME);
+        std::fs::write(&tmp, b"convsubmit doctor\n").map_err(|e| self.fail("write", &e))?;
+        step("wrote a probe file");
+        std::fs::rename(&tmp, &done).map_err(|e| self.fail("rename", &e))?;
+        step("renamed it");
+        std::fs::remove_file(&done).map_err(|e| self.fail("remove", &e))?;
+        step("removed it");
+        Ok(())
+    }
+
+    fn disconnect(&mut self) {}
+}

@@ -1,0 +1,162 @@
+//! Delivery: one [`Transport`] trait for every channel, the errors they report (temporary or
+//! permanent, with the stage they failed at), and retries with backoff.
+
+pub mod dir;
+pub mod ftp;
+pub mod retry;
+pub mod sftp;
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+/// Whether re-running later can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Network trouble, a busy server, a 4xx reply: retried, then exit 3.
+    Temporary,
+    /// Authentication, host key, certificate, refused operation: exit 4 at once.
+    Permanent,
+}
+
+/// A failed delivery step. Messages never hold a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryError {
+    /// Temporary or permanent.
+    pub kind: Kind,
+    /// The step that failed: `connect`, `TLS`, `login`, `host key`, `upload`, `rename`, …
+    pub stage: &'static str,
+    /// What happened.
+    pub message: String,
+    /// What a person should do, when there is something specific.
+    pub help: Option<String>,
+}
+
+impl DeliveryError {
+    /// A temporary failure.
+    pub fn temporary(stage: &'static str, message: impl Into<String>) -> Self {
+        DeliveryError {
+            kind: Kind::Temporary,
+            stage,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// A permanent failure.
+    pub fn permanent(stage: &'static str, message: impl Into<String>) -> Self {
+        DeliveryError {
+            kind: Kind::Permanent,
+            stage,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// Adds what to do.
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Classifies an I/O error: timeouts, resets and refusals are temporary; the rest (a
+    /// missing folder, no permission) permanent.
+    pub fn io(stage: &'static str, e: &std::io::Error) -> Self {
+        use std::io::ErrorKind as K;
+        let temporary = matches!(
+            e.kind(),
+            K::TimedOut
+                | K::WouldBlock
+                | K::Interrupted
+                | K::ConnectionRefused
+                | K::ConnectionReset
+                | K::ConnectionAborted
+                | K::NotConnected
+                | K::BrokenPipe
+                | K::UnexpectedEof
+                | K::AddrNotAvailable
+                | K::NetworkUnreachable
+                | K::HostUnreachable
+                | K::NetworkDown
+                | K::StorageFull
+                | K::ResourceBusy
+        );
+        let kind = if temporary {
+            Kind::Temporary
+        } else {
+            Kind::Permanent
+        };
+        DeliveryError {
+            kind,
+            stage,
+            message: e.to_string(),
+            help: None,
+        }
+    }
+}
+
+impl fmt::Display for DeliveryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed: {}", self.stage, self.message)
+    }
+}
+
+impl std::error::Error for DeliveryError {}
+
+/// A channel that delivers part files: a folder, an FTP or SFTP server, …
+///
+/// Every implementation makes a part appear under its final name only when it is complete
+/// (a temporary name, then a rename), and reports failures as [`DeliveryError`]s.
+pub trait Transport {
+    /// Where parts go, for people and the ledger: `sftp://acme@batch.impact.com:22/` (never
+    /// a secret).
+    fn destination(&self) -> String;
+
+    /// Connects and logs in (verifying the host key or certificate). Called again after a
+    /// failure, to reconnect.
+    fn connect(&mut self, timeout: Duration) -> Result<(), DeliveryError>;
+
+    /// Delivers the file at `local` as `name`. `progress` is told the bytes sent so far.
+    fn put(
+        &mut self,
+        local: &Path,
+        name: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), DeliveryError>;
+
+    /// Writes, renames and removes a small probe file, reporting each step (for `doctor`).
+    fn probe(&mut self, step: &mut dyn FnMut(&str)) -> Result<(), DeliveryError>;
+
+    /// Closes the connection, if any (errors are of no interest any more).
+    fn disconnect(&mut self);
+}
+
+/// The temporary name a part is uploaded under: hidden, and not ending in `.csv` or `.xml`,
+/// so impact.com's poller never takes it for a batch file.
+pub fn temporary_name(name: &str) -> String {
+    format!(".{name}.uploading")
+}
+
+/// The probe file `doctor` writes.
+pub const PROBE_NAME: &str = ".convsubmit-doctor-probe";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_names_are_never_batch_files() {
+        let t = temporary_name("2026-06-30_orders.csv");
+        assert!(t.starts_with('.') && !t.ends_with(".csv") && !t.ends_with(".xml"));
+    }
+
+    #[test]
+    fn io_errors_are_classified() {
+        use std::io::{Error, ErrorKind};
+        let t = DeliveryError::io("upload", &Error::from(ErrorKind::TimedOut));
+        assert_eq!(t.kind, Kind::Temporary);
+        let p = DeliveryError::io("upload", &Error::from(ErrorKind::PermissionDenied));
+        assert_eq!(p.kind, Kind::Permanent);
+        assert_eq!(p.to_string(), "upload failed: permission denied");
+    }
+}

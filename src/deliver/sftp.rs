@@ -1,0 +1,373 @@
+//! `--sftp`: SSH with a password or a key, the server's host key checked against
+//! known_hosts or a pinned `SHA256:` fingerprint (an unknown or changed key stops the run;
+//! nothing is ever trusted silently), then a temporary name, a size check and a rename.
+
+use super::{DeliveryError, Kind, PROBE_NAME, Transport, temporary_name};
+use crate::secret::Secret;
+use ssh2::{CheckResult, ErrorCode, HashType, KnownHostFileKind, Session, Sftp as SftpChannel};
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How the client proves who it is.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// A password.
+    Password(Secret),
+    /// A private key file, with its passphrase if it has one.
+    Key {
+        /// The private key (OpenSSH or PEM format).
+        path: PathBuf,
+        /// Its passphrase.
+        passphrase: Option<Secret>,
+    },
+}
+
+/// How the server's key is checked.
+#[derive(Debug, Clone)]
+pub enum HostKeyCheck {
+    /// Against an OpenSSH known_hosts file.
+    KnownHosts(PathBuf),
+    /// Against a pinned `SHA256:…` fingerprint.
+    Pinned(String),
+}
+
+/// How to reach the server.
+#[derive(Debug, Clone)]
+pub struct SftpSettings {
+    /// Host name or address.
+    pub host: String,
+    /// Port (22).
+    pub port: u16,
+    /// Login.
+    pub user: String,
+    /// Password or key.
+    pub auth: Auth,
+    /// Host key check.
+    pub host_key: HostKeyCheck,
+    /// Folder on the server.
+    pub remote_dir: String,
+    /// Upload under a temporary name and rename (else straight to the final name).
+    pub rename: bool,
+}
+
+struct Conn {
+    // Dropped in field order: the channel before the session.
+    sftp: SftpChannel,
+    session: Session,
+}
+
+/// The SFTP transport.
+pub struct Sftp {
+    settings: SftpSettings,
+    conn: Option<Conn>,
+}
+
+impl Sftp {
+    /// A transport that connects on [`Transport::connect`].
+    pub fn new(settings: SftpSettings) -> Sftp {
+        Sftp {
+            settings,
+            conn: None,
+        }
+    }
+
+    fn remote(&self, name: &str) -> PathBuf {
+        let dir = self.settings.remote_dir.trim_end_matches('/');
+        PathBuf::from(format!("{dir}/{name}"))
+    }
+
+    fn open(&self, timeout: Duration) -> Result<Conn, DeliveryError> {
+        let s = &self.settings;
+        let addr = (s.host.as_str(), s.port)
+            .to_socket_addrs()
+            .map_err(|e| {
+                DeliveryError::temporary("connect", format!("cannot resolve {}: {e}", s.host))
+            })?
+            .next()
+            .ok_or_else(|| {
+                DeliveryError::temporary("connect", format!("{} has no address", s.host))
+            })?;
+        let tcp = TcpStream::connect_timeout(&addr, timeout)
+            .map_err(|e| DeliveryError::io("connect", &e))?;
+        let _ = tcp.set_read_timeout(Some(timeout));
+        let _ = tcp.set_write_timeout(Some(timeout));
+        let mut session = Session::new().map_err(|e| classify("connect", &e))?;
+        session.set_timeout(timeout.as_millis().min(u128::from(u32::MAX)) as u32);
+        session.set_tcp_stream(tcp);
+        session.handshake().map_err(|e| classify("SSH handshake", &e))?;
+        self.check_host_key(&session)?;
+        match &s.auth {
+            Auth::Password(p) => session.userauth_password(&s.user, p.expose()),
+            Auth::Key { path, passphrase } => session.userauth_pubkey_file(
+                &s.user,
+                None,
+                path,
+                passphrase.as_ref().map(Secret::expose),
+            ),
+        }
+        .map_err(|e| {
+            if matches!(e.code(), ErrorCode::Session(-13 | -43 | -7 | -9)) {
+                return classify("login", &e);
+            }
+            DeliveryError::permanent(
+                "login",
+                format!("the server refused the login for {} ({})", s.user, e.message()),
+            )
+            .help(match &s.auth {
+                Auth::Password(_) => "check the username and the password variable or file named in the config",
+                Auth::Key { .. } => "check the username, and that the server lists the key's public half for it",
+            })
+        })?;
+        let sftp = session.sftp().map_err(|e| classify("open SFTP", &e))?;
+        Ok(Conn { sftp, session })
+    }
+
+    fn check_host_key(&self, session: &Session) -> Result<(), DeliveryError> {
+        let s = &self.settings;
+        let (key, _) = session
+            .host_key()
+            .ok_or_else(|| DeliveryError::permanent("host key", "the server sent no host key"))?;
+        let fingerprint = session
+            .host_key_hash(HashType::Sha256)
+            .map(|h| format!("SHA256:{}", base64(h)))
+            .ok_or_else(|| DeliveryError::permanent("host key", "cannot hash the host key"))?;
+        let pin_line = format!("host_key = \"{fingerprint}\"");
+        match &s.host_key {
+            HostKeyCheck::Pinned(pin) if *pin == fingerprint => Ok(()),
+            HostKeyCheck::Pinned(pin) => Err(DeliveryError::permanent(
+                "host key",
+                format!(
+                    "{}:{} presented the key {fingerprint}, not the pinned {pin}",
+                    s.host, s.port
+                ),
+            )
+            .help(format!(
+                "the server's key changed, or this is not the server you expect. Confirm the new key with the server's operator; if it is right, set {pin_line} under [sftp]"
+            ))),
+            HostKeyCheck::KnownHosts(path) => {
+                let mut known = session
+                    .known_hosts()
+                    .map_err(|e| classify("host key", &e))?;
+                if path.exists() {
+                    known
+                        .read_file(path, KnownHostFileKind::OpenSSH)
+                        .map_err(|e| {
+                            DeliveryError::permanent(
+                                "host key",
+                                format!("cannot read {}: {}", path.display(), e.message()),
+                            )
+                        })?;
+                }
+                match known.check_port(&s.host, s.port, key) {
+                    CheckResult::Match => Ok(()),
+                    CheckResult::NotFound => Err(DeliveryError::permanent(
+                        "host key",
+                        format!(
+                            "{}:{} is not in {}; its key is {fingerprint}",
+                            s.host,
+                            s.port,
+                            path.display()
+                        ),
+                    )
+                    .help(format!(
+                        "check the fingerprint with the server's operator, then either set {pin_line} under [sftp], or add the key to {} (e.g. `ssh-keyscan -p {} {} >> {}`)",
+                        path.display(),
+                        s.port,
+                        s.host,
+                        path.display()
+                    ))),
+                    CheckResult::Mismatch => Err(DeliveryError::permanent(
+                        "host key",
+                        format!(
+                            "the key of {}:{} ({fingerprint}) differs from the one in {}",
+                            s.host,
+                            s.port,
+                            path.display()
+                        ),
+                    )
+                    .help(format!(
+                        "the server's key changed, or this is not the server you expect. Confirm the new key with the server's operator; if it is right, replace the old line in {} or set {pin_line} under [sftp]",
+                        path.display()
+                    ))),
+                    CheckResult::Failure => Err(DeliveryError::permanent(
+                        "host key",
+                        format!("cannot check the key against {}", path.display()),
+                    )),
+                }
+            }
+        }
+    }
+
+    fn upload(
+        &mut self,
+        local: &Path,
+        name: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), DeliveryError> {
+        let rename = self.settings.rename;
+        let (tmp, dst) = (self.remote(&temporary_name(name)), self.remote(name));
+        let target = if rename { &tmp } else { &dst };
+        let conn = self
+            .conn
+            .as_ref()
+            .ok_or_else(|| DeliveryError::temporary("upload", "not connected"))?;
+        let size = std::fs::metadata(local)
+            .map_err(|e| DeliveryError::permanent("read part", e.to_string()))?
+            .len();
+        let mut src = std::fs::File::open(local)
+            .map_err(|e| DeliveryError::permanent("read part", e.to_string()))?;
+        let mut remote = conn
+            .sftp
+            .create(target)
+            .map_err(|e| classify("upload", &e))?;
+        let mut buf = vec![0; 64 * 1024];
+        let mut sent = 0;
+        loop {
+            let n = src
+                .read(&mut buf)
+                .map_err(|e| DeliveryError::permanent("read part", e.to_string()))?;
+            if n == 0 {
+                break;
+            }
+            remote
+                .write_all(&buf[..n])
+                .map_err(|e| DeliveryError::io("upload", &e))?;
+            sent += n as u64;
+            progress(sent);
+        }
+        remote.close().map_err(|e| classify("upload", &e))?;
+        drop(remote);
+        let stat = conn.sftp.stat(target).map_err(|e| classify("size check", &e))?;
+        if stat.size != Some(size) {
+            return Err(DeliveryError::temporary(
+                "size check",
+                format!("the server holds {:?} bytes of {size}", stat.size),
+            ));
+        }
+        if rename {
+            // SFTP v3 rename refuses an existing target (a part sent again with --force).
+            let _ = conn.sftp.unlink(&dst);
+            conn.sftp.rename(&tmp, &dst, None).map_err(|e| {
+                let err = classify("rename", &e);
+                if err.kind == Kind::Permanent {
+                    err.help("the server refuses to rename uploads; set `rename = false` under [sftp] to upload straight to the final name (a partial file can then appear under it while uploading)")
+                } else {
+                    err
+                }
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Network and session errors are temporary; refusals by the server permanent, but for a
+/// full disk or quota.
+fn classify(stage: &'static str, e: &ssh2::Error) -> DeliveryError {
+    let kind = match e.code() {
+        // LIBSSH2_FX_NO_SPACE_ON_FILESYSTEM, QUOTA_EXCEEDED, NO_CONNECTION, CONNECTION_LOST
+        ErrorCode::SFTP(14 | 15 | 6 | 7) => Kind::Temporary,
+        ErrorCode::SFTP(_) => Kind::Permanent,
+        ErrorCode::Session(_) => Kind::Temporary,
+    };
+    DeliveryError {
+        kind,
+        stage,
+        message: e.message().to_string(),
+        help: None,
+    }
+}
+
+/// Standard base64 without padding, as OpenSSH prints fingerprints.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+impl Transport for Sftp {
+    fn destination(&self) -> String {
+        let s = &self.settings;
+        let dir = if s.remote_dir.starts_with('/') {
+            s.remote_dir.clone()
+        } else {
+            format!("/{}", s.remote_dir)
+        };
+        format!("sftp://{}@{}:{}{dir}", s.user, s.host, s.port)
+    }
+
+    fn connect(&mut self, timeout: Duration) -> Result<(), DeliveryError> {
+        self.disconnect();
+        self.conn = Some(self.open(timeout)?);
+        Ok(())
+    }
+
+    fn put(
+        &mut self,
+        local: &Path,
+        name: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), DeliveryError> {
+        let result = self.upload(local, name, progress);
+        if result.as_ref().is_err_and(|e| e.kind == Kind::Temporary) {
+            self.conn = None;
+        }
+        result
+    }
+
+    fn probe(&mut self, step: &mut dyn FnMut(&str)) -> Result<(), DeliveryError> {
+        let dir = std::env::temp_dir().join(format!("convsubmit-probe-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let local = dir.join(PROBE_NAME);
+        std::fs::write(&local, b"convsubmit doctor\n")
+            .map_err(|e| DeliveryError::permanent("probe", e.to_string()))?;
+        let put = self.put(&local, PROBE_NAME, &mut |_| {});
+        let _ = std::fs::remove_dir_all(&dir);
+        put?;
+        step(if self.settings.rename {
+            "wrote a probe file under a temporary name, checked its size and renamed it"
+        } else {
+            "wrote a probe file and checked its size"
+        });
+        let conn = self
+            .conn
+            .as_ref()
+            .ok_or_else(|| DeliveryError::temporary("remove", "not connected"))?;
+        conn.sftp
+            .unlink(&self.remote(PROBE_NAME))
+            .map_err(|e| classify("remove", &e))?;
+        step("removed it");
+        Ok(())
+    }
+
+    fn disconnect(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.session.disconnect(None, "bye", None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_standard() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg");
+        assert_eq!(base64(b"fo"), "Zm8");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64(&[0xfb, 0xff]), "+/8");
+    }
+}

@@ -1,0 +1,281 @@
+//! The ledger: an SQLite database of every part delivered, so that a re-run sends only what
+//! is missing. One run at a time holds its lock; a second run waits for it.
+
+use crate::values::date::now_utc;
+use anyhow::{Context, Result, bail};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// One delivered part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    /// SHA-256 of the part's bytes.
+    pub sha256: String,
+    /// Where it went, e.g. `sftp://acme@batch.impact.com:22/` (never a secret).
+    pub destination: String,
+    /// Its name there.
+    pub remote_name: String,
+    /// Its size.
+    pub bytes: u64,
+    /// Its data rows.
+    pub rows: u64,
+    /// The input it was split from.
+    pub input: String,
+    /// When the delivery was confirmed, UTC.
+    pub delivered_at: String,
+}
+
+/// An open, locked ledger.
+pub struct Ledger {
+    conn: Connection,
+    path: PathBuf,
+    _lock: File,
+}
+
+/// Why the ledger could not be opened.
+#[derive(Debug)]
+pub enum OpenError {
+    /// Another run held the lock for longer than allowed.
+    Busy(PathBuf),
+    /// Anything else (unreadable, damaged): needs a person.
+    Other(anyhow::Error),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Busy(p) => write!(
+                f,
+                "another convsubmit run still holds the ledger {} (its .lock file)",
+                p.display()
+            ),
+            OpenError::Other(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    remote_name TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    rows INTEGER NOT NULL,
+    input TEXT NOT NULL,
+    delivered_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_content ON deliveries (destination, sha256);
+";
+
+impl Ledger {
+    /// Opens (creating if needed) the ledger at `path`, waiting until `wait` for a run that
+    /// holds it. `notice` is told once when waiting starts.
+    pub fn open(path: &Path, wait: Duration, notice: &mut dyn FnMut(&str)) -> Result<Ledger, OpenError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the ledger folder {}", dir.display()))
+                .map_err(OpenError::Other)?;
+        }
+        let lock = lock(path, wait, notice)?;
+        let conn = open_db(path).map_err(OpenError::Other)?;
+        Ok(Ledger {
+            conn,
+            path: path.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    /// The ledger's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The delivery of content `sha256` to `destination`, if it was delivered.
+    pub fn find(&self, destination: &str, sha256: &str) -> Result<Option<Delivery>> {
+        self.conn
+            .query_row(
+                "SELECT sha256, destination, remote_name, bytes, rows, input, delivered_at
+                 FROM deliveries WHERE destination = ?1 AND sha256 = ?2
+                 ORDER BY id DESC LIMIT 1",
+                params![destination, sha256],
+                row,
+            )
+            .optional()
+            .with_context(|| format!("cannot read the ledger {}", self.path.display()))
+    }
+
+    /// Records a confirmed delivery (durably: committed before this returns).
+    pub fn record(&self, d: &Delivery) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO deliveries (sha256, destination, remote_name, bytes, rows, input, delivered_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    d.sha256,
+                    d.destination,
+                    d.remote_name,
+                    d.bytes as i64,
+                    d.rows as i64,
+                    d.input,
+                    d.delivered_at
+                ],
+            )
+            .with_context(|| format!("cannot write to the ledger {}", self.path.display()))?;
+        Ok(())
+    }
+
+    /// Every delivery, oldest first, optionally only those at or after `since` (a date or
+    /// timestamp prefix compared as text, which ISO 8601 UTC allows).
+    pub fn history(&self, since: Option<&str>) -> Result<Vec<Delivery>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT sha256, destination, remote_name, bytes, rows, input, delivered_at
+             FROM deliveries WHERE delivered_at >= ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![since.unwrap_or("")], row)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .with_context(|| format!("cannot read the ledger {}", self.path.display()))
+    }
+}
+
+/// A delivery confirmed now.
+pub fn now() -> String {
+    now_utc()
+}
+
+fn row(r: &rusqlite::Row) -> rusqlite::Result<Delivery> {
+    Ok(Delivery {
+        sha256: r.get(0)?,
+        destination: r.get(1)?,
+        remote_name: r.get(2)?,
+        bytes: r.get::<_, i64>(3)? as u64,
+        rows: r.get::<_, i64>(4)? as u64,
+        input: r.get(5)?,
+        delivered_at: r.get(6)?,
+    })
+}
+
+fn lock(path: &Path, wait: Duration, notice: &mut dyn FnMut(&str)) -> Result<File, OpenError> {
+    let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))
+        .map_err(OpenError::Other)?;
+    let deadline = Instant::now() + wait;
+    let mut told = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if !told {
+                    notice(&format!(
+                        "waiting for another convsubmit run to finish with the ledger {}",
+                        path.display()
+                    ));
+                    told = true;
+                }
+                if Instant::now() >= deadline {
+                    return Err(OpenError::Busy(path.to_path_buf()));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(OpenError::Other(
+                    anyhow::Error::new(e).context(format!("cannot lock {}", lock_path.display())),
+                ));
+            }
+        }
+    }
+}
+
+fn open_db(path: &Path) -> Result<Connection> {
+    let damaged = |e: rusqlite::Error| {
+        anyhow::anyhow!(
+            "the ledger {} cannot be used ({e}); nothing was sent. If it is damaged, move it \
+             aside: a new ledger knows of no delivery, so the next run would send every part again",
+            path.display()
+        )
+    };
+    let conn = Connection::open(path).map_err(damaged)?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(damaged)?;
+    let check: String = conn
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .map_err(damaged)?;
+    if check != "ok" {
+        bail!(
+            "the ledger {} is damaged ({check}); nothing was sent. Move it aside to start a new \
+             one: a new ledger knows of no delivery, so the next run would send every part again",
+            path.display()
+        );
+    }
+    conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL;")
+        .map_err(damaged)?;
+    conn.execute_batch(SCHEMA).map_err(damaged)?;
+    Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("convsubmit-ledger-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir.join("ledger.sqlite")
+    }
+
+    fn delivery(sha: &str) -> Delivery {
+        Delivery {
+            sha256: sha.into(),
+            destination: "dir:///out".into(),
+            remote_name: "a.csv".into(),
+            bytes: 10,
+            rows: 1,
+            input: "a.csv".into(),
+            delivered_at: "2026-11-23T10:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn records_survive_reopening() {
+        let path = temp("reopen");
+        {
+            let l = Ledger::open(&path, Duration::ZERO, &mut |_| {}).unwrap();
+            assert_eq!(l.find("dir:///out", "aa").unwrap(), None);
+            l.record(&delivery("aa")).unwrap();
+        }
+        let l = Ledger::open(&path, Duration::ZERO, &mut |_| {}).unwrap();
+        assert_eq!(l.find("dir:///out", "aa").unwrap(), Some(delivery("aa")));
+        assert_eq!(l.find("dir:///elsewhere", "aa").unwrap(), None);
+        assert_eq!(l.history(Some("2026-11-24")).unwrap(), vec![]);
+        assert_eq!(l.history(None).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_second_open_waits_for_the_lock() {
+        let path = temp("lock");
+        let _first = Ledger::open(&path, Duration::ZERO, &mut |_| {}).unwrap();
+        let mut told = vec![];
+        let second = Ledger::open(&path, Duration::from_millis(300), &mut |m| told.push(m.to_string()));
+        assert!(matches!(second, Err(OpenError::Busy(_))));
+        assert_eq!(told.len(), 1);
+    }
+
+    #[test]
+    fn a_damaged_ledger_is_an_error_not_a_fresh_start() {
+        let path = temp("damaged");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"this is not an SQLite database, but it is long enough to look at").unwrap();
+        let e = Ledger::open(&path, Duration::ZERO, &mut |_| {}).err().unwrap().to_string();
+        assert!(e.contains("cannot be used") || e.contains("damaged"), "{e}");
+        assert!(e.contains("nothing was sent"), "{e}");
+    }
+}
