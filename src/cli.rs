@@ -16,6 +16,9 @@ pub struct Cli {
     /// Print errors only (text format): no warnings, info, summaries or progress.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// The config file (default: ./convsubmit.toml, else ~/.config/convsubmit/convsubmit.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<std::path::PathBuf>,
 }
 
 /// The subcommands.
@@ -29,6 +32,13 @@ pub enum Command {
     /// Rewrite a file to fix what can be fixed mechanically (order grouping, header
     /// spelling, plain emails, BOM, line breaks), then report what is left.
     Fix(FixArgs),
+    /// Validate, set rejected rows aside, split, and deliver every part not delivered yet.
+    Push(PushArgs),
+    /// List the deliveries the ledger records.
+    History(HistoryArgs),
+    /// Check a channel: connect, log in, verify the host key or certificate, and write,
+    /// rename and remove a probe file. Sends no data.
+    Doctor(DoctorArgs),
     /// List the built-in templates, or print one as a blank CSV (or its schema).
     Templates(TemplatesArgs),
 }
@@ -141,6 +151,118 @@ pub struct FixArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub report: ReportArgs,
+}
+
+/// Where to deliver: exactly one channel.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ChannelArgs {
+    /// SFTP ([sftp] in the config; default host batch.impact.com:22).
+    #[arg(long)]
+    pub sftp: bool,
+    /// Plain FTP ([ftp]); the password and data travel in clear text.
+    #[arg(long)]
+    pub ftp: bool,
+    /// FTP with explicit TLS ([ftp]), certificate verified.
+    #[arg(long)]
+    pub ftps: bool,
+    /// A local folder (written atomically: a temporary name, then rename).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
+}
+
+/// Connection settings that override the config file.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Server host (overrides the config).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Server port (overrides the config).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Login name (overrides the config).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Folder on the server (overrides the config).
+    #[arg(long, value_name = "PATH")]
+    pub remote_dir: Option<String>,
+}
+
+/// `convsubmit push`.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// CSV files to deliver (`-` reads standard input).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub channel: ChannelArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub server: ServerArgs,
+    /// The ledger of deliveries (overrides the config).
+    #[arg(long, value_name = "PATH")]
+    pub ledger: Option<std::path::PathBuf>,
+    /// Print what would be sent where; connect to nothing, send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Send parts again even when the ledger says they were delivered.
+    #[arg(long)]
+    pub force: bool,
+    /// Send nothing if any row would be set aside.
+    #[arg(long)]
+    pub fail_on_reject: bool,
+    /// Retries of a temporary failure, per part.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub retries: u32,
+    /// Give up after this many seconds in all (nothing is left half-sent; re-run to go on).
+    #[arg(long, value_name = "SECONDS", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_time: u64,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub check: CheckArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub report: ReportArgs,
+}
+
+/// `convsubmit history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The ledger (overrides the config).
+    #[arg(long, value_name = "PATH")]
+    pub ledger: Option<std::path::PathBuf>,
+    /// Only deliveries on or after this date (YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_as_of)]
+    pub since: Option<Day>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = HistoryFormat::Text)]
+    pub format: HistoryFormat,
+}
+
+/// `history` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryFormat {
+    /// A line per delivery.
+    Text,
+    /// A JSON array.
+    Json,
+}
+
+/// `convsubmit doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub channel: ChannelArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub server: ServerArgs,
+    /// Give up after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_time: u64,
 }
 
 /// `convsubmit templates`.

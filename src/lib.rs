@@ -42,6 +42,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Validate(args) => commands::validate::run(args, global),
         Command::Split(args) => commands::split::run(args, global),
         Command::Fix(args) => commands::fix::run(args, global),
+        Command::Push(args) => {
+            let config = config::Config::load(cli.config.as_deref())?;
+            commands::push::run(args, global, &config)
+        }
+        Command::History(args) => {
+            let config = config::Config::load(cli.config.as_deref())?;
+            commands::history::run(args, &config, &mut std::io::stdout().lock())
+        }
+        Command::Doctor(args) => {
+            let config = config::Config::load(cli.config.as_deref())?;
+            commands::doctor::run(args, &config)
+        }
         Command::Templates(args) => {
             let mut out = std::io::stdout().lock();
             commands::templates::run(&args.action, &mut out)

@@ -1,6 +1,10 @@
 //! One module per subcommand; each is glue between the CLI and the library.
 
+pub mod channel;
+pub mod doctor;
 pub mod fix;
+pub mod history;
+pub mod push;
 pub mod split;
 pub mod templates;
 pub mod validate;

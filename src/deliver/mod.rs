@@ -3,6 +3,7 @@
 
 pub mod dir;
 pub mod ftp;
+pub mod push;
 pub mod retry;
 pub mod sftp;
 

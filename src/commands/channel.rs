@@ -1,0 +1,109 @@
+//! Turns `--sftp|--ftp|--ftps|--dir`, the connection flags and the config file into a
+//! transport. Flags override the config; secrets come only from the config's sources.
+
+use crate::cli::{ChannelArgs, ServerArgs};
+use crate::config::{Config, DEFAULT_HOST, Server};
+use crate::deliver::Transport;
+use crate::deliver::dir::Dir;
+use crate::deliver::ftp::{Ftp, FtpSettings};
+use crate::deliver::sftp::{Auth, HostKeyCheck, Sftp, SftpSettings};
+use crate::secret::Secret;
+use anyhow::{Context, Result, bail};
+
+/// Builds the transport. With `read_secrets` false (`--dry-run`), no secret is read: the
+/// transport can name its destination but not connect.
+pub fn transport(
+    channel: &ChannelArgs,
+    server: &ServerArgs,
+    config: &Config,
+    read_secrets: bool,
+) -> Result<Box<dyn Transport>> {
+    if let Some(dir) = &channel.dir {
+        return Ok(Box::new(Dir::new(dir)));
+    }
+    if channel.sftp {
+        return Ok(Box::new(Sftp::new(sftp(server, config, read_secrets)?)));
+    }
+    Ok(Box::new(Ftp::new(ftp(server, config, channel.ftps, read_secrets)?)))
+}
+
+fn user(server: &ServerArgs, section: &Server, name: &str) -> Result<String> {
+    match server.user.clone().or_else(|| section.username.clone()) {
+        Some(u) => Ok(u),
+        None => bail!("no login name: set `username` under [{name}] in convsubmit.toml, or pass --user"),
+    }
+}
+
+fn password(config: &Config, section: &Server, name: &str, read: bool) -> Result<Option<Secret>> {
+    let source = config.secret_source(
+        &format!("[{name}] password"),
+        &section.password_env,
+        &section.password_file,
+        &section.password_command,
+    )?;
+    match (source, read) {
+        (Some(s), true) => Ok(Some(s.read().with_context(|| {
+            format!("cannot read the [{name}] password")
+        })?)),
+        (Some(_), false) => Ok(Some(Secret::new(""))),
+        (None, _) => Ok(None),
+    }
+}
+
+fn sftp(server: &ServerArgs, config: &Config, read: bool) -> Result<SftpSettings> {
+    let s = &config.sftp;
+    let auth = match (&s.key_file, password(config, s, "sftp", read)?) {
+        (Some(_), Some(_)) => bail!("[sftp]: set either key_file or a password, not both"),
+        (Some(key), None) => {
+            let passphrase = match (&s.key_passphrase_env, read) {
+                (Some(var), true) => Some(
+                    crate::secret::Source::Env(var.clone())
+                        .read()
+                        .context("cannot read the [sftp] key passphrase")?,
+                ),
+                _ => None,
+            };
+            Auth::Key {
+                path: config.resolve(key),
+                passphrase,
+            }
+        }
+        (None, Some(p)) => Auth::Password(p),
+        (None, None) => bail!(
+            "no way to log in: set password_env (or password_file, password_command) or key_file under [sftp] in convsubmit.toml"
+        ),
+    };
+    let host_key = match &s.host_key {
+        Some(pin) if pin.starts_with("SHA256:") => HostKeyCheck::Pinned(pin.clone()),
+        Some(pin) => bail!("[sftp] host_key must be a fingerprint like SHA256:…, not `{pin}`"),
+        None => HostKeyCheck::KnownHosts(
+            config.resolve(s.known_hosts.as_deref().unwrap_or("~/.ssh/known_hosts")),
+        ),
+    };
+    Ok(SftpSettings {
+        host: server.host.clone().or_else(|| s.host.clone()).unwrap_or_else(|| DEFAULT_HOST.into()),
+        port: server.port.or(s.port).unwrap_or(22),
+        user: user(server, s, "sftp")?,
+        auth,
+        host_key,
+        remote_dir: server.remote_dir.clone().or_else(|| s.remote_dir.clone()).unwrap_or_else(|| "/".into()),
+        rename: s.rename.unwrap_or(true),
+    })
+}
+
+fn ftp(server: &ServerArgs, config: &Config, tls: bool, read: bool) -> Result<FtpSettings> {
+    let s = &config.ftp;
+    let Some(password) = password(config, s, "ftp", read)? else {
+        bail!("no password: set password_env (or password_file, password_command) under [ftp] in convsubmit.toml");
+    };
+    Ok(FtpSettings {
+        host: server.host.clone().or_else(|| s.host.clone()).unwrap_or_else(|| DEFAULT_HOST.into()),
+        port: server.port.or(s.port).unwrap_or(21),
+        user: user(server, s, "ftp")?,
+        password,
+        tls,
+        ca_file: s.ca_file.as_deref().map(|f| config.resolve(f)),
+        remote_dir: server.remote_dir.clone().or_else(|| s.remote_dir.clone()).unwrap_or_else(|| "/".into()),
+        rename: s.rename.unwrap_or(true),
+    })
+}

@@ -1,0 +1,46 @@
+//! `convsubmit doctor`: checks a channel end to end without sending data.
+
+use super::push::report_failure;
+use crate::cli::DoctorArgs;
+use crate::config::Config;
+use crate::deliver::push::io_timeout;
+use crate::deliver::retry::Policy;
+use crate::exit::ExitStatus;
+use anyhow::Result;
+use std::time::{Duration, Instant};
+
+/// Runs the subcommand.
+pub fn run(args: &DoctorArgs, config: &Config) -> Result<ExitStatus> {
+    for w in config.warnings() {
+        println!("warning: {w}");
+    }
+    let policy = Policy::new(0, Instant::now() + Duration::from_secs(args.max_time));
+    let mut transport = super::channel::transport(&args.channel, &args.server, config, true)?;
+    let destination = transport.destination();
+    println!("checking {destination}");
+    if args.channel.ftp {
+        println!("warning: plain FTP: the password and the data travel in clear text");
+    }
+    if let Err(e) = transport.connect(io_timeout(&policy)) {
+        return Ok(report_failure(&e, &destination));
+    }
+    let what = if args.channel.dir.is_some() {
+        "the folder exists"
+    } else if args.channel.sftp {
+        "connected, host key verified, logged in"
+    } else if args.channel.ftps {
+        "connected, TLS certificate verified, logged in"
+    } else {
+        "connected, logged in"
+    };
+    println!("ok: {what}");
+    let result = transport.probe(&mut |step| println!("ok: {step}"));
+    transport.disconnect();
+    match result {
+        Ok(()) => {
+            println!("{destination} is ready for push");
+            Ok(ExitStatus::Success)
+        }
+        Err(e) => Ok(report_failure(&e, &destination)),
+    }
+}

@@ -1,0 +1,50 @@
+//! `convsubmit history`: the deliveries the ledger records.
+
+use crate::cli::{HistoryArgs, HistoryFormat};
+use crate::config::Config;
+use crate::exit::ExitStatus;
+use crate::ledger::Ledger;
+use crate::values::date::format_day;
+use anyhow::Result;
+use std::io::Write;
+use std::time::Duration;
+
+/// Runs the subcommand.
+pub fn run(args: &HistoryArgs, config: &Config, out: &mut dyn Write) -> Result<ExitStatus> {
+    let path = config.ledger_path(args.ledger.as_deref());
+    let deliveries = if path.exists() {
+        let ledger = Ledger::open(&path, Duration::from_secs(30), &mut |m| {
+            eprintln!("convsubmit: {m}")
+        })?;
+        let since = args.since.map(format_day);
+        ledger.history(since.as_deref())?
+    } else {
+        vec![]
+    };
+    match args.format {
+        HistoryFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &deliveries)?;
+            writeln!(out)?;
+        }
+        HistoryFormat::Text => {
+            if deliveries.is_empty() {
+                writeln!(out, "no deliveries recorded in {}", path.display())?;
+            }
+            for d in &deliveries {
+                writeln!(
+                    out,
+                    "{}  {}{}  {} rows  {} bytes  sha256:{}  from {}",
+                    d.delivered_at,
+                    d.destination.trim_end_matches('/'),
+                    format_args!("/{}", d.remote_name),
+                    d.rows,
+                    d.bytes,
+                    &d.sha256[..d.sha256.len().min(12)],
+                    crate::escape::controls(&d.input)
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(ExitStatus::Success)
+}

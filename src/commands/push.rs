@@ -1,0 +1,217 @@
+//! `convsubmit push`: validate, set rejects aside, split, deliver, record.
+
+use super::validate::{Global, make_reporter, open_input, options, progress_wanted, report_output};
+use crate::cli::{Format, PushArgs};
+use crate::config::Config;
+use crate::deliver::push::{self, DeliverOptions, Event, Failure, Fate, Part, WorkDir};
+use crate::deliver::retry::Policy;
+use crate::deliver::{DeliveryError, Kind};
+use crate::exit::ExitStatus;
+use crate::ledger::{Ledger, OpenError};
+use crate::progress::Progress;
+use crate::report::{Summary, plural};
+use anyhow::Result;
+use std::io::{self, Write};
+use std::time::Duration;
+
+/// Runs the subcommand.
+pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatus> {
+    let policy = Policy::new(args.retries, push::deadline(Duration::from_secs(args.max_time)));
+    let opts = options(&args.check)?;
+    let mut transport = super::channel::transport(&args.channel, &args.server, config, !args.dry_run)?;
+    let text = args.report.format == Format::Text;
+    let mut say = Say {
+        quiet: global.quiet,
+        to_stdout: text,
+    };
+    for w in config.warnings() {
+        eprintln!("convsubmit: warning: {w}");
+    }
+    if args.channel.ftp && !args.dry_run {
+        eprintln!(
+            "convsubmit: warning: --ftp sends the password and the data in clear text; use --ftps if the server offers it"
+        );
+    }
+
+    // Validate and split every input before anything is sent.
+    let work = WorkDir::create()?;
+    let show_progress = progress_wanted(&args.report, global);
+    let mut reporter = make_reporter(&args.report, false, global, report_output(show_progress))?;
+    let mut summary = Summary::default();
+    let (mut unreadable, mut unusable, mut rejected_rows) = (false, false, 0);
+    let mut parts: Vec<Part> = vec![];
+    let mut notes = vec![];
+    for (i, arg) in args.files.iter().enumerate() {
+        let Some(input) = open_input(arg, &mut unreadable) else {
+            continue;
+        };
+        let name = input.name.clone();
+        let bar = Progress::new(&name, input.size, show_progress);
+        reporter.begin_file(&name)?;
+        let prepared = push::prepare(
+            &name,
+            input.source,
+            &opts,
+            &work.path().join(i.to_string()),
+            &mut |b| bar.set(b),
+            &mut |d| bar.suspend(|| reporter.diagnostic(&name, d)),
+        )?;
+        bar.finish();
+        reporter.end_file(&prepared.report)?;
+        summary.add(&prepared.report);
+        match (&prepared.entry, &prepared.rejects) {
+            (None, _) => {
+                unusable = true;
+                notes.push(format!("{name}: nothing sent: the file has errors that affect every row (see above)"));
+            }
+            (Some(e), Some(path)) => {
+                let r = e.rejects.as_ref().map_or(0, |r| r.rows);
+                rejected_rows += r;
+                notes.push(format!("set aside {} of {name} in {}", plural(r, "row"), path.display()));
+            }
+            _ => {}
+        }
+        parts.extend(prepared.parts);
+    }
+    reporter.finish(&summary)?;
+    for n in &notes {
+        say.line(n)?;
+    }
+    if unreadable {
+        say.line("nothing sent: an input could not be read")?;
+        return Ok(ExitStatus::Failure);
+    }
+    if args.fail_on_reject && (rejected_rows > 0 || unusable) {
+        say.line("nothing sent (--fail-on-reject): rows would be set aside")?;
+        return Ok(ExitStatus::DataErrors);
+    }
+
+    let ledger_path = config.ledger_path(args.ledger.as_deref());
+    let ledger = if args.dry_run && !ledger_path.exists() {
+        None
+    } else {
+        match Ledger::open(&ledger_path, policy.remaining(), &mut |m| {
+            eprintln!("convsubmit: {m}")
+        }) {
+            Ok(l) => Some(l),
+            Err(OpenError::Busy(_)) => {
+                eprintln!("convsubmit: error: another run still holds the ledger {}; nothing was sent (re-run later)", ledger_path.display());
+                return Ok(ExitStatus::TemporaryDelivery);
+            }
+            Err(e @ OpenError::Other(_)) => return Err(e.into()),
+        }
+    };
+    let destination = transport.destination();
+    let total = parts.len();
+    let how = DeliverOptions {
+        force: args.force,
+        dry_run: args.dry_run,
+        policy,
+    };
+    let mut bar: Option<(String, Progress)> = None;
+    let mut skipped = 0;
+    let mut rows_sent = 0;
+    let result = push::deliver(&parts, transport.as_mut(), ledger.as_ref(), &how, &mut |e| match e {
+        Event::Part(p, fate) => {
+            if let Some((_, b)) = bar.take() {
+                b.finish();
+            }
+            let line = match fate {
+                Fate::Sent => {
+                    rows_sent += p.rows;
+                    format!("sent {} ({}) to {destination}", p.name, plural(p.rows, "row"))
+                }
+                Fate::AlreadyDelivered(when) => {
+                    skipped += 1;
+                    format!("already delivered {} on {when}; not sent again", p.name)
+                }
+                Fate::WouldSend => format!(
+                    "would send {} ({}, {} bytes) to {destination}",
+                    p.name,
+                    plural(p.rows, "row"),
+                    p.bytes
+                ),
+            };
+            let _ = say.line(&line);
+        }
+        Event::Retry(err, delay) => eprintln!(
+            "convsubmit: {err}; retrying in {:.1}s",
+            delay.as_secs_f64()
+        ),
+        Event::Progress(p, n) => {
+            let fresh = bar.as_ref().is_none_or(|(name, _)| *name != p.name);
+            if fresh {
+                bar = Some((p.name.clone(), Progress::new(&p.name, Some(p.bytes), show_progress)));
+            }
+            if let Some((_, b)) = &bar {
+                b.set(n);
+            }
+        }
+    });
+    if let Some((_, b)) = bar.take() {
+        b.finish();
+    }
+    let status = match result {
+        Ok(sent) => {
+            let verb = if args.dry_run { "would send" } else { "sent" };
+            let count = if args.dry_run { total - skipped } else { sent };
+            say.line(&format!(
+                "push: {verb} {} of {total} to {destination}{}{}",
+                plural(count as u64, "part"),
+                if args.dry_run { String::new() } else { format!(" ({})", plural(rows_sent, "row")) },
+                if skipped > 0 { format!("; {skipped} already delivered") } else { String::new() }
+            ))?;
+            if rejected_rows > 0 || unusable {
+                ExitStatus::DataErrors
+            } else {
+                ExitStatus::Success
+            }
+        }
+        Err(Failure::Delivery(e)) => report_failure(&e, &destination),
+        Err(Failure::Ledger(e)) => {
+            eprintln!("convsubmit: error: {e:#}");
+            eprintln!("  help: the last part may have been delivered without being recorded; check {destination} before sending it again");
+            ExitStatus::PermanentDelivery
+        }
+    };
+    Ok(status)
+}
+
+/// Prints a delivery failure with what to do; returns the exit status it calls for.
+pub fn report_failure(e: &DeliveryError, destination: &str) -> ExitStatus {
+    eprintln!("convsubmit: error: {destination}: {e}");
+    if let Some(help) = &e.help {
+        eprintln!("  help: {help}");
+    }
+    match e.kind {
+        Kind::Temporary => {
+            eprintln!("  help: a temporary failure: re-run later; parts already delivered are not sent again");
+            ExitStatus::TemporaryDelivery
+        }
+        Kind::Permanent => ExitStatus::PermanentDelivery,
+    }
+}
+
+/// Lines about the run: on stdout with a text report, else on stderr (so stdout stays
+/// machine-readable); none with `--quiet`.
+struct Say {
+    quiet: bool,
+    to_stdout: bool,
+}
+
+impl Say {
+    fn line(&mut self, s: &str) -> io::Result<()> {
+        if self.quiet {
+            return Ok(());
+        }
+        let s = crate::escape::controls(s);
+        if self.to_stdout {
+            let mut out = io::stdout().lock();
+            writeln!(out, "{s}")?;
+            out.flush()
+        } else {
+            eprintln!("{s}");
+            Ok(())
+        }
+    }
+}

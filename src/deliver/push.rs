@@ -1,0 +1,261 @@
+//! The push pipeline: validate → set rejects aside → split (in a work folder) → deliver each
+//! part the ledger does not know of yet → record it. The parts are exactly the files `split`
+//! writes for the same input and options.
+
+use super::retry::{self, Policy};
+use super::{DeliveryError, Kind, Transport};
+use crate::diagnostic::Diagnostic;
+use crate::ledger::{self, Delivery, Ledger};
+use crate::split::{self, FileEntry, Names};
+use crate::validate::{self, FileReport};
+use anyhow::{Context, Result};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// One part ready to send.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// The input it came from.
+    pub input: String,
+    /// Its file in the work folder.
+    pub local: PathBuf,
+    /// Its name at the destination.
+    pub name: String,
+    /// SHA-256 of its bytes.
+    pub sha256: String,
+    /// Size.
+    pub bytes: u64,
+    /// Data rows.
+    pub rows: u64,
+}
+
+/// What preparing one input gave.
+pub struct Prepared {
+    /// The validation report.
+    pub report: FileReport,
+    /// What `split` made of it (`None`: file-level errors, nothing to send).
+    pub entry: Option<FileEntry>,
+    /// Where its rejects were put, beside the input.
+    pub rejects: Option<PathBuf>,
+    /// Its parts.
+    pub parts: Vec<Part>,
+}
+
+/// A work folder for the parts of one run, removed when dropped.
+pub struct WorkDir(PathBuf);
+
+impl WorkDir {
+    /// A new, empty folder.
+    pub fn create() -> Result<WorkDir> {
+        let path = std::env::temp_dir().join(format!("convsubmit-push-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("cannot create the work folder {}", path.display()))?;
+        Ok(WorkDir(path))
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Splits one input into `work/<n>/`, and moves its rejects beside the input (`<stem>.rejects.csv`;
+/// in the current folder for standard input). A rejects file of an earlier run is removed
+/// when this run rejects nothing, so that it never describes an older input.
+pub fn prepare(
+    name: &str,
+    src: impl Read,
+    opts: &validate::Options,
+    work: &Path,
+    progress: &mut dyn FnMut(u64),
+    sink: &mut dyn FnMut(&Diagnostic) -> io::Result<()>,
+) -> Result<Prepared> {
+    std::fs::create_dir_all(work)
+        .with_context(|| format!("cannot create the work folder {}", work.display()))?;
+    let outcome = split::split_file(name, src, opts, work, progress, sink)?;
+    let names = Names::new(name, opts.as_of);
+    let beside = if name == crate::input::STDIN_NAME {
+        PathBuf::from(names.rejects())
+    } else {
+        Path::new(name).with_file_name(names.rejects())
+    };
+    let mut rejects = None;
+    let mut parts = vec![];
+    if let Some(entry) = &outcome.entry {
+        match &entry.rejects {
+            Some(r) => {
+                move_file(&work.join(&r.file), &beside)?;
+                rejects = Some(beside);
+            }
+            None => remove_stale(&beside)?,
+        }
+        parts = entry
+            .parts
+            .iter()
+            .map(|p| Part {
+                input: name.to_string(),
+                local: work.join(&p.file),
+                name: p.file.clone(),
+                sha256: p.sha256.clone(),
+                bytes: p.bytes,
+                rows: p.rows,
+            })
+            .collect();
+    }
+    Ok(Prepared {
+        report: outcome.report,
+        entry: outcome.entry,
+        rejects,
+        parts,
+    })
+}
+
+fn move_file(from: &Path, to: &Path) -> Result<()> {
+    if std::fs::rename(from, to).is_err() {
+        // Another file system: copy, then remove.
+        std::fs::copy(from, to).with_context(|| format!("cannot write {}", to.display()))?;
+        let _ = std::fs::remove_file(from);
+    }
+    Ok(())
+}
+
+fn remove_stale(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove the old {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What happened to one part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fate {
+    /// Delivered now.
+    Sent,
+    /// Delivered by an earlier run, at this time.
+    AlreadyDelivered(String),
+    /// Would be sent (`--dry-run`).
+    WouldSend,
+}
+
+/// Something to tell the user while delivering.
+pub enum Event<'a> {
+    /// A part's fate is known.
+    Part(&'a Part, &'a Fate),
+    /// A temporary failure; the next attempt comes after the delay.
+    Retry(&'a DeliveryError, Duration),
+    /// Bytes of the current part sent so far.
+    Progress(&'a Part, u64),
+}
+
+/// How to deliver.
+pub struct DeliverOptions {
+    /// Send parts the ledger knows of, again.
+    pub force: bool,
+    /// List only.
+    pub dry_run: bool,
+    /// Retries and the deadline.
+    pub policy: Policy,
+}
+
+/// Delivers `parts` through `transport`, skipping those the ledger has for this destination.
+/// Connects only when there is something to send, once for all parts (again after a
+/// temporary failure). Stops at the first part that cannot be delivered.
+pub fn deliver(
+    parts: &[Part],
+    transport: &mut dyn Transport,
+    ledger: Option<&Ledger>,
+    how: &DeliverOptions,
+    events: &mut dyn FnMut(Event),
+) -> Result<usize, Failure> {
+    // Progress (inside an attempt) and retry notices (between attempts) share the callback.
+    let events = std::cell::RefCell::new(events);
+    let tell = |e: Event| (events.borrow_mut())(e);
+    let destination = transport.destination();
+    let mut connected = false;
+    let mut sent = 0;
+    for part in parts {
+        let known = match ledger {
+            Some(l) if !how.force => l
+                .find(&destination, &part.sha256)
+                .map_err(Failure::Ledger)?,
+            _ => None,
+        };
+        if let Some(d) = known {
+            tell(Event::Part(part, &Fate::AlreadyDelivered(d.delivered_at)));
+            continue;
+        }
+        if how.dry_run {
+            tell(Event::Part(part, &Fate::WouldSend));
+            continue;
+        }
+        retry::run(
+            &how.policy,
+            || {
+                if !connected {
+                    let timeout = io_timeout(&how.policy);
+                    transport.connect(timeout)?;
+                    connected = true;
+                }
+                let result = transport.put(&part.local, &part.name, &mut |n| {
+                    tell(Event::Progress(part, n))
+                });
+                if result.as_ref().is_err_and(|e| e.kind == Kind::Temporary) {
+                    connected = false;
+                }
+                result
+            },
+            |e, delay| tell(Event::Retry(e, delay)),
+        )
+        .map_err(Failure::Delivery)?;
+        if let Some(l) = ledger {
+            l.record(&Delivery {
+                sha256: part.sha256.clone(),
+                destination: destination.clone(),
+                remote_name: part.name.clone(),
+                bytes: part.bytes,
+                rows: part.rows,
+                input: part.input.clone(),
+                delivered_at: ledger::now(),
+            })
+            .map_err(Failure::Ledger)?;
+        }
+        sent += 1;
+        tell(Event::Part(part, &Fate::Sent));
+    }
+    if connected {
+        transport.disconnect();
+    }
+    Ok(sent)
+}
+
+/// The timeout for one network operation: a minute, or what is left of the run.
+pub fn io_timeout(policy: &Policy) -> Duration {
+    policy
+        .remaining()
+        .min(Duration::from_secs(60))
+        .max(Duration::from_secs(1))
+}
+
+/// Why delivery stopped.
+#[derive(Debug)]
+pub enum Failure {
+    /// The channel failed.
+    Delivery(DeliveryError),
+    /// The ledger could not be read or written (the part may have been delivered).
+    Ledger(anyhow::Error),
+}
+
+/// A deadline `max_time` from now.
+pub fn deadline(max_time: Duration) -> Instant {
+    Instant::now() + max_time
+}
