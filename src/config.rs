@@ -293,7 +293,10 @@ mod tests {
             c.ledger_path(None),
             Path::new("/etc/acme/convsubmit-ledger.sqlite")
         );
-        assert!(c.resolve("~/.ssh/known_hosts").ends_with(".ssh/known_hosts"));
+        assert!(
+            c.resolve("~/.ssh/known_hosts")
+                .ends_with(".ssh/known_hosts")
+        );
     }
 
     #[test]

@@ -71,12 +71,24 @@ CREATE TABLE IF NOT EXISTS deliveries (
     delivered_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_content ON deliveries (destination, sha256);
+CREATE TABLE IF NOT EXISTS sending (
+    sha256 TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    remote_name TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    PRIMARY KEY (destination, sha256)
+);
 ";
 
 impl Ledger {
     /// Opens (creating if needed) the ledger at `path`, waiting until `wait` for a run that
     /// holds it. `notice` is told once when waiting starts.
-    pub fn open(path: &Path, wait: Duration, notice: &mut dyn FnMut(&str)) -> Result<Ledger, OpenError> {
+    pub fn open(
+        path: &Path,
+        wait: Duration,
+        notice: &mut dyn FnMut(&str),
+    ) -> Result<Ledger, OpenError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the ledger folder {}", dir.display()))
@@ -110,9 +122,51 @@ impl Ledger {
             .with_context(|| format!("cannot read the ledger {}", self.path.display()))
     }
 
-    /// Records a confirmed delivery (durably: committed before this returns).
-    pub fn record(&self, d: &Delivery) -> Result<()> {
+    /// Notes, before a part is sent, that it is being sent: if the run dies between the
+    /// server's rename and [`Ledger::record`], the next run finds this note and checks the
+    /// server instead of sending the part again.
+    pub fn begin(
+        &self,
+        destination: &str,
+        sha256: &str,
+        remote_name: &str,
+        bytes: u64,
+    ) -> Result<()> {
         self.conn
+            .execute(
+                "INSERT OR REPLACE INTO sending (sha256, destination, remote_name, bytes, started_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![sha256, destination, remote_name, bytes as i64, now_utc()],
+            )
+            .with_context(|| format!("cannot write to the ledger {}", self.path.display()))?;
+        Ok(())
+    }
+
+    /// The remote name of a part a run began to send and did not record, if any.
+    pub fn unfinished(&self, destination: &str, sha256: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT remote_name FROM sending WHERE destination = ?1 AND sha256 = ?2",
+                params![destination, sha256],
+                |r| r.get(0),
+            )
+            .optional()
+            .with_context(|| format!("cannot read the ledger {}", self.path.display()))
+    }
+
+    /// Records a confirmed delivery and clears its note, in one transaction (durably:
+    /// committed before this returns).
+    pub fn record(&self, d: &Delivery) -> Result<()> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .with_context(|| format!("cannot write to the ledger {}", self.path.display()))?;
+        tx.execute(
+            "DELETE FROM sending WHERE destination = ?1 AND sha256 = ?2",
+            params![d.destination, d.sha256],
+        )
+        .with_context(|| format!("cannot write to the ledger {}", self.path.display()))?;
+        tx
             .execute(
                 "INSERT INTO deliveries (sha256, destination, remote_name, bytes, rows, input, delivered_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -127,7 +181,8 @@ impl Ledger {
                 ],
             )
             .with_context(|| format!("cannot write to the ledger {}", self.path.display()))?;
-        Ok(())
+        tx.commit()
+            .with_context(|| format!("cannot write to the ledger {}", self.path.display()))
     }
 
     /// Every delivery, oldest first, optionally only those at or after `since` (a date or
@@ -205,7 +260,8 @@ fn open_db(path: &Path) -> Result<Connection> {
         )
     };
     let conn = Connection::open(path).map_err(damaged)?;
-    conn.busy_timeout(Duration::from_secs(10)).map_err(damaged)?;
+    conn.busy_timeout(Duration::from_secs(10))
+        .map_err(damaged)?;
     let check: String = conn
         .query_row("PRAGMA quick_check", [], |r| r.get(0))
         .map_err(damaged)?;
@@ -227,7 +283,8 @@ mod tests {
     use super::*;
 
     fn temp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("convsubmit-ledger-{}-{name}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("convsubmit-ledger-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir.join("ledger.sqlite")
     }
@@ -260,11 +317,26 @@ mod tests {
     }
 
     #[test]
+    fn a_note_lasts_until_the_delivery_is_recorded() {
+        let path = temp("note");
+        let l = Ledger::open(&path, Duration::ZERO, &mut |_| {}).unwrap();
+        l.begin("dir:///out", "bb", "b.csv", 10).unwrap();
+        assert_eq!(
+            l.unfinished("dir:///out", "bb").unwrap().as_deref(),
+            Some("b.csv")
+        );
+        l.record(&delivery("bb")).unwrap();
+        assert_eq!(l.unfinished("dir:///out", "bb").unwrap(), None);
+    }
+
+    #[test]
     fn a_second_open_waits_for_the_lock() {
         let path = temp("lock");
         let _first = Ledger::open(&path, Duration::ZERO, &mut |_| {}).unwrap();
         let mut told = vec![];
-        let second = Ledger::open(&path, Duration::from_millis(300), &mut |m| told.push(m.to_string()));
+        let second = Ledger::open(&path, Duration::from_millis(300), &mut |m| {
+            told.push(m.to_string())
+        });
         assert!(matches!(second, Err(OpenError::Busy(_))));
         assert_eq!(told.len(), 1);
     }
@@ -273,8 +345,15 @@ mod tests {
     fn a_damaged_ledger_is_an_error_not_a_fresh_start() {
         let path = temp("damaged");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, b"this is not an SQLite database, but it is long enough to look at").unwrap();
-        let e = Ledger::open(&path, Duration::ZERO, &mut |_| {}).err().unwrap().to_string();
+        std::fs::write(
+            &path,
+            b"this is not an SQLite database, but it is long enough to look at",
+        )
+        .unwrap();
+        let e = Ledger::open(&path, Duration::ZERO, &mut |_| {})
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("cannot be used") || e.contains("damaged"), "{e}");
         assert!(e.contains("nothing was sent"), "{e}");
     }

@@ -120,7 +120,10 @@ mod tests {
     #[test]
     fn never_printed() {
         let s = Secret::new("hunter2");
-        assert_eq!(format!("{s} {s:?} {:?}", Some(&s)), "<redacted> <redacted> Some(<redacted>)");
+        assert_eq!(
+            format!("{s} {s:?} {:?}", Some(&s)),
+            "<redacted> <redacted> Some(<redacted>)"
+        );
         assert_eq!(s.expose(), "hunter2");
     }
 
@@ -130,13 +133,21 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("pw");
         std::fs::write(&file, "s3cret\n").unwrap();
-        assert_eq!(Source::File(file.clone()).read().unwrap().expose(), "s3cret");
+        assert_eq!(
+            Source::File(file.clone()).read().unwrap().expose(),
+            "s3cret"
+        );
         let cmd = Source::Command("printf 'from-cmd\\n'".into());
         assert_eq!(cmd.read().unwrap().expose(), "from-cmd");
         let missing = Source::Env("CONVSUBMIT_TEST_UNSET_VARIABLE".into());
         let e = missing.read().unwrap_err().to_string();
-        assert!(e.contains("CONVSUBMIT_TEST_UNSET_VARIABLE is not set"), "{e}");
-        let failing = Source::Command("echo leaked; exit 3".into()).read().unwrap_err();
+        assert!(
+            e.contains("CONVSUBMIT_TEST_UNSET_VARIABLE is not set"),
+            "{e}"
+        );
+        let failing = Source::Command("echo leaked; exit 3".into())
+            .read()
+            .unwrap_err();
         assert!(!format!("{failing:#}").contains("leaked"));
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -24,13 +24,20 @@ pub fn transport(
     if channel.sftp {
         return Ok(Box::new(Sftp::new(sftp(server, config, read_secrets)?)));
     }
-    Ok(Box::new(Ftp::new(ftp(server, config, channel.ftps, read_secrets)?)))
+    Ok(Box::new(Ftp::new(ftp(
+        server,
+        config,
+        channel.ftps,
+        read_secrets,
+    )?)))
 }
 
 fn user(server: &ServerArgs, section: &Server, name: &str) -> Result<String> {
     match server.user.clone().or_else(|| section.username.clone()) {
         Some(u) => Ok(u),
-        None => bail!("no login name: set `username` under [{name}] in convsubmit.toml, or pass --user"),
+        None => {
+            bail!("no login name: set `username` under [{name}] in convsubmit.toml, or pass --user")
+        }
     }
 }
 
@@ -42,9 +49,11 @@ fn password(config: &Config, section: &Server, name: &str, read: bool) -> Result
         &section.password_command,
     )?;
     match (source, read) {
-        (Some(s), true) => Ok(Some(s.read().with_context(|| {
-            format!("cannot read the [{name}] password")
-        })?)),
+        (Some(s), true) => {
+            Ok(Some(s.read().with_context(|| {
+                format!("cannot read the [{name}] password")
+            })?))
+        }
         (Some(_), false) => Ok(Some(Secret::new(""))),
         (None, _) => Ok(None),
     }
@@ -81,12 +90,20 @@ fn sftp(server: &ServerArgs, config: &Config, read: bool) -> Result<SftpSettings
         ),
     };
     Ok(SftpSettings {
-        host: server.host.clone().or_else(|| s.host.clone()).unwrap_or_else(|| DEFAULT_HOST.into()),
+        host: server
+            .host
+            .clone()
+            .or_else(|| s.host.clone())
+            .unwrap_or_else(|| DEFAULT_HOST.into()),
         port: server.port.or(s.port).unwrap_or(22),
         user: user(server, s, "sftp")?,
         auth,
         host_key,
-        remote_dir: server.remote_dir.clone().or_else(|| s.remote_dir.clone()).unwrap_or_else(|| "/".into()),
+        remote_dir: server
+            .remote_dir
+            .clone()
+            .or_else(|| s.remote_dir.clone())
+            .unwrap_or_else(|| "/".into()),
         rename: s.rename.unwrap_or(true),
     })
 }
@@ -94,16 +111,26 @@ fn sftp(server: &ServerArgs, config: &Config, read: bool) -> Result<SftpSettings
 fn ftp(server: &ServerArgs, config: &Config, tls: bool, read: bool) -> Result<FtpSettings> {
     let s = &config.ftp;
     let Some(password) = password(config, s, "ftp", read)? else {
-        bail!("no password: set password_env (or password_file, password_command) under [ftp] in convsubmit.toml");
+        bail!(
+            "no password: set password_env (or password_file, password_command) under [ftp] in convsubmit.toml"
+        );
     };
     Ok(FtpSettings {
-        host: server.host.clone().or_else(|| s.host.clone()).unwrap_or_else(|| DEFAULT_HOST.into()),
+        host: server
+            .host
+            .clone()
+            .or_else(|| s.host.clone())
+            .unwrap_or_else(|| DEFAULT_HOST.into()),
         port: server.port.or(s.port).unwrap_or(21),
         user: user(server, s, "ftp")?,
         password,
         tls,
         ca_file: s.ca_file.as_deref().map(|f| config.resolve(f)),
-        remote_dir: server.remote_dir.clone().or_else(|| s.remote_dir.clone()).unwrap_or_else(|| "/".into()),
+        remote_dir: server
+            .remote_dir
+            .clone()
+            .or_else(|| s.remote_dir.clone())
+            .unwrap_or_else(|| "/".into()),
         rename: s.rename.unwrap_or(true),
     })
 }

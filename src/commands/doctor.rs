@@ -16,7 +16,7 @@ pub fn run(args: &DoctorArgs, config: &Config) -> Result<ExitStatus> {
     }
     let policy = Policy::new(0, Instant::now() + Duration::from_secs(args.max_time));
     let mut transport = super::channel::transport(&args.channel, &args.server, config, true)?;
-    let destination = transport.destination();
+    let destination = transport.label();
     println!("checking {destination}");
     if args.channel.ftp {
         println!("warning: plain FTP: the password and the data travel in clear text");

@@ -16,9 +16,13 @@ use std::time::Duration;
 
 /// Runs the subcommand.
 pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatus> {
-    let policy = Policy::new(args.retries, push::deadline(Duration::from_secs(args.max_time)));
+    let policy = Policy::new(
+        args.retries,
+        push::deadline(Duration::from_secs(args.max_time)),
+    );
     let opts = options(&args.check)?;
-    let mut transport = super::channel::transport(&args.channel, &args.server, config, !args.dry_run)?;
+    let mut transport =
+        super::channel::transport(&args.channel, &args.server, config, !args.dry_run)?;
     let text = args.report.format == Format::Text;
     let mut say = Say {
         quiet: global.quiet,
@@ -62,12 +66,18 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
         match (&prepared.entry, &prepared.rejects) {
             (None, _) => {
                 unusable = true;
-                notes.push(format!("{name}: nothing sent: the file has errors that affect every row (see above)"));
+                notes.push(format!(
+                    "{name}: nothing sent: the file has errors that affect every row (see above)"
+                ));
             }
             (Some(e), Some(path)) => {
                 let r = e.rejects.as_ref().map_or(0, |r| r.rows);
                 rejected_rows += r;
-                notes.push(format!("set aside {} of {name} in {}", plural(r, "row"), path.display()));
+                notes.push(format!(
+                    "set aside {} of {name} in {}",
+                    plural(r, "row"),
+                    path.display()
+                ));
             }
             _ => {}
         }
@@ -95,13 +105,16 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
         }) {
             Ok(l) => Some(l),
             Err(OpenError::Busy(_)) => {
-                eprintln!("convsubmit: error: another run still holds the ledger {}; nothing was sent (re-run later)", ledger_path.display());
+                eprintln!(
+                    "convsubmit: error: another run still holds the ledger {}; nothing was sent (re-run later)",
+                    ledger_path.display()
+                );
                 return Ok(ExitStatus::TemporaryDelivery);
             }
             Err(e @ OpenError::Other(_)) => return Err(e.into()),
         }
     };
-    let destination = transport.destination();
+    let destination = transport.label();
     let total = parts.len();
     let how = DeliverOptions {
         force: args.force,
@@ -111,43 +124,62 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
     let mut bar: Option<(String, Progress)> = None;
     let mut skipped = 0;
     let mut rows_sent = 0;
-    let result = push::deliver(&parts, transport.as_mut(), ledger.as_ref(), &how, &mut |e| match e {
-        Event::Part(p, fate) => {
-            if let Some((_, b)) = bar.take() {
-                b.finish();
-            }
-            let line = match fate {
-                Fate::Sent => {
-                    rows_sent += p.rows;
-                    format!("sent {} ({}) to {destination}", p.name, plural(p.rows, "row"))
+    let result = push::deliver(
+        &parts,
+        transport.as_mut(),
+        ledger.as_ref(),
+        &how,
+        &mut |e| match e {
+            Event::Part(p, fate) => {
+                if let Some((_, b)) = bar.take() {
+                    b.finish();
                 }
-                Fate::AlreadyDelivered(when) => {
-                    skipped += 1;
-                    format!("already delivered {} on {when}; not sent again", p.name)
+                let line = match fate {
+                    Fate::Sent => {
+                        rows_sent += p.rows;
+                        format!(
+                            "sent {} ({}) to {destination}",
+                            p.name,
+                            plural(p.rows, "row")
+                        )
+                    }
+                    Fate::AlreadyDelivered(when) => {
+                        skipped += 1;
+                        format!("already delivered {} on {when}; not sent again", p.name)
+                    }
+                    Fate::Arrived => {
+                        skipped += 1;
+                        format!(
+                            "found {} complete at {destination} (an earlier run stopped before recording it); recorded, not sent again",
+                            p.name
+                        )
+                    }
+                    Fate::WouldSend => format!(
+                        "would send {} ({}, {} bytes) to {destination}",
+                        p.name,
+                        plural(p.rows, "row"),
+                        p.bytes
+                    ),
+                };
+                let _ = say.line(&line);
+            }
+            Event::Retry(err, delay) => {
+                eprintln!("convsubmit: {err}; retrying in {:.1}s", delay.as_secs_f64())
+            }
+            Event::Progress(p, n) => {
+                let fresh = bar.as_ref().is_none_or(|(name, _)| *name != p.name);
+                if fresh {
+                    bar = Some((
+                        p.name.clone(),
+                        Progress::new(&p.name, Some(p.bytes), show_progress),
+                    ));
                 }
-                Fate::WouldSend => format!(
-                    "would send {} ({}, {} bytes) to {destination}",
-                    p.name,
-                    plural(p.rows, "row"),
-                    p.bytes
-                ),
-            };
-            let _ = say.line(&line);
-        }
-        Event::Retry(err, delay) => eprintln!(
-            "convsubmit: {err}; retrying in {:.1}s",
-            delay.as_secs_f64()
-        ),
-        Event::Progress(p, n) => {
-            let fresh = bar.as_ref().is_none_or(|(name, _)| *name != p.name);
-            if fresh {
-                bar = Some((p.name.clone(), Progress::new(&p.name, Some(p.bytes), show_progress)));
+                if let Some((_, b)) = &bar {
+                    b.set(n);
+                }
             }
-            if let Some((_, b)) = &bar {
-                b.set(n);
-            }
-        }
-    });
+        },
+    );
     if let Some((_, b)) = bar.take() {
         b.finish();
     }
@@ -158,8 +190,16 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
             say.line(&format!(
                 "push: {verb} {} of {total} to {destination}{}{}",
                 plural(count as u64, "part"),
-                if args.dry_run { String::new() } else { format!(" ({})", plural(rows_sent, "row")) },
-                if skipped > 0 { format!("; {skipped} already delivered") } else { String::new() }
+                if args.dry_run {
+                    String::new()
+                } else {
+                    format!(" ({})", plural(rows_sent, "row"))
+                },
+                if skipped > 0 {
+                    format!("; {skipped} already delivered")
+                } else {
+                    String::new()
+                }
             ))?;
             if rejected_rows > 0 || unusable {
                 ExitStatus::DataErrors
@@ -170,7 +210,9 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
         Err(Failure::Delivery(e)) => report_failure(&e, &destination),
         Err(Failure::Ledger(e)) => {
             eprintln!("convsubmit: error: {e:#}");
-            eprintln!("  help: the last part may have been delivered without being recorded; check {destination} before sending it again");
+            eprintln!(
+                "  help: the last part may have been delivered without being recorded; check {destination} before sending it again"
+            );
             ExitStatus::PermanentDelivery
         }
     };
@@ -185,7 +227,9 @@ pub fn report_failure(e: &DeliveryError, destination: &str) -> ExitStatus {
     }
     match e.kind {
         Kind::Temporary => {
-            eprintln!("  help: a temporary failure: re-run later; parts already delivered are not sent again");
+            eprintln!(
+                "  help: a temporary failure: re-run later; parts already delivered are not sent again"
+            );
             ExitStatus::TemporaryDelivery
         }
         Kind::Permanent => ExitStatus::PermanentDelivery,

@@ -83,6 +83,18 @@ impl Transport for Dir {
         Ok(())
     }
 
+    fn size_of(&mut self, name: &str) -> Result<Option<u64>, DeliveryError> {
+        match std::fs::metadata(self.path.join(name)) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.fail("look up", &e)),
+        }
+    }
+
+    fn label(&self) -> String {
+        format!("dir:{}", self.path.display())
+    }
+
     fn probe(&mut self, step: &mut dyn FnMut(&str)) -> Result<(), DeliveryError> {
         let tmp = self.path.join(temporary_name(PROBE_NAME));
         let done = self.path.join(PROBE_NAME);

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use suppaftp::native_tls::{Certificate, TlsConnector};
 use suppaftp::types::FileType;
-use suppaftp::{FtpError, FtpStream, ImplFtpStream, NativeTlsConnector, NativeTlsFtpStream, TlsStream};
+use suppaftp::{
+    FtpError, FtpStream, ImplFtpStream, NativeTlsConnector, NativeTlsFtpStream, TlsStream,
+};
 
 /// How to reach the server.
 #[derive(Debug, Clone)]
@@ -83,9 +85,7 @@ impl Ftp {
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, DeliveryError> {
     (host, port)
         .to_socket_addrs()
-        .map_err(|e| {
-            DeliveryError::temporary("connect", format!("cannot resolve {host}: {e}"))
-        })?
+        .map_err(|e| DeliveryError::temporary("connect", format!("cannot resolve {host}: {e}")))?
         .next()
         .ok_or_else(|| DeliveryError::temporary("connect", format!("{host} has no address")))
 }
@@ -94,7 +94,10 @@ fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector, DeliveryError> 
     let mut b = TlsConnector::builder();
     if let Some(path) = ca_file {
         let pem = std::fs::read(path).map_err(|e| {
-            DeliveryError::permanent("TLS", format!("cannot read ca_file {}: {e}", path.display()))
+            DeliveryError::permanent(
+                "TLS",
+                format!("cannot read ca_file {}: {e}", path.display()),
+            )
         })?;
         let cert = Certificate::from_pem(&pem).map_err(|e| {
             DeliveryError::permanent(
@@ -135,7 +138,8 @@ fn setup<T: TlsStream>(
     // Data connections go to the control connection's address (the PASV address is often a
     // private one), with the same timeouts.
     let mut ftp = ftp.passive_stream_builder(move |addr: SocketAddr| {
-        let stream = TcpStream::connect_timeout(&addr, timeout).map_err(FtpError::ConnectionError)?;
+        let stream =
+            TcpStream::connect_timeout(&addr, timeout).map_err(FtpError::ConnectionError)?;
         let _ = stream.set_read_timeout(Some(timeout));
         let _ = stream.set_write_timeout(Some(timeout));
         Ok(stream)
@@ -145,7 +149,11 @@ fn setup<T: TlsStream>(
         .map_err(|e| match e {
             FtpError::UnexpectedResponse(r) if r.status.code() == 530 => DeliveryError::permanent(
                 "login",
-                format!("the server refused the login for {} ({})", s.user, reply(&r)),
+                format!(
+                    "the server refused the login for {} ({})",
+                    s.user,
+                    reply(&r)
+                ),
             )
             .help("check the username and the password variable or file named in the config"),
             other => classify("login", other),
@@ -276,6 +284,20 @@ impl Transport for Ftp {
             self.conn = None;
         }
         result
+    }
+
+    fn size_of(&mut self, name: &str) -> Result<Option<u64>, DeliveryError> {
+        let size = match self.conn.as_mut() {
+            None => return Err(DeliveryError::temporary("look up", "not connected")),
+            Some(Conn::Plain(f)) => f.size(name),
+            Some(Conn::Tls(f)) => f.size(name),
+        };
+        match size {
+            Ok(n) => Ok(Some(n as u64)),
+            // 550: no such file.
+            Err(FtpError::UnexpectedResponse(r)) if r.status.code() == 550 => Ok(None),
+            Err(e) => Err(classify("look up", e)),
+        }
     }
 
     fn probe(&mut self, step: &mut dyn FnMut(&str)) -> Result<(), DeliveryError> {

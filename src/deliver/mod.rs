@@ -125,6 +125,15 @@ pub trait Transport {
         progress: &mut dyn FnMut(u64),
     ) -> Result<(), DeliveryError>;
 
+    /// The size of the file `name` at the destination, if there is one (used after a run
+    /// that died mid-delivery, to tell whether its last part arrived).
+    fn size_of(&mut self, name: &str) -> Result<Option<u64>, DeliveryError>;
+
+    /// How the destination is shown to people (by default, as [`Transport::destination`]).
+    fn label(&self) -> String {
+        self.destination()
+    }
+
     /// Writes, renames and removes a small probe file, reporting each step (for `doctor`).
     fn probe(&mut self, step: &mut dyn FnMut(&str)) -> Result<(), DeliveryError>;
 

@@ -145,6 +145,9 @@ pub enum Fate {
     AlreadyDelivered(String),
     /// Would be sent (`--dry-run`).
     WouldSend,
+    /// Found complete at the destination: an earlier run sent it, then stopped before
+    /// recording it. Recorded now, not sent again.
+    Arrived,
 }
 
 /// Something to tell the user while delivering.
@@ -198,7 +201,19 @@ pub fn deliver(
             tell(Event::Part(part, &Fate::WouldSend));
             continue;
         }
-        retry::run(
+        // A part an earlier run began to send and did not record may have arrived.
+        let unfinished = match ledger {
+            Some(l) if !how.force => l
+                .unfinished(&destination, &part.sha256)
+                .map_err(Failure::Ledger)?
+                .filter(|name| *name == part.name),
+            _ => None,
+        };
+        if let Some(l) = ledger {
+            l.begin(&destination, &part.sha256, &part.name, part.bytes)
+                .map_err(Failure::Ledger)?;
+        }
+        let fate = retry::run(
             &how.policy,
             || {
                 if !connected {
@@ -206,9 +221,14 @@ pub fn deliver(
                     transport.connect(timeout)?;
                     connected = true;
                 }
-                let result = transport.put(&part.local, &part.name, &mut |n| {
-                    tell(Event::Progress(part, n))
-                });
+                let result = match &unfinished {
+                    Some(name) if transport.size_of(name)? == Some(part.bytes) => Ok(Fate::Arrived),
+                    _ => transport
+                        .put(&part.local, &part.name, &mut |n| {
+                            tell(Event::Progress(part, n))
+                        })
+                        .map(|()| Fate::Sent),
+                };
                 if result.as_ref().is_err_and(|e| e.kind == Kind::Temporary) {
                     connected = false;
                 }
@@ -229,8 +249,8 @@ pub fn deliver(
             })
             .map_err(Failure::Ledger)?;
         }
-        sent += 1;
-        tell(Event::Part(part, &Fate::Sent));
+        sent += usize::from(fate == Fate::Sent);
+        tell(Event::Part(part, &fate));
     }
     if connected {
         transport.disconnect();

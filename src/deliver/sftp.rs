@@ -96,7 +96,9 @@ impl Sftp {
         let mut session = Session::new().map_err(|e| classify("connect", &e))?;
         session.set_timeout(timeout.as_millis().min(u128::from(u32::MAX)) as u32);
         session.set_tcp_stream(tcp);
-        session.handshake().map_err(|e| classify("SSH handshake", &e))?;
+        session
+            .handshake()
+            .map_err(|e| classify("SSH handshake", &e))?;
         self.check_host_key(&session)?;
         match &s.auth {
             Auth::Password(p) => session.userauth_password(&s.user, p.expose()),
@@ -113,11 +115,19 @@ impl Sftp {
             }
             DeliveryError::permanent(
                 "login",
-                format!("the server refused the login for {} ({})", s.user, e.message()),
+                format!(
+                    "the server refused the login for {} ({})",
+                    s.user,
+                    e.message()
+                ),
             )
             .help(match &s.auth {
-                Auth::Password(_) => "check the username and the password variable or file named in the config",
-                Auth::Key { .. } => "check the username, and that the server lists the key's public half for it",
+                Auth::Password(_) => {
+                    "check the username and the password variable or file named in the config"
+                }
+                Auth::Key { .. } => {
+                    "check the username, and that the server lists the key's public half for it"
+                }
             })
         })?;
         let sftp = session.sftp().map_err(|e| classify("open SFTP", &e))?;
@@ -231,15 +241,30 @@ impl Sftp {
             if n == 0 {
                 break;
             }
-            remote
-                .write_all(&buf[..n])
-                .map_err(|e| DeliveryError::io("upload", &e))?;
+            remote.write_all(&buf[..n]).map_err(|e| {
+                // ssh2 reports a lost connection as `Other`: only a refusal is permanent.
+                let kind = match e.kind() {
+                    std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::NotFound => {
+                        Kind::Permanent
+                    }
+                    _ => Kind::Temporary,
+                };
+                DeliveryError {
+                    kind,
+                    stage: "upload",
+                    message: e.to_string(),
+                    help: None,
+                }
+            })?;
             sent += n as u64;
             progress(sent);
         }
         remote.close().map_err(|e| classify("upload", &e))?;
         drop(remote);
-        let stat = conn.sftp.stat(target).map_err(|e| classify("size check", &e))?;
+        let stat = conn
+            .sftp
+            .stat(target)
+            .map_err(|e| classify("size check", &e))?;
         if stat.size != Some(size) {
             return Err(DeliveryError::temporary(
                 "size check",
@@ -323,6 +348,19 @@ impl Transport for Sftp {
             self.conn = None;
         }
         result
+    }
+
+    fn size_of(&mut self, name: &str) -> Result<Option<u64>, DeliveryError> {
+        let conn = self
+            .conn
+            .as_ref()
+            .ok_or_else(|| DeliveryError::temporary("look up", "not connected"))?;
+        match conn.sftp.stat(&self.remote(name)) {
+            Ok(st) => Ok(st.size),
+            // LIBSSH2_FX_NO_SUCH_FILE
+            Err(e) if e.code() == ErrorCode::SFTP(2) => Ok(None),
+            Err(e) => Err(classify("look up", &e)),
+        }
     }
 
     fn probe(&mut self, step: &mut dyn FnMut(&str)) -> Result<(), DeliveryError> {

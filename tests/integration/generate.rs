@@ -67,12 +67,13 @@ pub fn item_level(spec: &Spec) -> String {
             .collect();
         let bad_row = (rng.below(1000) < spec.bad as usize).then(|| rng.below(n));
         let mut order = vec![];
+        // Order-level values are the same on every row of the order.
+        let email = if rng.below(1000) < spec.plain_emails as usize {
+            format!(" Buyer{}@Example.com", rng.below(1000))
+        } else {
+            format!("{:064x}", u128::from(rng.next()) * 7 + 1)
+        };
         for item in 0..n {
-            let email = if rng.below(1000) < spec.plain_emails as usize {
-                format!(" Buyer{}@Example.com", rng.below(1000))
-            } else {
-                format!("{:064x}", u128::from(rng.next()) * 7 + 1)
-            };
             let amount = if bad_row == Some(item) {
                 "\"1,000.00\"".to_string()
             } else {

@@ -9,7 +9,10 @@ mod fix;
 mod formats;
 mod generate;
 mod model;
+mod push;
 mod robustness;
+#[allow(dead_code)]
+mod servers;
 #[path = "../../src/snapshot.rs"]
 mod snapshot;
 mod split;

@@ -80,9 +80,13 @@ impl TestEnv {
     /// The binary, ready to run here: no colour, no inherited `GITHUB_STEP_SUMMARY`.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_convsubmit"));
+        // The user's own config, state and keys are never read: HOME is the test folder.
         cmd.args(args)
             .current_dir(&self.dir)
             .env("NO_COLOR", "1")
+            .env("HOME", &self.dir)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_STATE_HOME")
             .env_remove("GITHUB_STEP_SUMMARY")
             .stdin(Stdio::null());
         cmd
@@ -90,6 +94,15 @@ impl TestEnv {
 
     pub fn run(&self, args: &[&str]) -> Output {
         finish(self.command(args))
+    }
+
+    /// Runs with extra environment variables.
+    pub fn run_env(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command(args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        finish(cmd)
     }
 
     /// Runs with `stdin` as standard input.
