@@ -121,7 +121,7 @@ fn tls_error(e: FtpError, has_ca: bool) -> DeliveryError {
             };
             DeliveryError::permanent("TLS", msg).help(help)
         }
-        FtpError::UnexpectedResponse(r) if r.status.code() >= 500 => DeliveryError::permanent(
+        FtpError::UnexpectedResponse(r) if code(&r) >= 500 => DeliveryError::permanent(
             "TLS",
             format!("the server refused AUTH TLS ({})", reply(&r)),
         )
@@ -147,7 +147,7 @@ fn setup<T: TlsStream>(
     ftp.set_passive_nat_workaround(true);
     ftp.login(s.user.as_str(), s.password.expose())
         .map_err(|e| match e {
-            FtpError::UnexpectedResponse(r) if r.status.code() == 530 => DeliveryError::permanent(
+            FtpError::UnexpectedResponse(r) if code(&r) == 530 => DeliveryError::permanent(
                 "login",
                 format!(
                     "the server refused the login for {} ({})",
@@ -167,6 +167,18 @@ fn setup<T: TlsStream>(
     Ok(ftp)
 }
 
+/// The reply code: suppaftp reports codes it does not know (534, …) as 0, so read the text
+/// when it does.
+fn code(r: &suppaftp::types::Response) -> u32 {
+    match r.status.code() {
+        0 => String::from_utf8_lossy(&r.body)
+            .get(..3)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0),
+        c => c,
+    }
+}
+
 fn reply(r: &suppaftp::types::Response) -> String {
     let body = String::from_utf8_lossy(&r.body);
     crate::escape::for_display(body.trim())
@@ -177,7 +189,9 @@ fn classify(stage: &'static str, e: FtpError) -> DeliveryError {
     match e {
         FtpError::ConnectionError(io) => DeliveryError::io(stage, &io),
         FtpError::UnexpectedResponse(r) => {
-            let kind = if r.status.code() < 500 {
+            // 4xx: try again later; 5xx: refused. A reply without a code is a protocol
+            // problem, worth another try.
+            let kind = if code(&r) < 500 {
                 Kind::Temporary
             } else {
                 Kind::Permanent
@@ -295,7 +309,7 @@ impl Transport for Ftp {
         match size {
             Ok(n) => Ok(Some(n as u64)),
             // 550: no such file.
-            Err(FtpError::UnexpectedResponse(r)) if r.status.code() == 550 => Ok(None),
+            Err(FtpError::UnexpectedResponse(r)) if code(&r) == 550 => Ok(None),
             Err(e) => Err(classify("look up", e)),
         }
     }

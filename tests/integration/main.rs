@@ -10,6 +10,7 @@ mod formats;
 mod generate;
 mod model;
 mod push;
+mod push_ftp;
 mod robustness;
 #[allow(dead_code)]
 mod servers;

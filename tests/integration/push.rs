@@ -3,15 +3,14 @@
 
 use crate::generate::{self, Spec};
 use crate::servers::sftp::{SftpOptions, SftpServer, client_keypair};
-use crate::util::{AS_OF, Output, Rng, TestEnv};
+use crate::util::{AS_OF, Output, TestEnv};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 const PASSWORD: &str = "pw-Vq7!sEcReT";
 
 /// The parts `split` writes for `input` with `--max-rows max`: name → bytes.
-fn expected_parts(env: &TestEnv, input: &str, max: &str) -> BTreeMap<String, Vec<u8>> {
+pub fn expected_parts(env: &TestEnv, input: &str, max: &str) -> BTreeMap<String, Vec<u8>> {
     env.run(&[
         "split",
         "--as-of",
@@ -160,6 +159,26 @@ fn a_missing_folder_or_a_damaged_ledger_stops_the_run() {
     assert!(files_in(&env.path().join("inbox")).is_empty());
 }
 
+/// The server's files under final names (temporary names start with a dot).
+fn final_files(server: &SftpServer) -> BTreeMap<String, Vec<u8>> {
+    server
+        .files()
+        .into_iter()
+        .filter(|(n, _)| !n.starts_with('.'))
+        .collect()
+}
+
+/// Every part arrived by exactly one rename onto its final name.
+fn assert_each_renamed_once(log: &[String], parts: &BTreeMap<String, Vec<u8>>) {
+    for name in parts.keys() {
+        let renames = log
+            .iter()
+            .filter(|l| l.starts_with("rename ") && l.ends_with(&format!(" {name}")))
+            .count();
+        assert_eq!(renames, 1, "{name} arrived {renames} times: {log:?}");
+    }
+}
+
 /// A config for the SFTP server, with known_hosts holding its key.
 fn sftp_config(env: &TestEnv, server: &SftpServer, extra: &str) {
     env.write("known_hosts", format!("{}\n", server.known_hosts_line()));
@@ -190,13 +209,7 @@ fn sftp_with_a_password_delivers_each_part_under_its_final_name() {
     assert_eq!(got, want);
     // Each part went up under a temporary name and was renamed once.
     let log = server.log();
-    for name in want.keys() {
-        let renames = log
-            .iter()
-            .filter(|l| l.starts_with("rename ") && l.ends_with(&format!(" {name}")))
-            .count();
-        assert_eq!(renames, 1, "{name}: {log:?}");
-    }
+    assert_each_renamed_once(&log, &want);
     assert!(
         !log.iter()
             .any(|l| l.starts_with("open ") && l.ends_with(".csv") && !l.contains(".uploading")),
@@ -339,12 +352,7 @@ fn a_connection_dropped_mid_upload_is_retried_and_nothing_partial_is_final() {
     let out = push(&env, &["--sftp", "big.csv"]);
     out.assert_code(0);
     assert!(out.stderr.contains("retrying in"), "{out:?}");
-    let got: BTreeMap<String, Vec<u8>> = server
-        .files()
-        .into_iter()
-        .filter(|(n, _)| !n.starts_with('.'))
-        .collect();
-    assert_eq!(got, want);
+    assert_eq!(final_files(&server), want);
 }
 
 #[test]
@@ -367,37 +375,12 @@ fn killed_runs_then_a_rerun_deliver_every_part_exactly_once() {
         "25",
         "many.csv",
     ];
-    let mut rng = Rng::new(0x5161);
-    let mut killed_mid_delivery = 0;
-    for _trial in 0..20 {
-        let mut child = env
-            .command(&args)
-            .env("TEST_SFTP_PASSWORD", PASSWORD)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.below(400) as u64));
-        let _ = child.kill();
-        let status = child.wait().unwrap();
-        killed_mid_delivery += usize::from(!status.success());
-    }
+    let killed_mid_delivery =
+        env.kill_randomly(&args, &[("TEST_SFTP_PASSWORD", PASSWORD)], 20, 0x5161);
     let out = push(&env, &["--sftp", "-q", "--max-rows", "25", "many.csv"]);
     out.assert_code(0);
-    let got: BTreeMap<String, Vec<u8>> = server
-        .files()
-        .into_iter()
-        .filter(|(n, _)| !n.starts_with('.'))
-        .collect();
-    assert_eq!(got, want, "every part arrived, complete");
-    let log = server.log();
-    for name in want.keys() {
-        let renames = log
-            .iter()
-            .filter(|l| l.starts_with("rename ") && l.ends_with(&format!(" {name}")))
-            .count();
-        assert_eq!(renames, 1, "{name} arrived {renames} times");
-    }
+    assert_eq!(final_files(&server), want, "every part arrived, complete");
+    assert_each_renamed_once(&server.log(), &want);
     assert!(
         killed_mid_delivery >= 5,
         "only {killed_mid_delivery} runs were interrupted"

@@ -1,4 +1,5 @@
 //! Real protocol servers on 127.0.0.1, in the test process: the peers the transports are
 //! tested against.
 
+pub mod ftp;
 pub mod sftp;
