@@ -1,0 +1,326 @@
+//! The interop suite: `push` and `doctor` against OpenSSH sshd and vsftpd from Debian
+//! packages, started on 127.0.0.1 by `scripts/interop` (which runs these tests; alone they
+//! are ignored). Deliveries are counted in the servers' own logs.
+
+use crate::generate::{self, Spec};
+use crate::push::expected_parts;
+use crate::util::{AS_OF, Output, TestEnv};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// What `scripts/interop` started, from its environment variables.
+struct Servers {
+    user: String,
+    password: String,
+    home: PathBuf,
+    ssh_port: String,
+    ssh_host_key: String,
+    ssh_fingerprint: String,
+    ssh_client_key: PathBuf,
+    ssh_log: PathBuf,
+    ftp_port: String,
+    ftp_ca: PathBuf,
+    ftp_log: PathBuf,
+}
+
+fn servers() -> Servers {
+    let var = |name: &str| {
+        std::env::var(format!("CONVSUBMIT_INTEROP_{name}"))
+            .unwrap_or_else(|_| panic!("CONVSUBMIT_INTEROP_{name} is not set: run scripts/interop"))
+    };
+    let key = std::fs::read_to_string(var("SSH_HOST_KEY")).unwrap();
+    Servers {
+        user: var("USER"),
+        password: var("PASSWORD"),
+        home: var("HOME").into(),
+        ssh_port: var("SSH_PORT"),
+        ssh_host_key: key.split_whitespace().take(2).collect::<Vec<_>>().join(" "),
+        ssh_fingerprint: var("SSH_HOST_FINGERPRINT"),
+        ssh_client_key: var("SSH_CLIENT_KEY").into(),
+        ssh_log: var("SSH_LOG").into(),
+        ftp_port: var("FTP_PORT"),
+        ftp_ca: var("FTP_CA").into(),
+        ftp_log: var("FTP_LOG").into(),
+    }
+}
+
+impl Servers {
+    /// A fresh folder on the servers for one test (both serve the same home).
+    fn folder(&self, name: &str) -> PathBuf {
+        let dir = self.home.join("inbox").join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        dir
+    }
+
+    fn sftp_config(&self, env: &TestEnv, dir: &Path, auth: &str, check: &str) {
+        env.write(
+            "convsubmit.toml",
+            format!(
+                "[sftp]\nhost = \"127.0.0.1\"\nport = {}\nusername = \"{}\"\nremote_dir = \"{}\"\n{auth}\n{check}\n[ledger]\npath = \"ledger.sqlite\"\n",
+                self.ssh_port,
+                self.user,
+                dir.display()
+            ),
+        );
+    }
+
+    fn known_hosts(&self, env: &TestEnv) -> &'static str {
+        env.write(
+            "known_hosts",
+            format!("[127.0.0.1]:{} {}\n", self.ssh_port, self.ssh_host_key),
+        );
+        "known_hosts = \"known_hosts\""
+    }
+
+    fn ftp_config(&self, env: &TestEnv, dir: &Path) {
+        env.write(
+            "convsubmit.toml",
+            format!(
+                "[ftp]\nhost = \"127.0.0.1\"\nport = {}\nusername = \"{}\"\npassword_env = \"INTEROP_PASSWORD\"\nca_file = \"{}\"\nremote_dir = \"{}\"\n[ledger]\npath = \"ledger.sqlite\"\n",
+                self.ftp_port,
+                self.user,
+                self.ftp_ca.display(),
+                dir.display()
+            ),
+        );
+    }
+
+    fn run(&self, env: &TestEnv, args: &[&str]) -> Output {
+        let out = env.run_env(args, &[("INTEROP_PASSWORD", &self.password)]);
+        for text in [&out.stdout, &out.stderr] {
+            assert!(
+                !text.contains(&self.password),
+                "the password leaked:\n{out:?}"
+            );
+        }
+        out
+    }
+
+    /// Renames onto `dir/name` in sftp-server's log.
+    fn sftp_renames(&self, dir: &Path, name: &str) -> usize {
+        let needle = format!("new \"{}/{name}\"", dir.display());
+        let log = std::fs::read_to_string(&self.ssh_log).unwrap();
+        log.lines()
+            .filter(|l| l.contains("rename") && l.contains(&needle))
+            .count()
+    }
+
+    /// `RNTO` commands naming `name` in vsftpd's log.
+    fn ftp_renames(&self, name: &str) -> usize {
+        let needle = format!("\"RNTO {name}\"");
+        let log = std::fs::read_to_string(&self.ftp_log).unwrap();
+        log.lines().filter(|l| l.contains(&needle)).count()
+    }
+}
+
+fn arrived(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .filter(|(n, _)| !n.starts_with('.'))
+        .collect()
+}
+
+fn push_args<'a>(channel: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["push", "--as-of", AS_OF, channel];
+    v.extend_from_slice(more);
+    v
+}
+
+#[test]
+#[ignore = "needs the servers scripts/interop starts"]
+fn sftp_password_known_hosts_and_rerun() {
+    let s = servers();
+    let env = TestEnv::new();
+    let dir = s.folder("sftp-password");
+    let check = s.known_hosts(&env);
+    s.sftp_config(&env, &dir, "password_env = \"INTEROP_PASSWORD\"", check);
+    env.write("sales.csv", generate::item_level(&Spec::clean(41, 1_200)));
+    let want = expected_parts(&env, "sales.csv", "500");
+    s.run(
+        &env,
+        &push_args("--sftp", &["--max-rows", "500", "sales.csv"]),
+    )
+    .assert_code(0);
+    assert_eq!(arrived(&dir), want);
+    for name in want.keys() {
+        assert_eq!(s.sftp_renames(&dir, name), 1, "{name}");
+    }
+    let again = s.run(
+        &env,
+        &push_args("--sftp", &["--max-rows", "500", "sales.csv"]),
+    );
+    assert!(
+        again
+            .stdout
+            .contains(&format!("{} already delivered", want.len())),
+        "{again:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs the servers scripts/interop starts"]
+fn sftp_key_with_a_pinned_host_key_and_doctor() {
+    let s = servers();
+    let env = TestEnv::new();
+    let dir = s.folder("sftp-key");
+    s.sftp_config(
+        &env,
+        &dir,
+        &format!("key_file = \"{}\"", s.ssh_client_key.display()),
+        &format!("host_key = \"{}\"", s.ssh_fingerprint),
+    );
+    env.copy_fixture("item-level-valid.csv");
+    s.run(&env, &push_args("--sftp", &["item-level-valid.csv"]))
+        .assert_code(0);
+    assert_eq!(arrived(&dir).len(), 1);
+    let doctor = s.run(&env, &["doctor", "--sftp"]);
+    doctor.assert_code(0);
+    assert!(doctor.stdout.contains("ok: removed it"), "{doctor:?}");
+    assert_eq!(arrived(&dir).len(), 1);
+}
+
+#[test]
+#[ignore = "needs the servers scripts/interop starts"]
+fn sftp_refuses_an_unknown_host_key_and_a_wrong_password() {
+    let s = servers();
+    let env = TestEnv::new();
+    let dir = s.folder("sftp-refusals");
+    env.write("known_hosts", "");
+    s.sftp_config(
+        &env,
+        &dir,
+        "password_env = \"INTEROP_PASSWORD\"",
+        "known_hosts = \"known_hosts\"",
+    );
+    env.copy_fixture("item-level-valid.csv");
+    let out = s.run(&env, &push_args("--sftp", &["item-level-valid.csv"]));
+    out.assert_code(4);
+    assert!(out.stderr.contains(&s.ssh_fingerprint), "{out:?}");
+    let check = s.known_hosts(&env);
+    s.sftp_config(&env, &dir, "password_env = \"WRONG\"", check);
+    let out = env.run_env(
+        &push_args("--sftp", &["item-level-valid.csv"]),
+        &[("WRONG", "not-it-3Xq")],
+    );
+    out.assert_code(4);
+    assert!(
+        out.stderr.contains("login failed") && !out.stderr.contains("retrying"),
+        "{out:?}"
+    );
+    assert!(arrived(&dir).is_empty());
+}
+
+#[test]
+#[ignore = "needs the servers scripts/interop starts"]
+fn ftps_and_plain_ftp_deliver_exact_parts_once() {
+    let s = servers();
+    for (channel, folder) in [("--ftps", "ftps"), ("--ftp", "ftp")] {
+        let env = TestEnv::new();
+        let dir = s.folder(folder);
+        s.ftp_config(&env, &dir);
+        env.write(
+            "sales.csv",
+            generate::item_level(&Spec {
+                newline: "\r\n",
+                ..Spec::clean(42, 900)
+            }),
+        );
+        let want = expected_parts(&env, "sales.csv", "400");
+        let out = s.run(
+            &env,
+            &push_args(channel, &["--max-rows", "400", "sales.csv"]),
+        );
+        out.assert_code(0);
+        assert_eq!(
+            out.stderr.contains("clear text"),
+            channel == "--ftp",
+            "{out:?}"
+        );
+        assert_eq!(arrived(&dir), want, "{channel}");
+        let doctor = s.run(&env, &["doctor", channel]);
+        doctor.assert_code(0);
+        let again = s.run(
+            &env,
+            &push_args(channel, &["--max-rows", "400", "sales.csv"]),
+        );
+        assert!(
+            again
+                .stdout
+                .contains(&format!("{} already delivered", want.len())),
+            "{again:?}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs the servers scripts/interop starts"]
+fn ftps_refuses_an_untrusted_certificate_and_a_wrong_password() {
+    let s = servers();
+    let env = TestEnv::new();
+    let dir = s.folder("ftps-refusals");
+    env.write(
+        "convsubmit.toml",
+        format!(
+            "[ftp]\nhost = \"127.0.0.1\"\nport = {}\nusername = \"{}\"\npassword_env = \"INTEROP_PASSWORD\"\nremote_dir = \"{}\"\n[ledger]\npath = \"ledger.sqlite\"\n",
+            s.ftp_port,
+            s.user,
+            dir.display()
+        ),
+    );
+    env.copy_fixture("item-level-valid.csv");
+    let out = s.run(&env, &push_args("--ftps", &["item-level-valid.csv"]));
+    out.assert_code(4);
+    assert!(out.stderr.contains("TLS failed"), "{out:?}");
+    s.ftp_config(&env, &dir);
+    let out = env.run_env(
+        &push_args("--ftps", &["item-level-valid.csv"]),
+        &[("INTEROP_PASSWORD", "not-it-3Xq")],
+    );
+    out.assert_code(4);
+    assert!(out.stderr.contains("login failed"), "{out:?}");
+    assert!(arrived(&dir).is_empty());
+}
+
+#[test]
+#[ignore = "needs the servers scripts/interop starts"]
+fn killed_runs_then_a_rerun_deliver_every_part_exactly_once() {
+    let s = servers();
+    for channel in ["--sftp", "--ftps"] {
+        let env = TestEnv::new();
+        let dir = s.folder(&format!("killed{channel}"));
+        if channel == "--sftp" {
+            let check = s.known_hosts(&env);
+            s.sftp_config(&env, &dir, "password_env = \"INTEROP_PASSWORD\"", check);
+        } else {
+            s.ftp_config(&env, &dir);
+        }
+        env.write("many.csv", generate::item_level(&Spec::clean(43, 1_500)));
+        let want = expected_parts(&env, "many.csv", "25");
+        let args = push_args(channel, &["-q", "--max-rows", "25", "many.csv"]);
+        let killed = env.kill_randomly(&args, &[("INTEROP_PASSWORD", &s.password)], 20, 0x1A7E);
+        s.run(&env, &args).assert_code(0);
+        assert_eq!(arrived(&dir), want, "{channel}");
+        for name in want.keys() {
+            let n = if channel == "--sftp" {
+                s.sftp_renames(&dir, name)
+            } else {
+                s.ftp_renames(name)
+            };
+            assert_eq!(n, 1, "{channel}: {name} arrived {n} times");
+        }
+        assert!(
+            killed >= 5,
+            "{channel}: only {killed} runs were interrupted"
+        );
+    }
+}
