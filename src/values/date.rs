@@ -248,7 +248,8 @@ mod tests {
     #[test]
     fn timestamps() {
         assert_eq!(format_timestamp(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_timestamp(1_795_446_245), "2026-11-23T12:24:05Z");
+        assert_eq!(format_timestamp(1_795_446_245), "2026-11-23T15:04:05Z");
+        assert_eq!(format_timestamp(-1), "1969-12-31T23:59:59Z");
     }
 
     #[test]

@@ -92,6 +92,22 @@ fn plain_ftp_warns_and_delivers_binary_exact_parts_once() {
 }
 
 #[test]
+fn passive_mode_uses_the_control_address_not_the_advertised_one() {
+    // 192.0.2.1 is reserved for documentation: nothing answers there.
+    let server = FtpServer::start(FtpOptions {
+        user: "alice".into(),
+        password: PASSWORD.into(),
+        pasv_address: [192, 0, 2, 1],
+        ..FtpOptions::default()
+    });
+    let env = TestEnv::new();
+    config(&env, &server, "");
+    env.copy_fixture("item-level-valid.csv");
+    push(&env, &["--ftp", "--max-time", "20", "item-level-valid.csv"]).assert_code(0);
+    assert_eq!(arrived(&server).len(), 1);
+}
+
+#[test]
 fn ftps_verifies_the_certificate() {
     let server = server(true);
     let env = TestEnv::new();

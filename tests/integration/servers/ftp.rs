@@ -61,12 +61,16 @@ pub struct FtpOptions {
     pub password: String,
     /// Fault switches; keep a clone (or use `FtpServer::faults`) to flip them while running.
     pub faults: Faults,
+    /// The address the PASV reply advertises (a server behind NAT sends one the client
+    /// cannot reach).
+    pub pasv_address: [u8; 4],
 }
 
 impl Default for FtpOptions {
     fn default() -> Self {
         FtpOptions {
             tls: false,
+            pasv_address: [127, 0, 0, 1],
             user: "alice".into(),
             password: "secret".into(),
             faults: Faults::default(),
@@ -210,6 +214,7 @@ impl FtpServer {
             faults: opts.faults.clone(),
             log: log.clone(),
             passive_ports,
+            pasv_address: opts.pasv_address,
             tls: tls_files,
         });
 
@@ -342,6 +347,7 @@ struct ServerConfig {
     faults: Faults,
     log: Arc<Mutex<Vec<String>>>,
     passive_ports: (u16, u16),
+    pasv_address: [u8; 4],
     tls: Option<TlsFiles>,
 }
 
@@ -363,7 +369,7 @@ fn build_server(cfg: &Arc<ServerConfig>) -> Result<TestServer, String> {
     let mut b = libunftp::ServerBuilder::with_authenticator(storage, auth)
         .greeting("convsubmit FTP test server")
         .passive_ports(cfg.passive_ports.0..=cfg.passive_ports.1)
-        .passive_host(PassiveHost::Ip([127, 0, 0, 1].into()))
+        .passive_host(PassiveHost::Ip(cfg.pasv_address.into()))
         .logger(logger);
     if let Some(tls) = &cfg.tls {
         b = b
