@@ -122,8 +122,7 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
         policy,
     };
     let mut bar: Option<(String, Progress)> = None;
-    let mut skipped = 0;
-    let mut rows_sent = 0;
+    let (mut skipped, mut sent_parts, mut rows_sent, mut started) = (0, 0u64, 0, 0);
     let result = push::deliver(
         &parts,
         transport.as_mut(),
@@ -137,6 +136,7 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
                 let line = match fate {
                     Fate::Sent => {
                         rows_sent += p.rows;
+                        sent_parts += 1;
                         format!(
                             "sent {} ({}) to {destination}",
                             p.name,
@@ -169,9 +169,11 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
             Event::Progress(p, n) => {
                 let fresh = bar.as_ref().is_none_or(|(name, _)| *name != p.name);
                 if fresh {
+                    started += 1;
+                    let label = format!("part {started}/{total} {}", p.name);
                     bar = Some((
                         p.name.clone(),
-                        Progress::new(&p.name, Some(p.bytes), show_progress),
+                        Progress::new(&label, Some(p.bytes), show_progress),
                     ));
                 }
                 if let Some((_, b)) = &bar {
@@ -207,7 +209,15 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
                 ExitStatus::Success
             }
         }
-        Err(Failure::Delivery(e)) => report_failure(&e, &destination),
+        Err(Failure::Delivery(e)) => {
+            let status = report_failure(&e, &destination);
+            say.line(&format!(
+                "push: stopped after sending {} of {total} to {destination} ({}); re-run to send the rest",
+                plural(sent_parts, "part"),
+                plural(rows_sent, "row")
+            ))?;
+            status
+        }
         Err(Failure::Ledger(e)) => {
             eprintln!("convsubmit: error: {e:#}");
             eprintln!(
