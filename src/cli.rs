@@ -166,6 +166,9 @@ pub struct ChannelArgs {
     /// FTP with explicit TLS ([ftp]), certificate verified.
     #[arg(long)]
     pub ftps: bool,
+    /// Email to the event type's unique impact.com address ([email]), a message per part.
+    #[arg(long)]
+    pub email: bool,
     /// A local folder (written atomically: a temporary name, then rename).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<std::path::PathBuf>,

@@ -5,6 +5,7 @@ use crate::cli::{ChannelArgs, ServerArgs};
 use crate::config::{Config, DEFAULT_HOST, Server};
 use crate::deliver::Transport;
 use crate::deliver::dir::Dir;
+use crate::deliver::email::{Email, EmailSettings, TlsMode};
 use crate::deliver::ftp::{Ftp, FtpSettings};
 use crate::deliver::sftp::{Auth, HostKeyCheck, Sftp, SftpSettings};
 use crate::secret::Secret;
@@ -23,6 +24,9 @@ pub fn transport(
     }
     if channel.sftp {
         return Ok(Box::new(Sftp::new(sftp(server, config, read_secrets)?)));
+    }
+    if channel.email {
+        return Ok(Box::new(Email::new(email(server, config, read_secrets)?)));
     }
     Ok(Box::new(Ftp::new(ftp(
         server,
@@ -132,5 +136,72 @@ fn ftp(server: &ServerArgs, config: &Config, tls: bool, read: bool) -> Result<Ft
             .or_else(|| s.remote_dir.clone())
             .unwrap_or_else(|| "/".into()),
         rename: s.rename.unwrap_or(true),
+    })
+}
+
+fn mailbox(key: &str, value: &str) -> Result<lettre::message::Mailbox> {
+    value
+        .parse()
+        .with_context(|| format!("[email] {key}: `{value}` is not an email address"))
+}
+
+fn email(server: &ServerArgs, config: &Config, read: bool) -> Result<EmailSettings> {
+    let e = &config.email;
+    let Some(host) = server.host.clone().or_else(|| e.smtp_host.clone()) else {
+        bail!("no SMTP server: set smtp_host under [email] in convsubmit.toml, or pass --host");
+    };
+    let tls = match e.tls.as_deref() {
+        None | Some("starttls") => TlsMode::StartTls,
+        Some("implicit") => TlsMode::Implicit,
+        Some("none") => TlsMode::None,
+        Some(other) => bail!("[email] tls = \"{other}\": use starttls, implicit or none"),
+    };
+    let port = server.port.or(e.smtp_port).unwrap_or(match tls {
+        TlsMode::Implicit => 465,
+        _ => 587,
+    });
+    let password = config.secret_source(
+        "[email] password",
+        &e.password_env,
+        &e.password_file,
+        &e.password_command,
+    )?;
+    let login = match (server.user.clone().or_else(|| e.username.clone()), password) {
+        (Some(user), Some(source)) => {
+            let secret = if read {
+                source.read().context("cannot read the [email] password")?
+            } else {
+                Secret::new("")
+            };
+            Some((user, secret))
+        }
+        (Some(_), None) => bail!(
+            "[email] has a username but no password: set password_env (or password_file, password_command)"
+        ),
+        (None, Some(_)) => bail!("[email] has a password but no username"),
+        (None, None) => None,
+    };
+    let Some(to) = &e.to else {
+        bail!(
+            "no recipient: set `to` under [email] to the event type's unique address (…@batch.impact.com)"
+        );
+    };
+    let Some(from) = &e.from else {
+        bail!("no sender: set `from` under [email]");
+    };
+    Ok(EmailSettings {
+        host,
+        port,
+        tls,
+        login,
+        ca_file: e.ca_file.as_deref().map(|f| config.resolve(f)),
+        from: mailbox("from", from)?,
+        to: mailbox("to", to)?,
+        cc: e
+            .cc
+            .iter()
+            .map(|c| mailbox("cc", c))
+            .collect::<Result<_>>()?,
+        max_attachment_bytes: e.max_attachment_bytes.unwrap_or(10_000_000),
     })
 }

@@ -28,6 +28,8 @@ pub fn run(args: &DoctorArgs, config: &Config) -> Result<ExitStatus> {
         "the folder exists"
     } else if args.channel.sftp {
         "connected, host key verified, logged in"
+    } else if args.channel.email {
+        "connected, TLS and login as configured under [email]"
     } else if args.channel.ftps {
         "connected, TLS certificate verified, logged in"
     } else {

@@ -31,6 +31,20 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
     for w in config.warnings() {
         eprintln!("convsubmit: warning: {w}");
     }
+    if args.channel.email && config.email.tls.as_deref() == Some("none") && !args.dry_run {
+        eprintln!(
+            "convsubmit: warning: [email] tls = \"none\": the password and the data travel in clear text"
+        );
+    }
+    if let Some(to) =
+        config.email.to.as_deref().filter(|t| {
+            args.channel.email && !t.to_ascii_lowercase().ends_with("@batch.impact.com")
+        })
+    {
+        eprintln!(
+            "convsubmit: warning: [email] to = \"{to}\" is not an impact.com batch address (…@batch.impact.com)"
+        );
+    }
     if args.channel.ftp && !args.dry_run {
         eprintln!(
             "convsubmit: warning: --ftp sends the password and the data in clear text; use --ftps if the server offers it"
@@ -84,6 +98,10 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
         parts.extend(prepared.parts);
     }
     reporter.finish(&summary)?;
+    if let Some(max) = transport.max_part_bytes() {
+        // Email: a part over the attachment limit goes as several smaller ones.
+        parts = crate::deliver::fit::fit(parts, max, opts.template.as_ref())?;
+    }
     for n in &notes {
         say.line(n)?;
     }

@@ -2,6 +2,8 @@
 //! permanent, with the stage they failed at), and retries with backoff.
 
 pub mod dir;
+pub mod email;
+pub mod fit;
 pub mod ftp;
 pub mod push;
 pub mod retry;
@@ -128,6 +130,11 @@ pub trait Transport {
     /// The size of the file `name` at the destination, if there is one (used after a run
     /// that died mid-delivery, to tell whether its last part arrived).
     fn size_of(&mut self, name: &str) -> Result<Option<u64>, DeliveryError>;
+
+    /// The largest part the channel takes (email attachments), if it has a limit.
+    fn max_part_bytes(&self) -> Option<u64> {
+        None
+    }
 
     /// How the destination is shown to people (by default, as [`Transport::destination`]).
     fn label(&self) -> String {
