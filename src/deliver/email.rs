@@ -5,8 +5,8 @@
 
 use super::{DeliveryError, Kind, Transport};
 use crate::secret::Secret;
-use lettre::message::header::ContentType;
-use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
@@ -156,11 +156,15 @@ impl Email {
         for cc in &s.cc {
             builder = builder.cc(cc.clone());
         }
+        // Base64 keeps the bytes exact: a 7bit body would carry bare LFs, which some mail
+        // servers treat as line ends (and then strip a leading dot from a CSV line).
+        let attachment = Body::new_with_encoding(bytes, ContentTransferEncoding::Base64)
+            .map_err(|_| DeliveryError::permanent("build message", "cannot encode the part"))?;
         let body = MultiPart::mixed()
             .singlepart(SinglePart::plain(format!(
                 "The attached file {name} is an impact.com batch conversion file, sent by convsubmit.\n"
             )))
-            .singlepart(Attachment::new(name.to_string()).body(bytes, csv));
+            .singlepart(Attachment::new(name.to_string()).body(attachment, csv));
         let message = builder
             .multipart(body)
             .map_err(|e| DeliveryError::permanent("build message", e.to_string()))?;

@@ -324,3 +324,58 @@ fn killed_runs_then_a_rerun_deliver_every_part_exactly_once() {
         );
     }
 }
+
+#[test]
+#[ignore = "needs the servers scripts/interop starts"]
+fn email_over_starttls_to_aiosmtpd() {
+    let port = std::env::var("CONVSUBMIT_INTEROP_SMTP_PORT").expect("run scripts/interop");
+    let maildir = PathBuf::from(std::env::var("CONVSUBMIT_INTEROP_MAILDIR").unwrap()).join("new");
+    let s = servers();
+    let env = TestEnv::new();
+    env.write(
+        "convsubmit.toml",
+        format!(
+            "[email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nca_file = \"{}\"\nfrom = \"reports@acme.example\"\nto = \"interop-1@batch.impact.com\"\ncc = [\"ops@acme.example\"]\n[ledger]\npath = \"ledger.sqlite\"\n",
+            s.ftp_ca.display()
+        ),
+    );
+    env.write("sales.csv", generate::item_level(&Spec::clean(44, 700)));
+    let want = expected_parts(&env, "sales.csv", "300");
+    let before = std::fs::read_dir(&maildir).map_or(0, |d| d.count());
+    s.run(
+        &env,
+        &push_args("--email", &["--max-rows", "300", "sales.csv"]),
+    )
+    .assert_code(0);
+    let mut got = BTreeMap::new();
+    for entry in std::fs::read_dir(&maildir).unwrap() {
+        let raw = std::fs::read(entry.unwrap().path()).unwrap();
+        let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        if m.to().and_then(|t| t.first()).and_then(|a| a.address())
+            != Some("interop-1@batch.impact.com")
+        {
+            continue;
+        }
+        use mail_parser::MimeHeaders;
+        let a = m.attachments().next().unwrap();
+        got.insert(
+            a.attachment_name().unwrap().to_string(),
+            a.contents().to_vec(),
+        );
+    }
+    assert_eq!(got, want);
+    assert_eq!(
+        std::fs::read_dir(&maildir).unwrap().count(),
+        before + want.len()
+    );
+    let again = s.run(
+        &env,
+        &push_args("--email", &["--max-rows", "300", "sales.csv"]),
+    );
+    assert!(
+        again
+            .stdout
+            .contains(&format!("{} already delivered", want.len())),
+        "{again:?}"
+    );
+}

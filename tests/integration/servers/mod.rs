@@ -3,3 +3,4 @@
 
 pub mod ftp;
 pub mod sftp;
+pub mod smtp;

@@ -1,0 +1,237 @@
+//! `convsubmit push --email` and `doctor --email` against a real SMTP server on 127.0.0.1
+//! (in this process); every message received is parsed back.
+
+use crate::generate::{self, Spec};
+use crate::push::expected_parts;
+use crate::servers::smtp::{Received, SmtpOptions, SmtpServer, Stage};
+use crate::util::{AS_OF, Output, TestEnv};
+use mail_parser::{MessageParser, MimeHeaders};
+use std::collections::BTreeMap;
+
+const PASSWORD: &str = "smtp-pw-Lk2$sEcReT";
+const TO: &str = "42f56e88-9c1d@batch.impact.com";
+
+fn server(starttls: bool, implicit: bool) -> SmtpServer {
+    SmtpServer::start(SmtpOptions {
+        starttls,
+        implicit_tls: implicit,
+        auth: Some(("reports@acme.example".into(), PASSWORD.into())),
+        ..SmtpOptions::default()
+    })
+}
+
+fn config(env: &TestEnv, server: &SmtpServer, extra: &str) {
+    let ca = match &server.ca_pem {
+        Some(pem) => {
+            env.write("ca.pem", std::fs::read(pem).unwrap());
+            "ca_file = \"ca.pem\"\n"
+        }
+        None => "",
+    };
+    env.write(
+        "convsubmit.toml",
+        format!(
+            "[email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\nusername = \"reports@acme.example\"\npassword_env = \"TEST_SMTP_PASSWORD\"\n{ca}from = \"Acme Reports <reports@acme.example>\"\nto = \"{TO}\"\ncc = [\"ops@acme.example\", \"finance@acme.example\"]\n{extra}\n[ledger]\npath = \"ledger.sqlite\"\n",
+            server.port
+        ),
+    );
+}
+
+fn push(env: &TestEnv, args: &[&str]) -> Output {
+    let mut all = vec!["push", "--as-of", AS_OF, "--email"];
+    all.extend_from_slice(args);
+    let out = env.run_env(&all, &[("TEST_SMTP_PASSWORD", PASSWORD)]);
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!text.contains(PASSWORD), "the password leaked:\n{out:?}");
+    }
+    out
+}
+
+/// Each message's attachment: name → bytes; checks the headers of every message.
+fn attachments(messages: &[Received]) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for m in messages {
+        assert_eq!(m.to, [TO, "ops@acme.example", "finance@acme.example"]);
+        assert!(!m.has_bare_lf());
+        let parsed = MessageParser::default().parse(&m.raw).unwrap();
+        let to: Vec<&str> = parsed
+            .to()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.address())
+            .collect();
+        assert_eq!(to, [TO], "To: holds only the impact.com address");
+        let cc: Vec<&str> = parsed
+            .cc()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.address())
+            .collect();
+        assert_eq!(cc, ["ops@acme.example", "finance@acme.example"]);
+        let from = parsed.from().unwrap().first().unwrap();
+        assert_eq!(from.address(), Some("reports@acme.example"));
+        assert_eq!(parsed.attachment_count(), 1);
+        let a = parsed.attachments().next().unwrap();
+        let ct = a.content_type().unwrap();
+        assert_eq!((ct.ctype(), ct.subtype()), ("text", Some("csv")));
+        let name = a.attachment_name().unwrap().to_string();
+        assert!(parsed.subject().unwrap().contains(&name));
+        assert!(
+            out.insert(name, a.contents().to_vec()).is_none(),
+            "one message per part"
+        );
+    }
+    out
+}
+
+#[test]
+fn starttls_and_auth_send_each_part_in_its_own_message_once() {
+    let server = server(true, false);
+    let env = TestEnv::new();
+    config(&env, &server, "");
+    env.write("sales.csv", generate::item_level(&Spec::clean(51, 900)));
+    let want = expected_parts(&env, "sales.csv", "400");
+    let out = push(&env, &["--max-rows", "400", "sales.csv"]);
+    out.assert_code(0);
+    let messages = server.messages();
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.tls && m.authenticated_as.is_some())
+    );
+    assert_eq!(attachments(&messages), want);
+    let again = push(&env, &["--max-rows", "400", "sales.csv"]);
+    again.assert_code(0);
+    assert!(
+        again
+            .stdout
+            .contains(&format!("{} already delivered", want.len())),
+        "{again:?}"
+    );
+    assert_eq!(server.messages().len(), want.len());
+    let doctor = env.run_env(&["doctor", "--email"], &[("TEST_SMTP_PASSWORD", PASSWORD)]);
+    doctor.assert_code(0);
+    assert!(doctor.stdout.contains("no message sent"), "{doctor:?}");
+    assert_eq!(server.messages().len(), want.len());
+}
+
+#[test]
+fn a_server_without_starttls_is_refused_before_anything_is_said() {
+    let server = SmtpServer::start(SmtpOptions::default());
+    let env = TestEnv::new();
+    config(&env, &server, "");
+    env.copy_fixture("item-level-valid.csv");
+    let out = push(&env, &["item-level-valid.csv"]);
+    out.assert_code(4);
+    assert!(
+        out.stderr.contains("TLS failed") && out.stderr.contains("does not offer STARTTLS"),
+        "{out:?}"
+    );
+    assert!(
+        !server
+            .log()
+            .iter()
+            .any(|l| l.starts_with("AUTH") || l.starts_with("MAIL"))
+    );
+    // Only when configured: plain SMTP, with a warning.
+    let plain = SmtpServer::start(SmtpOptions {
+        auth: Some(("reports@acme.example".into(), PASSWORD.into())),
+        ..SmtpOptions::default()
+    });
+    config(&env, &plain, "tls = \"none\"");
+    let out = push(&env, &["item-level-valid.csv"]);
+    out.assert_code(0);
+    assert!(out.stderr.contains("clear text"), "{out:?}");
+    assert_eq!(plain.messages().len(), 1);
+}
+
+#[test]
+fn implicit_tls() {
+    let server = server(false, true);
+    let env = TestEnv::new();
+    config(&env, &server, "tls = \"implicit\"");
+    env.copy_fixture("item-level-valid.csv");
+    push(&env, &["item-level-valid.csv"]).assert_code(0);
+    assert!(server.messages()[0].tls);
+}
+
+#[test]
+fn refusals_are_permanent_and_name_the_stage() {
+    let server = server(true, false);
+    let env = TestEnv::new();
+    config(&env, &server, "");
+    env.copy_fixture("item-level-valid.csv");
+    let out = env.run_env(
+        &["push", "--as-of", AS_OF, "--email", "item-level-valid.csv"],
+        &[("TEST_SMTP_PASSWORD", "wrong-Pw-1x")],
+    );
+    out.assert_code(4);
+    assert!(
+        out.stderr.contains("AUTH failed") && !out.stderr.contains("retrying"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("wrong-Pw-1x"));
+    server.faults.reply_once(Stage::Rcpt, 550);
+    let out = push(&env, &["item-level-valid.csv"]);
+    out.assert_code(4);
+    assert!(out.stderr.contains("RCPT failed"), "{out:?}");
+    assert!(server.messages().is_empty());
+}
+
+#[test]
+fn temporary_replies_and_dropped_connections_are_retried_and_sent_once() {
+    let server = server(true, false);
+    server.faults.reply_once(Stage::DataEnd, 451);
+    let env = TestEnv::new();
+    config(&env, &server, "");
+    env.copy_fixture("item-level-valid.csv");
+    let out = push(&env, &["item-level-valid.csv"]);
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("DATA failed") && out.stderr.contains("retrying in"),
+        "{out:?}"
+    );
+    assert_eq!(server.messages().len(), 1);
+    server.faults.drop_during_data_once();
+    env.write("big.csv", generate::item_level(&Spec::clean(52, 300)));
+    let out = push(&env, &["big.csv"]);
+    out.assert_code(0);
+    assert!(out.stderr.contains("retrying in"), "{out:?}");
+    // The dropped message was sent again whole; the ledger has each part once.
+    assert_eq!(server.messages().len(), 2);
+    let history = env.run(&["history", "--format", "json"]);
+    let list: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn parts_over_the_attachment_limit_are_cut_between_orders() {
+    let server = server(true, false);
+    let env = TestEnv::new();
+    config(&env, &server, "max_attachment_bytes = 20000");
+    env.write("sales.csv", generate::item_level(&Spec::clean(53, 600)));
+    let whole = expected_parts(&env, "sales.csv", "10000");
+    assert!(whole.values().next().unwrap().len() > 40_000);
+    push(&env, &["sales.csv"]).assert_code(0);
+    let got = attachments(&server.messages());
+    assert!(got.len() >= 3);
+    let (header, rows) = generate::parse(whole.values().next().unwrap());
+    let mut joined = vec![];
+    let mut orders_seen = std::collections::HashSet::new();
+    for (name, bytes) in &got {
+        assert!(bytes.len() <= 20_000, "{name}: {}", bytes.len());
+        let (h, part_rows) = generate::parse(bytes);
+        assert_eq!(h, header);
+        let ids: std::collections::BTreeSet<String> =
+            part_rows.iter().map(|r| r.fields[3].clone()).collect();
+        for id in ids {
+            assert!(
+                orders_seen.insert(id.clone()),
+                "order {id} cut across attachments"
+            );
+        }
+        joined.extend(part_rows.into_iter().map(|r| r.fields));
+    }
+    let original: Vec<Vec<String>> = rows.into_iter().map(|r| r.fields).collect();
+    assert_eq!(joined, original);
+}
