@@ -169,6 +169,9 @@ pub struct ChannelArgs {
     /// Email to the event type's unique impact.com address ([email]), a message per part.
     #[arg(long)]
     pub email: bool,
+    /// impact.com's Conversions API ([api]), a request per order (push only).
+    #[arg(long)]
+    pub api: bool,
     /// A local folder (written atomically: a temporary name, then rename).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<std::path::PathBuf>,

@@ -28,6 +28,25 @@ pub struct Delivery {
     pub delivered_at: String,
 }
 
+/// A conversion the API queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueuedConversion {
+    /// `api:{base}/Advertisers/{AccountSID}`.
+    pub destination: String,
+    /// Event type and OrderId.
+    pub order_key: String,
+    /// OrderId as written.
+    pub order_id: String,
+    /// The `QueuedUri` impact.com answered.
+    pub queued_uri: String,
+    /// The input it came from.
+    pub input: String,
+    /// Its first row's line in the input.
+    pub line: u64,
+    /// When it was queued, UTC.
+    pub queued_at: String,
+}
+
 /// An open, locked ledger.
 pub struct Ledger {
     conn: Connection,
@@ -71,6 +90,16 @@ CREATE TABLE IF NOT EXISTS deliveries (
     delivered_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_content ON deliveries (destination, sha256);
+CREATE TABLE IF NOT EXISTS conversions (
+    destination TEXT NOT NULL,
+    order_key TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    queued_uri TEXT NOT NULL,
+    input TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    queued_at TEXT NOT NULL,
+    PRIMARY KEY (destination, order_key)
+);
 CREATE TABLE IF NOT EXISTS sending (
     sha256 TEXT NOT NULL,
     destination TEXT NOT NULL,
@@ -183,6 +212,55 @@ impl Ledger {
             .with_context(|| format!("cannot write to the ledger {}", self.path.display()))?;
         tx.commit()
             .with_context(|| format!("cannot write to the ledger {}", self.path.display()))
+    }
+
+    /// When the conversion `order_key` was queued at `destination`, with its `QueuedUri`.
+    pub fn find_conversion(
+        &self,
+        destination: &str,
+        order_key: &str,
+    ) -> Result<Option<(String, String)>> {
+        self.conn
+            .query_row(
+                "SELECT queued_uri, queued_at FROM conversions WHERE destination = ?1 AND order_key = ?2",
+                params![destination, order_key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .with_context(|| format!("cannot read the ledger {}", self.path.display()))
+    }
+
+    /// Records a queued conversion (committed before this returns).
+    pub fn record_conversion(&self, c: &QueuedConversion) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO conversions (destination, order_key, order_id, queued_uri, input, line, queued_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![c.destination, c.order_key, c.order_id, c.queued_uri, c.input, c.line as i64, c.queued_at],
+            )
+            .with_context(|| format!("cannot write to the ledger {}", self.path.display()))?;
+        Ok(())
+    }
+
+    /// Queued conversions, oldest first, optionally only those at or after `since`.
+    pub fn conversions(&self, since: Option<&str>) -> Result<Vec<QueuedConversion>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT destination, order_key, order_id, queued_uri, input, line, queued_at
+             FROM conversions WHERE queued_at >= ?1 ORDER BY queued_at, rowid",
+        )?;
+        let rows = stmt.query_map(params![since.unwrap_or("")], |r| {
+            Ok(QueuedConversion {
+                destination: r.get(0)?,
+                order_key: r.get(1)?,
+                order_id: r.get(2)?,
+                queued_uri: r.get(3)?,
+                input: r.get(4)?,
+                line: r.get::<_, i64>(5)? as u64,
+                queued_at: r.get(6)?,
+            })
+        })?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .with_context(|| format!("cannot read the ledger {}", self.path.display()))
     }
 
     /// Every delivery, oldest first, optionally only those at or after `since` (a date or

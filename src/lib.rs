@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod config;

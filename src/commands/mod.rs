@@ -1,5 +1,6 @@
 //! One module per subcommand; each is glue between the CLI and the library.
 
+pub mod api;
 pub mod channel;
 pub mod doctor;
 pub mod fix;

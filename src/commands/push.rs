@@ -21,8 +21,20 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
         push::deadline(Duration::from_secs(args.max_time)),
     );
     let opts = options(&args.check)?;
-    let mut transport =
-        super::channel::transport(&args.channel, &args.server, config, !args.dry_run)?;
+    // The API channel sends orders, not files: it has its own sender (see `api`).
+    let mut transport = match args.channel.api {
+        true => None,
+        false => Some(super::channel::transport(
+            &args.channel,
+            &args.server,
+            config,
+            !args.dry_run,
+        )?),
+    };
+    let api = match args.channel.api {
+        true => Some(super::api::settings(config, !args.dry_run)?),
+        false => None,
+    };
     let text = args.report.format == Format::Text;
     let mut say = Say {
         quiet: global.quiet,
@@ -98,7 +110,7 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
         parts.extend(prepared.parts);
     }
     reporter.finish(&summary)?;
-    if let Some(max) = transport.max_part_bytes() {
+    if let Some(max) = transport.as_ref().and_then(|t| t.max_part_bytes()) {
         // Email: a part over the attachment limit goes as several smaller ones.
         parts = crate::deliver::fit::fit(parts, max, opts.template.as_ref())?;
     }
@@ -131,6 +143,20 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
             }
             Err(e @ OpenError::Other(_)) => return Err(e.into()),
         }
+    };
+    let data_errors = rejected_rows > 0 || unusable;
+    let Some(mut transport) = transport.take() else {
+        let api = api.expect("built for --api");
+        return super::api::deliver(
+            args,
+            &api,
+            &opts,
+            &parts,
+            ledger.as_ref(),
+            policy,
+            &mut |l| say.line(l),
+            data_errors,
+        );
     };
     let destination = transport.label();
     let total = parts.len();
@@ -221,7 +247,7 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
                     String::new()
                 }
             ))?;
-            if rejected_rows > 0 || unusable {
+            if data_errors {
                 ExitStatus::DataErrors
             } else {
                 ExitStatus::Success

@@ -126,6 +126,9 @@ fn cut(part: &Part, max: u64, template: Option<&Template>) -> Result<Vec<Part>> 
             sha256: sha256_hex(&piece.data),
             bytes: piece.data.len() as u64,
             rows: piece.rows,
+            // Pieces go by email, whose channel reports no line numbers.
+            lines: vec![],
+            header_line: part.header_line,
         });
     }
     Ok(out)
@@ -156,6 +159,8 @@ mod tests {
             sha256: sha256_hex(text.as_bytes()),
             bytes: text.len() as u64,
             rows: orders.iter().map(|o| o.1 as u64).sum(),
+            lines: vec![],
+            header_line: 1,
         }
     }
 

@@ -28,6 +28,23 @@ pub struct Part {
     pub bytes: u64,
     /// Data rows.
     pub rows: u64,
+    /// Where its lines come from in the input (line 1, the header, is `header_line`).
+    pub lines: Vec<split::Run>,
+    /// The input's header line.
+    pub header_line: u64,
+}
+
+impl Part {
+    /// The input line that line `line` of the part came from.
+    pub fn source_line(&self, line: u64) -> Option<u64> {
+        if line == 1 {
+            return Some(self.header_line);
+        }
+        self.lines
+            .iter()
+            .find(|r| (r.part_line..r.part_line + r.count).contains(&line))
+            .map(|r| r.source_line + (line - r.part_line))
+    }
 }
 
 /// What preparing one input gave.
@@ -107,6 +124,8 @@ pub fn prepare(
                 sha256: p.sha256.clone(),
                 bytes: p.bytes,
                 rows: p.rows,
+                lines: p.lines.clone(),
+                header_line: entry.header_line,
             })
             .collect();
     }

@@ -1,0 +1,5 @@
+//! The Conversions API channel (`push --api`) and the submission-status calls (`status`).
+
+pub mod client;
+pub mod form;
+pub mod push;
