@@ -36,6 +36,8 @@ pub enum Command {
     Push(PushArgs),
     /// List the deliveries the ledger records.
     History(HistoryArgs),
+    /// Ask impact.com what became of what was pushed, errors mapped to input lines.
+    Status(StatusArgs),
     /// Check a channel: connect, log in, verify the host key or certificate, and write,
     /// rename and remove a probe file. Sends no data.
     Doctor(DoctorArgs),
@@ -240,6 +242,20 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "PATH")]
     pub ledger: Option<std::path::PathBuf>,
     /// Only deliveries on or after this date (YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_as_of)]
+    pub since: Option<Day>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = HistoryFormat::Text)]
+    pub format: HistoryFormat,
+}
+
+/// `convsubmit status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The ledger (overrides the config).
+    #[arg(long, value_name = "PATH")]
+    pub ledger: Option<std::path::PathBuf>,
+    /// Only what was pushed on or after this date (YYYY-MM-DD, UTC).
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_as_of)]
     pub since: Option<Day>,
     /// Output format.

@@ -26,6 +26,10 @@ pub struct Delivery {
     pub input: String,
     /// When the delivery was confirmed, UTC.
     pub delivered_at: String,
+    /// Where the part's lines come from in the input (JSON: `header_line` and `runs` as
+    /// in the split manifest), so that `status` can map impact.com's line numbers back.
+    #[serde(skip)]
+    pub source_lines: String,
 }
 
 /// A conversion the API queued.
@@ -87,7 +91,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     bytes INTEGER NOT NULL,
     rows INTEGER NOT NULL,
     input TEXT NOT NULL,
-    delivered_at TEXT NOT NULL
+    delivered_at TEXT NOT NULL,
+    source_lines TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_content ON deliveries (destination, sha256);
 CREATE TABLE IF NOT EXISTS conversions (
@@ -141,7 +146,7 @@ impl Ledger {
     pub fn find(&self, destination: &str, sha256: &str) -> Result<Option<Delivery>> {
         self.conn
             .query_row(
-                "SELECT sha256, destination, remote_name, bytes, rows, input, delivered_at
+                "SELECT sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines
                  FROM deliveries WHERE destination = ?1 AND sha256 = ?2
                  ORDER BY id DESC LIMIT 1",
                 params![destination, sha256],
@@ -197,8 +202,8 @@ impl Ledger {
         .with_context(|| format!("cannot write to the ledger {}", self.path.display()))?;
         tx
             .execute(
-                "INSERT INTO deliveries (sha256, destination, remote_name, bytes, rows, input, delivered_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO deliveries (sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     d.sha256,
                     d.destination,
@@ -206,7 +211,8 @@ impl Ledger {
                     d.bytes as i64,
                     d.rows as i64,
                     d.input,
-                    d.delivered_at
+                    d.delivered_at,
+                    d.source_lines
                 ],
             )
             .with_context(|| format!("cannot write to the ledger {}", self.path.display()))?;
@@ -267,7 +273,7 @@ impl Ledger {
     /// timestamp prefix compared as text, which ISO 8601 UTC allows).
     pub fn history(&self, since: Option<&str>) -> Result<Vec<Delivery>> {
         let mut stmt = self.conn.prepare(
-            "SELECT sha256, destination, remote_name, bytes, rows, input, delivered_at
+            "SELECT sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines
              FROM deliveries WHERE delivered_at >= ?1 ORDER BY id",
         )?;
         let rows = stmt.query_map(params![since.unwrap_or("")], row)?;
@@ -290,6 +296,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Delivery> {
         rows: r.get::<_, i64>(4)? as u64,
         input: r.get(5)?,
         delivered_at: r.get(6)?,
+        source_lines: r.get(7)?,
     })
 }
 
@@ -376,6 +383,7 @@ mod tests {
             rows: 1,
             input: "a.csv".into(),
             delivered_at: "2026-11-23T10:00:00Z".into(),
+            source_lines: String::new(),
         }
     }
 

@@ -51,6 +51,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             let config = config::Config::load(cli.config.as_deref())?;
             commands::history::run(args, &config, &mut std::io::stdout().lock())
         }
+        Command::Status(args) => {
+            let config = config::Config::load(cli.config.as_deref())?;
+            commands::status::run(args, &config, &mut std::io::stdout().lock())
+        }
         Command::Doctor(args) => {
             let config = config::Config::load(cli.config.as_deref())?;
             commands::doctor::run(args, &config)

@@ -7,5 +7,6 @@ pub mod fix;
 pub mod history;
 pub mod push;
 pub mod split;
+pub mod status;
 pub mod templates;
 pub mod validate;

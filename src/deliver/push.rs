@@ -265,6 +265,11 @@ pub fn deliver(
                 rows: part.rows,
                 input: part.input.clone(),
                 delivered_at: ledger::now(),
+                source_lines: serde_json::json!({
+                    "header_line": part.header_line,
+                    "runs": part.lines,
+                })
+                .to_string(),
             })
             .map_err(Failure::Ledger)?;
         }
