@@ -11,6 +11,7 @@ mod generate;
 mod interop;
 mod model;
 mod push;
+mod push_api;
 mod push_email;
 mod push_ftp;
 mod robustness;
