@@ -346,3 +346,39 @@ fn expected_source_line(env: &TestEnv, n: u64) -> u64 {
         })
         .unwrap()
 }
+
+#[test]
+fn remaining_zero_waits_for_the_reset_so_no_request_meets_the_limit() {
+    let server = server();
+    server.faults.rate_limit(3, Duration::from_secs(1));
+    let env = TestEnv::new();
+    config(&env, &server, "concurrency = 1");
+    env.write("many.csv", generate::item_level(&Spec::clean(66, 20)));
+    push(&env, &["many.csv"]).assert_code(0);
+    let posts = server.conversion_requests();
+    assert!(posts.len() > 3);
+    assert!(
+        posts.iter().all(|r| !r.while_limited && r.status == 200),
+        "a request was sent before the reset"
+    );
+}
+
+#[test]
+fn retries_are_bounded() {
+    let server = server();
+    server.faults.server_errors(100, 503);
+    let env = TestEnv::new();
+    config(&env, &server, "concurrency = 1");
+    env.write("order.csv", THREE_ITEMS);
+    let out = push(&env, &["--retries", "2", "order.csv"]);
+    out.assert_code(3);
+    assert_eq!(
+        server.conversion_requests().len(),
+        3,
+        "one attempt and two retries"
+    );
+    assert!(
+        env.read("order.api-results.csv")
+            .contains("2,ORD-1,not sent,HTTP 503; no retries left")
+    );
+}
