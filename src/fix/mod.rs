@@ -86,13 +86,22 @@ fn beside(path: &Path, what: &str) -> PathBuf {
 /// Fixes `input` (`-`: standard input) into `output`, written atomically; `output` may be
 /// `input` itself. `template` is `None` to detect it from the header.
 pub fn fix_file(input: &str, output: &Path, template: Option<&Template>) -> Result<Changes> {
-    // Regrouping reads rows out of order, so standard input is saved to a file first.
+    // Regrouping reads rows out of order (and the file twice), so standard input, a pipe or
+    // any other stream is saved to a file first: opening a FIFO a second time would wait
+    // forever for a writer.
     let _spool;
-    let path = if input == "-" {
-        let p = beside(output, "stdin");
+    let stream =
+        input == "-" || std::fs::metadata(input).is_ok_and(|m| !m.is_file() && !m.is_dir());
+    let path = if stream {
+        let p = beside(output, "input");
         let mut f = File::create(&p).with_context(|| format!("cannot write {}", p.display()))?;
         _spool = TempFile(Some(p.clone()));
-        io::copy(&mut io::stdin().lock(), &mut f).context("cannot read standard input")?;
+        let copied = if input == "-" {
+            io::copy(&mut io::stdin().lock(), &mut f)
+        } else {
+            File::open(input).and_then(|mut src| io::copy(&mut src, &mut f))
+        };
+        copied.with_context(|| format!("cannot read {input}"))?;
         p
     } else {
         PathBuf::from(input)

@@ -172,3 +172,29 @@ fn unusable_inputs_are_refused_with_exit_2() {
     }
     assert!(!env.path().join("out.csv").exists());
 }
+
+#[test]
+fn a_named_pipe_is_read_once_and_never_hangs() {
+    let env = TestEnv::new();
+    let input = generate::item_level(&Spec {
+        scattered: 300,
+        ..Spec::clean(10, 40)
+    });
+    let fifo = env.path().join("pipe.csv");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let writer = {
+        let (fifo, input) = (fifo.clone(), input.clone());
+        std::thread::spawn(move || std::fs::write(fifo, input).unwrap())
+    };
+    let out = fix(&env, &["pipe.csv", "-o", "out.csv"]);
+    writer.join().unwrap();
+    out.assert_code(0);
+    assert!(out.stdout.contains("regrouped"), "{out:?}");
+    env.write("in.csv", &input);
+    fix(&env, &["in.csv", "-o", "direct.csv"]).assert_code(0);
+    assert_eq!(env.read("out.csv"), env.read("direct.csv"));
+}
