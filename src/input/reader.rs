@@ -286,7 +286,7 @@ impl<R: Read> RecordReader<R> {
             return Ok(false);
         }
         rec.fields.extend_from_slice(line);
-        rec.ends.extend(memchr::memchr_iter(b',', line));
+        push_commas(line, &mut rec.ends);
         let terminator = avail[n];
         self.pos += n;
         self.end_record(rec, terminator)?;
@@ -458,6 +458,32 @@ impl<R: Read> RecordReader<R> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
+        }
+    }
+}
+
+/// Appends the position of every comma in `line`, eight bytes at a time: fields are short,
+/// so one `memchr` call per comma costs more than this.
+fn push_commas(line: &[u8], out: &mut Vec<usize>) {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const COMMAS: u64 = 0x2c2c_2c2c_2c2c_2c2c;
+    let mut chunks = line.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ COMMAS;
+        // High bit set exactly in the bytes of `x` that are zero (the commas).
+        let mut zeros = !(((x & LOW7) + LOW7) | x | LOW7);
+        while zeros != 0 {
+            out.push(base + zeros.trailing_zeros() as usize / 8);
+            zeros &= zeros - 1;
+        }
+        base += 8;
+    }
+    for (i, &b) in chunks.remainder().iter().enumerate() {
+        if b == b',' {
+            out.push(base + i);
         }
     }
 }
@@ -681,6 +707,27 @@ mod tests {
                 assert_eq!(rec.malformed, None, "case {case}");
             }
             assert!(!r.read(&mut rec).unwrap(), "case {case}: extra record");
+        }
+    }
+
+    #[test]
+    fn commas_are_found_in_every_position() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..80 {
+            for _ in 0..20 {
+                let line: Vec<u8> = (0..len)
+                    .map(|_| {
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        [b',', b'a', 0x2d, 0xac, 0x2c ^ 0x80, b'\0'][(rng % 6) as usize]
+                    })
+                    .collect();
+                let mut got = vec![];
+                push_commas(&line, &mut got);
+                let want: Vec<usize> = (0..line.len()).filter(|&i| line[i] == b',').collect();
+                assert_eq!(got, want, "{line:?}");
+            }
         }
     }
 
