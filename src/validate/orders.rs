@@ -5,12 +5,9 @@
 use super::header::Plan;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::escape::for_display as shown;
-use crate::fast_hash::FastHash;
+use crate::fast_hash::KeySet;
 use crate::input::Record;
 use crate::template::Kind;
-use std::collections::HashMap;
-
-type KeyMap = HashMap<Box<[u8]>, u64, FastHash>;
 
 /// The run of consecutive rows of one order (item-level files).
 #[derive(Default)]
@@ -33,7 +30,7 @@ pub struct Orders {
     kind: Kind,
     max_rows: u64,
     /// Every order key seen, with the line of its first row.
-    seen: KeyMap,
+    seen: KeySet,
     current: Option<Block>,
     key: Vec<u8>,
     /// `key` belongs to the row fed last.
@@ -46,7 +43,7 @@ impl Orders {
         Orders {
             kind,
             max_rows,
-            seen: KeyMap::default(),
+            seen: KeySet::default(),
             current: None,
             key: Vec::new(),
             keyed: false,
@@ -99,7 +96,7 @@ impl Orders {
     }
 
     fn order_row(&mut self, line: u64, emit: &mut dyn FnMut(Diagnostic)) {
-        if let Some(&first) = self.seen.get(self.key.as_slice()) {
+        if let Some(first) = self.seen.get(&self.key) {
             emit(Diagnostic::new(
                 Code::DuplicateOrder,
                 format!(
@@ -109,7 +106,7 @@ impl Orders {
                 "remove the repeated row, or give it its own OrderId; impact.com keeps only one conversion per event type and OrderId",
             ));
         } else {
-            self.seen.insert(self.key.clone().into_boxed_slice(), line);
+            self.seen.insert(&self.key, line);
         }
     }
 
@@ -151,14 +148,13 @@ impl Orders {
         }
     }
 
-    /// Starts a new block for `self.key`, reusing the previous block's buffers (one
-    /// allocation per order: its entry in `seen`).
+    /// Starts a new block for `self.key`, reusing the previous block's buffers (no
+    /// allocation per order beyond its 16 bytes in `seen`).
     fn start_block(&mut self, plan: &Plan, rec: &Record, line: u64) {
         let mut block = match self.current.take() {
             Some(old) => {
                 if old.repeat_of.is_none() {
-                    self.seen
-                        .insert(Box::from(old.key.as_slice()), old.first_line);
+                    self.seen.insert(&old.key, old.first_line);
                 }
                 old
             }
@@ -168,7 +164,7 @@ impl Orders {
         block.key.extend_from_slice(&self.key);
         block.first_line = line;
         block.rows = 0;
-        block.repeat_of = self.seen.get(self.key.as_slice()).copied();
+        block.repeat_of = self.seen.get(&self.key);
         block.values.clear();
         block.ends.clear();
         for &c in &plan.order_fields {
