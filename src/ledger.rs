@@ -282,10 +282,8 @@ impl Ledger {
     }
 }
 
-/// A delivery confirmed now.
-pub fn now() -> String {
-    now_utc()
-}
+/// The time to record a delivery at: now, UTC.
+pub use crate::values::date::now_utc as now;
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<Delivery> {
     Ok(Delivery {

@@ -3,7 +3,7 @@
 //! required unless configured otherwise, the certificate is verified, and a part counts as
 //! delivered only on the server's final `250` after DATA. Failures name the SMTP stage.
 
-use super::{DeliveryError, Kind, Transport};
+use super::{DeliveryError, Kind, Transport, ca_certificate, resolve};
 use crate::secret::Secret;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
@@ -12,7 +12,6 @@ use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{Address, Message};
-use std::net::ToSocketAddrs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -68,18 +67,7 @@ impl Email {
     fn tls_parameters(&self) -> Result<TlsParameters, DeliveryError> {
         let mut b = TlsParameters::builder(self.settings.host.clone());
         if let Some(path) = &self.settings.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                DeliveryError::permanent(
-                    "TLS",
-                    format!("cannot read ca_file {}: {e}", path.display()),
-                )
-            })?;
-            let cert = Certificate::from_pem(&pem).map_err(|e| {
-                DeliveryError::permanent(
-                    "TLS",
-                    format!("ca_file {} is not a PEM certificate: {e}", path.display()),
-                )
-            })?;
+            let cert = ca_certificate(path, Certificate::from_pem)?;
             b = b.add_root_certificate(cert);
         }
         b.build()
@@ -88,15 +76,7 @@ impl Email {
 
     fn open(&self, timeout: Duration) -> Result<SmtpConnection, DeliveryError> {
         let s = &self.settings;
-        let addr = (s.host.as_str(), s.port)
-            .to_socket_addrs()
-            .map_err(|e| {
-                DeliveryError::temporary("connect", format!("cannot resolve {}: {e}", s.host))
-            })?
-            .next()
-            .ok_or_else(|| {
-                DeliveryError::temporary("connect", format!("{} has no address", s.host))
-            })?;
+        let addr = resolve(&s.host, s.port)?;
         let hello = ClientId::default();
         let mut conn = match s.tls {
             TlsMode::Implicit => {

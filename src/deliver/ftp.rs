@@ -2,10 +2,13 @@
 //! control connection's address (the server's PASV address is ignored, as it is often a
 //! private one), binary transfers, a temporary name, a size check, then a rename.
 
-use super::{DeliveryError, Kind, PROBE_NAME, Transport, temporary_name};
+use super::{
+    DeliveryError, Kind, PROBE_NAME, Transport, ca_certificate, connect_tcp, put_probe, resolve,
+    server_url, temporary_name,
+};
 use crate::secret::Secret;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use suppaftp::native_tls::{Certificate, TlsConnector};
@@ -63,10 +66,7 @@ impl Ftp {
     fn open(&self, timeout: Duration) -> Result<Conn, DeliveryError> {
         let s = &self.settings;
         let addr = resolve(&s.host, s.port)?;
-        let stream = TcpStream::connect_timeout(&addr, timeout)
-            .map_err(|e| DeliveryError::io("connect", &e))?;
-        let _ = stream.set_read_timeout(Some(timeout));
-        let _ = stream.set_write_timeout(Some(timeout));
+        let stream = connect_tcp(addr, timeout).map_err(|e| DeliveryError::io("connect", &e))?;
         if s.tls {
             let ftp = NativeTlsFtpStream::connect_with_stream(stream)
                 .map_err(|e| classify("connect", e))?;
@@ -82,29 +82,10 @@ impl Ftp {
     }
 }
 
-fn resolve(host: &str, port: u16) -> Result<SocketAddr, DeliveryError> {
-    (host, port)
-        .to_socket_addrs()
-        .map_err(|e| DeliveryError::temporary("connect", format!("cannot resolve {host}: {e}")))?
-        .next()
-        .ok_or_else(|| DeliveryError::temporary("connect", format!("{host} has no address")))
-}
-
 fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector, DeliveryError> {
     let mut b = TlsConnector::builder();
     if let Some(path) = ca_file {
-        let pem = std::fs::read(path).map_err(|e| {
-            DeliveryError::permanent(
-                "TLS",
-                format!("cannot read ca_file {}: {e}", path.display()),
-            )
-        })?;
-        let cert = Certificate::from_pem(&pem).map_err(|e| {
-            DeliveryError::permanent(
-                "TLS",
-                format!("ca_file {} is not a PEM certificate: {e}", path.display()),
-            )
-        })?;
+        let cert = ca_certificate(path, Certificate::from_pem)?;
         b.add_root_certificate(cert);
     }
     b.build()
@@ -138,11 +119,7 @@ fn setup<T: TlsStream>(
     // Data connections go to the control connection's address (the PASV address is often a
     // private one), with the same timeouts.
     let mut ftp = ftp.passive_stream_builder(move |addr: SocketAddr| {
-        let stream =
-            TcpStream::connect_timeout(&addr, timeout).map_err(FtpError::ConnectionError)?;
-        let _ = stream.set_read_timeout(Some(timeout));
-        let _ = stream.set_write_timeout(Some(timeout));
-        Ok(stream)
+        connect_tcp(addr, timeout).map_err(FtpError::ConnectionError)
     });
     ftp.set_passive_nat_workaround(true);
     ftp.login(s.user.as_str(), s.password.expose())
@@ -267,12 +244,7 @@ fn upload<T: TlsStream>(
 impl Transport for Ftp {
     fn destination(&self) -> String {
         let s = &self.settings;
-        let dir = if s.remote_dir.starts_with('/') {
-            s.remote_dir.clone()
-        } else {
-            format!("/{}", s.remote_dir)
-        };
-        format!("{}://{}@{}:{}{dir}", self.scheme(), s.user, s.host, s.port)
+        server_url(self.scheme(), &s.user, &s.host, s.port, &s.remote_dir)
     }
 
     fn connect(&mut self, timeout: Duration) -> Result<(), DeliveryError> {
@@ -315,20 +287,8 @@ impl Transport for Ftp {
     }
 
     fn probe(&mut self, step: &mut dyn FnMut(&str)) -> Result<(), DeliveryError> {
-        let dir = std::env::temp_dir().join(format!("convsubmit-probe-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let local = dir.join(PROBE_NAME);
-        std::fs::write(&local, b"convsubmit doctor\n")
-            .map_err(|e| DeliveryError::permanent("probe", e.to_string()))?;
         let rename = self.settings.rename;
-        let put = self.put(&local, PROBE_NAME, &mut |_| {});
-        let _ = std::fs::remove_dir_all(&dir);
-        put?;
-        step(if rename {
-            "wrote a probe file under a temporary name, checked its size and renamed it"
-        } else {
-            "wrote a probe file and checked its size"
-        });
+        put_probe(self, rename, step)?;
         let removed = match self.conn.as_mut() {
             Some(Conn::Plain(f)) => f.rm(PROBE_NAME),
             Some(Conn::Tls(f)) => f.rm(PROBE_NAME),

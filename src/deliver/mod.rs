@@ -10,6 +10,7 @@ pub mod retry;
 pub mod sftp;
 
 use std::fmt;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
 
@@ -156,6 +157,71 @@ pub fn temporary_name(name: &str) -> String {
 
 /// The probe file `doctor` writes.
 pub const PROBE_NAME: &str = ".convsubmit-doctor-probe";
+
+/// The first address of `host:port`; a name that does not resolve is temporary (DNS).
+pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, DeliveryError> {
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| DeliveryError::temporary("connect", format!("cannot resolve {host}: {e}")))?
+        .next()
+        .ok_or_else(|| DeliveryError::temporary("connect", format!("{host} has no address")))
+}
+
+/// A TCP connection whose connect, reads and writes all give up after `timeout`.
+pub fn connect_tcp(addr: SocketAddr, timeout: Duration) -> std::io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    Ok(stream)
+}
+
+/// The CA certificate in `path` (PEM), parsed by the TLS library's own `parse`.
+pub fn ca_certificate<C, E: fmt::Display>(
+    path: &Path,
+    parse: impl FnOnce(&[u8]) -> Result<C, E>,
+) -> Result<C, DeliveryError> {
+    let pem = std::fs::read(path).map_err(|e| {
+        DeliveryError::permanent(
+            "TLS",
+            format!("cannot read ca_file {}: {e}", path.display()),
+        )
+    })?;
+    parse(&pem).map_err(|e| {
+        DeliveryError::permanent(
+            "TLS",
+            format!("ca_file {} is not a PEM certificate: {e}", path.display()),
+        )
+    })
+}
+
+/// `scheme://user@host:port/dir`, as destinations are named.
+pub fn server_url(scheme: &str, user: &str, host: &str, port: u16, dir: &str) -> String {
+    let slash = if dir.starts_with('/') { "" } else { "/" };
+    format!("{scheme}://{user}@{host}:{port}{slash}{dir}")
+}
+
+/// `doctor`'s upload: a small probe file sent through `t.put` (temporary name, size check,
+/// rename when `rename`), then left for the caller to remove.
+pub fn put_probe(
+    t: &mut dyn Transport,
+    rename: bool,
+    step: &mut dyn FnMut(&str),
+) -> Result<(), DeliveryError> {
+    let dir = std::env::temp_dir().join(format!("convsubmit-probe-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let local = dir.join(PROBE_NAME);
+    let put = std::fs::write(&local, b"convsubmit doctor\n")
+        .map_err(|e| DeliveryError::permanent("probe", e.to_string()))
+        .and_then(|()| t.put(&local, PROBE_NAME, &mut |_| {}));
+    let _ = std::fs::remove_dir_all(&dir);
+    put?;
+    step(if rename {
+        "wrote a probe file under a temporary name, checked its size and renamed it"
+    } else {
+        "wrote a probe file and checked its size"
+    });
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

@@ -2,11 +2,13 @@
 //! known_hosts or a pinned `SHA256:` fingerprint (an unknown or changed key stops the run;
 //! nothing is ever trusted silently), then a temporary name, a size check and a rename.
 
-use super::{DeliveryError, Kind, PROBE_NAME, Transport, temporary_name};
+use super::{
+    DeliveryError, Kind, PROBE_NAME, Transport, connect_tcp, put_probe, resolve, server_url,
+    temporary_name,
+};
 use crate::secret::Secret;
 use ssh2::{CheckResult, ErrorCode, HashType, KnownHostFileKind, Session, Sftp as SftpChannel};
 use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -80,19 +82,8 @@ impl Sftp {
 
     fn open(&self, timeout: Duration) -> Result<Conn, DeliveryError> {
         let s = &self.settings;
-        let addr = (s.host.as_str(), s.port)
-            .to_socket_addrs()
-            .map_err(|e| {
-                DeliveryError::temporary("connect", format!("cannot resolve {}: {e}", s.host))
-            })?
-            .next()
-            .ok_or_else(|| {
-                DeliveryError::temporary("connect", format!("{} has no address", s.host))
-            })?;
-        let tcp = TcpStream::connect_timeout(&addr, timeout)
+        let tcp = connect_tcp(resolve(&s.host, s.port)?, timeout)
             .map_err(|e| DeliveryError::io("connect", &e))?;
-        let _ = tcp.set_read_timeout(Some(timeout));
-        let _ = tcp.set_write_timeout(Some(timeout));
         let mut session = Session::new().map_err(|e| classify("connect", &e))?;
         session.set_timeout(timeout.as_millis().min(u128::from(u32::MAX)) as u32);
         session.set_tcp_stream(tcp);
@@ -323,12 +314,7 @@ pub fn base64(bytes: &[u8]) -> String {
 impl Transport for Sftp {
     fn destination(&self) -> String {
         let s = &self.settings;
-        let dir = if s.remote_dir.starts_with('/') {
-            s.remote_dir.clone()
-        } else {
-            format!("/{}", s.remote_dir)
-        };
-        format!("sftp://{}@{}:{}{dir}", s.user, s.host, s.port)
+        server_url("sftp", &s.user, &s.host, s.port, &s.remote_dir)
     }
 
     fn connect(&mut self, timeout: Duration) -> Result<(), DeliveryError> {
@@ -364,19 +350,8 @@ impl Transport for Sftp {
     }
 
     fn probe(&mut self, step: &mut dyn FnMut(&str)) -> Result<(), DeliveryError> {
-        let dir = std::env::temp_dir().join(format!("convsubmit-probe-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let local = dir.join(PROBE_NAME);
-        std::fs::write(&local, b"convsubmit doctor\n")
-            .map_err(|e| DeliveryError::permanent("probe", e.to_string()))?;
-        let put = self.put(&local, PROBE_NAME, &mut |_| {});
-        let _ = std::fs::remove_dir_all(&dir);
-        put?;
-        step(if self.settings.rename {
-            "wrote a probe file under a temporary name, checked its size and renamed it"
-        } else {
-            "wrote a probe file and checked its size"
-        });
+        let rename = self.settings.rename;
+        put_probe(self, rename, step)?;
         let conn = self
             .conn
             .as_ref()

@@ -173,6 +173,9 @@ struct Splitter {
     /// Keys of orders whose later rows were rejected as not consecutive: their earlier rows
     /// may already be in a part, and must come out of it.
     late: HashSet<Vec<u8>, FastHash>,
+    /// A reused buffer for rows that are orders of their own (every row of an order-level
+    /// file), so that they cost no allocation.
+    single: Vec<u8>,
 }
 
 struct Started {
@@ -193,6 +196,7 @@ impl Splitter {
             started: None,
             block: Block::default(),
             late: HashSet::default(),
+            single: Vec::new(),
         }
     }
 
@@ -379,8 +383,12 @@ impl RowSink for Splitter {
             // A good row that belongs to no order spanning rows is an order of its own. It
             // goes straight into a part, so an open order stays whole.
             (None, None) => {
-                let mut data = row.raw.to_vec();
-                let s = self.started();
+                let Some(s) = self.started.as_mut() else {
+                    unreachable!("rows come after the header")
+                };
+                let data = &mut self.single;
+                data.clear();
+                data.extend_from_slice(row.raw);
                 data.extend_from_slice(s.newline);
                 let span = RowSpan {
                     line: row.line,
@@ -388,7 +396,7 @@ impl RowSink for Splitter {
                     end: data.len(),
                 };
                 s.packer.add(&Unit {
-                    data: &data,
+                    data,
                     rows: &[span],
                     order_id: row.order_id,
                 })
