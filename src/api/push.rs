@@ -8,14 +8,12 @@ use super::client::{Client, Outcome};
 use super::form::{Conversion, Mapping, encode};
 use crate::deliver::push::Part;
 use crate::deliver::retry::Policy;
-use crate::input::{Record, RecordReader};
+use crate::input::Record;
 use crate::ledger::{Ledger, QueuedConversion};
+use crate::split::PartReader;
 use crate::template::{self, Template};
-use crate::validate;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io::BufReader;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -33,59 +31,31 @@ pub struct Job {
 /// Reads the orders of `parts` (already validated and grouped).
 pub fn jobs(parts: &[Part], template: Option<&Template>) -> Result<Vec<Job>> {
     let mut jobs = vec![];
+    let (mut rows, mut key) = (vec![], vec![]);
     for part in parts {
-        let file = File::open(&part.local)
-            .with_context(|| format!("cannot read {}", part.local.display()))?;
-        let mut reader = RecordReader::new(BufReader::new(file));
-        let mut rec = Record::default();
-        if !reader.read(&mut rec)? {
+        let Some(mut reader) = PartReader::open(&part.local, template)? else {
             continue;
-        }
-        let header: Vec<String> = (0..rec.len()).map(|i| rec.get(i).to_string()).collect();
-        let detected;
-        let t = match template {
-            Some(t) => t,
-            None => {
-                detected = template::load(template::detect(&header))?;
-                &detected
-            }
         };
+        let t = reader.template();
         anyhow::ensure!(
             t.kind != template::Kind::Modification,
             "{} is a modification file: the Conversions API takes new conversions; send modifications by SFTP, FTP or email",
             part.input
         );
-        let plan = validate::plan_header(t, header.clone());
-        let mapping = Arc::new(Mapping::new(t, &header));
-        let items = t.kind == template::Kind::Item;
-        let mut rows: Vec<(Record, u64)> = vec![];
-        let (mut key, mut current) = (Vec::new(), Vec::new());
-        let mut flush = |rows: &mut Vec<(Record, u64)>, key: &[u8]| {
-            if rows.is_empty() {
-                return;
-            }
-            let oid = plan
-                .order_id
-                .map(|c| rows[0].0.get(c).to_string())
-                .unwrap_or_default();
-            let key = String::from_utf8_lossy(key).replace('\u{1f}', "/");
+        let mapping = Arc::new(Mapping::new(t, reader.header()));
+        while reader.next_order(&mut rows, &mut key)? {
+            let order_id = reader.order_id(&rows[0]);
+            let records: Vec<(Record, u64)> = rows
+                .drain(..)
+                .map(|r| (r.record, part.source_line(r.line).unwrap_or(0)))
+                .collect();
+            let key = String::from_utf8_lossy(&key).replace('\u{1f}', "/");
             jobs.push(Job {
-                conversion: mapping.conversion(rows, &oid, &key),
+                conversion: mapping.conversion(&records, &order_id, &key),
                 input: part.input.clone(),
                 mapping: mapping.clone(),
             });
-            rows.clear();
-        };
-        while reader.read(&mut rec)? {
-            let line = part.source_line(rec.line()).unwrap_or(0);
-            plan.order_key(&rec, &mut key);
-            if !items || key != current {
-                flush(&mut rows, &current);
-                current.clone_from(&key);
-            }
-            rows.push((std::mem::take(&mut rec), line));
         }
-        flush(&mut rows, &current);
     }
     Ok(jobs)
 }

@@ -4,12 +4,9 @@
 
 use super::push::Part;
 use crate::digest::sha256_hex;
-use crate::input::{Record, RecordReader};
-use crate::template::{self, Template};
-use crate::validate;
+use crate::split::PartReader;
+use crate::template::Template;
 use anyhow::{Context, Result, bail};
-use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 
 /// Returns `parts` with every part larger than `max` bytes replaced by smaller ones.
@@ -33,81 +30,43 @@ struct Unit {
 }
 
 fn cut(part: &Part, max: u64, template: Option<&Template>) -> Result<Vec<Part>> {
-    let file =
-        File::open(&part.local).with_context(|| format!("cannot read {}", part.local.display()))?;
-    let mut reader = RecordReader::new(BufReader::new(file));
-    let mut rec = Record::default();
-    if !reader.read(&mut rec)? {
+    let Some(mut reader) = PartReader::open(&part.local, template)? else {
         bail!("{} is empty", part.local.display());
-    }
-    let newline: &[u8] = if reader.ending() == crate::input::Ending::Lf {
-        b"\n"
-    } else {
-        b"\r\n"
     };
-    let mut header = reader.raw().to_vec();
+    let newline = reader.newline();
+    let mut header = reader.header_raw().to_vec();
     header.extend_from_slice(newline);
-    let cells: Vec<String> = (0..rec.len()).map(|i| rec.get(i).to_string()).collect();
-    let detected;
-    let t = match template {
-        Some(t) => t,
-        None => {
-            detected = template::load(template::detect(&cells))?;
-            &detected
-        }
-    };
-    let plan = validate::plan_header(t, cells);
-    let by_order = t.kind == template::Kind::Item;
-    let too_big = |rows: u64, bytes: usize| {
-        anyhow::anyhow!(
-            "{} holds an order of {rows} rows that alone makes a {bytes}-byte file, over max_attachment_bytes ({max}); raise max_attachment_bytes under [email], or send this file over SFTP",
-            part.name
-        )
-    };
     // Pack orders into pieces of at most `max` bytes (header included).
     let mut pieces: Vec<Unit> = vec![];
     let mut current = Unit {
         data: header.clone(),
         rows: 0,
     };
-    let mut order = Unit {
-        data: vec![],
-        rows: 0,
-    };
-    let (mut key, mut last) = (Vec::new(), Vec::new());
-    let flush_order = |order: &mut Unit, current: &mut Unit, pieces: &mut Vec<Unit>| {
-        if order.rows == 0 {
-            return Ok(());
+    let (mut rows, mut key, mut order) = (vec![], vec![], vec![]);
+    while reader.next_order(&mut rows, &mut key)? {
+        order.clear();
+        for row in &rows {
+            order.extend_from_slice(&row.raw);
+            order.extend_from_slice(newline);
         }
-        if (header.len() + order.data.len()) as u64 > max {
-            return Err(too_big(order.rows, header.len() + order.data.len()));
+        if (header.len() + order.len()) as u64 > max {
+            bail!(
+                "{} holds an order of {} rows that alone makes a {}-byte file, over max_attachment_bytes ({max}); raise max_attachment_bytes under [email], or send this file over SFTP",
+                part.name,
+                rows.len(),
+                header.len() + order.len()
+            );
         }
-        if current.rows > 0 && (current.data.len() + order.data.len()) as u64 > max {
-            pieces.push(std::mem::replace(
-                current,
-                Unit {
-                    data: header.clone(),
-                    rows: 0,
-                },
-            ));
+        if current.rows > 0 && (current.data.len() + order.len()) as u64 > max {
+            let full = Unit {
+                data: header.clone(),
+                rows: 0,
+            };
+            pieces.push(std::mem::replace(&mut current, full));
         }
-        current.data.extend_from_slice(&order.data);
-        current.rows += order.rows;
-        order.data.clear();
-        order.rows = 0;
-        Ok(())
-    };
-    while reader.read(&mut rec)? {
-        let keyed = by_order && plan.order_key(&rec, &mut key);
-        if !keyed || key != last {
-            flush_order(&mut order, &mut current, &mut pieces)?;
-        }
-        std::mem::swap(&mut key, &mut last);
-        order.data.extend_from_slice(reader.raw());
-        order.data.extend_from_slice(newline);
-        order.rows += 1;
+        current.data.extend_from_slice(&order);
+        current.rows += rows.len() as u64;
     }
-    flush_order(&mut order, &mut current, &mut pieces)?;
     if current.rows > 0 {
         pieces.push(current);
     }

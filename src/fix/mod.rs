@@ -113,14 +113,8 @@ pub fn fix_file(input: &str, output: &Path, template: Option<&Template>) -> Resu
     let mut reader = RecordReader::new(file);
     let mut changes = Changes::default();
     let header = read_header(&mut reader, input, &mut changes)?;
-    let detected;
-    let t = match template {
-        Some(t) => t,
-        None => {
-            detected = template::load(template::detect(&header))?;
-            &detected
-        }
-    };
+    let t = template::given_or_detected(template, &header)?;
+    let t = t.as_ref();
     changes.template = t.name.clone();
     let names = canonical(t, &header, &mut changes);
     let plan = validate::plan_header(t, names.clone());

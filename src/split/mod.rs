@@ -4,6 +4,7 @@
 
 mod manifest;
 mod names;
+mod orders;
 mod parts;
 mod rejects;
 
@@ -11,19 +12,20 @@ pub use manifest::{
     FILE_NAME as MANIFEST, FileEntry, Manifest, Part, Rejects as RejectsEntry, Run,
 };
 pub use names::Names;
+pub use orders::{PartReader, PartRow};
 
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::digest::HashingReader;
 use crate::fast_hash::FastHash;
-use crate::input::{Ending, Record, RecordReader};
-use crate::validate::{self, Failure, FileReport, HeaderSeen, Plan, RowSeen, RowSink};
+use crate::input::Ending;
+use crate::template::Template;
+use crate::validate::{self, Failure, FileReport, HeaderSeen, RowSeen, RowSink};
 use crate::values::date::format_day;
 use anyhow::{Context, Result};
 use parts::{Packer, RowSpan, Unit};
 use rejects::Rejects;
 use std::collections::HashSet;
-use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 /// What one input became, before its files are moved into place.
@@ -181,8 +183,8 @@ struct Splitter {
 struct Started {
     header_line: u64,
     newline: &'static [u8],
-    /// What the order key needs (column names and roles).
-    plan: Plan,
+    /// The template the rows were checked against (for reading parts back).
+    template: Template,
     packer: Packer,
     rejects: Rejects,
 }
@@ -294,7 +296,7 @@ impl Splitter {
         let Started {
             header_line,
             newline,
-            plan,
+            template,
             packer,
             mut rejects,
         } = s;
@@ -302,7 +304,7 @@ impl Splitter {
         if !late.is_empty() {
             let ctx = Repack {
                 late: &late,
-                plan: &plan,
+                template: &template,
                 header_line,
                 newline,
                 max_rows: self.max_rows,
@@ -347,16 +349,10 @@ impl RowSink for Splitter {
             h.plan.names.iter().map(|n| n.as_bytes()),
             newline,
         );
-        let plan = Plan {
-            names: h.plan.names.clone(),
-            event_type: h.plan.event_type.clone(),
-            order_id: h.plan.order_id,
-            ..Plan::default()
-        };
         self.started = Some(Started {
             header_line: h.line,
             newline,
-            plan,
+            template: h.template.clone(),
             packer,
             rejects,
         });
@@ -409,7 +405,7 @@ impl RowSink for Splitter {
 /// packs what is left into new parts. Reads only the parts, never the input again.
 struct Repack<'a> {
     late: &'a HashSet<Vec<u8>, FastHash>,
-    plan: &'a Plan,
+    template: &'a Template,
     header_line: u64,
     newline: &'static [u8],
     max_rows: u64,
@@ -425,49 +421,41 @@ impl Repack<'_> {
         const MESSAGE: &str = "set aside with its order: later rows of this order are not next to these (order-not-consecutive), and an order is sent whole or not at all";
         let mut packer: Option<Packer> = None;
         let mut block = Block::default();
-        let mut key = Vec::new();
-        let mut rec = Record::default();
+        let (mut rows, mut key) = (vec![], vec![]);
         for (path, part) in &parts {
-            let mut reader = RecordReader::new(BufReader::new(File::open(path)?));
-            if !reader.read(&mut rec)? {
+            let Some(mut reader) =
+                PartReader::open(path, Some(self.template)).map_err(io::Error::other)?
+            else {
                 continue;
-            }
+            };
             let packer = packer.get_or_insert_with(|| {
-                let mut header = reader.raw().to_vec();
+                let mut header = reader.header_raw().to_vec();
                 header.extend_from_slice(self.newline);
                 Packer::new(self.dir, "repack", header, self.max_rows)
             });
-            while reader.read(&mut rec)? {
-                let part_line = rec.line();
-                let line = part.source_line(part_line, self.header_line).unwrap_or(0);
-                let lines = reader.line() - part_line + u64::from(reader.ending() == Ending::Eof);
-                let keyed = self.plan.order_key(&rec, &mut key);
-                if !keyed || key != block.key {
-                    flush_clean(&mut block, packer)?;
-                    block.key.clone_from(&key);
-                    block.order_id = self
-                        .plan
-                        .order_id
-                        .map(|c| String::from_utf8_lossy(rec.bytes(c)).into_owned())
-                        .unwrap_or_default();
+            while reader.next_order(&mut rows, &mut key)? {
+                let late = !key.is_empty() && self.late.contains(&key);
+                block.order_id = reader.order_id(&rows[0]);
+                for row in &rows {
+                    let line = part.source_line(row.line, self.header_line).unwrap_or(0);
+                    if late {
+                        rejects.add(&row.raw, line, Code::OrderNotConsecutive, MESSAGE)?;
+                        continue;
+                    }
+                    block.data.extend_from_slice(&row.raw);
+                    block.data.extend_from_slice(self.newline);
+                    block.rows.push(RowSpan {
+                        line,
+                        lines: row.lines,
+                        end: block.data.len(),
+                    });
                 }
-                if keyed && self.late.contains(&key) {
-                    rejects.add(reader.raw(), line, Code::OrderNotConsecutive, MESSAGE)?;
-                    continue;
-                }
-                block.data.extend_from_slice(reader.raw());
-                block.data.extend_from_slice(self.newline);
-                block.rows.push(RowSpan {
-                    line,
-                    lines,
-                    end: block.data.len(),
-                });
+                flush_clean(&mut block, packer)?;
             }
         }
-        let Some(mut packer) = packer else {
+        let Some(packer) = packer else {
             return Ok(parts);
         };
-        flush_clean(&mut block, &mut packer)?;
         for (path, _) in &parts {
             std::fs::remove_file(path)?;
         }

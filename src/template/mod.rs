@@ -12,6 +12,17 @@ pub use builtin::{BUILTIN_NAMES, blank_csv, builtin_source};
 pub use detect::detect;
 pub use schema::load;
 
+/// `given`, or the built-in template `header` suggests (`--template auto`).
+pub fn given_or_detected<'a, S: AsRef<str>>(
+    given: Option<&'a Template>,
+    header: &[S],
+) -> anyhow::Result<std::borrow::Cow<'a, Template>> {
+    Ok(match given {
+        Some(t) => std::borrow::Cow::Borrowed(t),
+        None => std::borrow::Cow::Owned(load(detect(header))?),
+    })
+}
+
 use crate::diagnostic::Code;
 use serde::Deserialize;
 use std::collections::HashMap;

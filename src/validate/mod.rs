@@ -273,15 +273,9 @@ fn run<R: Read>(
         return Ok(());
     };
     let cells: Vec<String> = (0..rec.len()).map(|i| rec.lossy(i).into_owned()).collect();
-    let detected;
-    let t = match &opts.template {
-        Some(t) => t,
-        None => {
-            detected = template::load(template::detect(&cells))
-                .map_err(|e| Failure::Read(io::Error::other(e)))?;
-            &detected
-        }
-    };
+    let t = template::given_or_detected(opts.template.as_ref(), &cells)
+        .map_err(|e| Failure::Read(io::Error::other(e)))?;
+    let t = t.as_ref();
     em.report.template = Some(t.name.clone());
     let plan = header::plan(t, cells, header_line, &mut |d| em.emit(d));
     let seen = HeaderSeen {

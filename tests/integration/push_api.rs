@@ -382,3 +382,28 @@ fn retries_are_bounded() {
             .contains("2,ORD-1,not sent,HTTP 503; no retries left")
     );
 }
+
+#[test]
+fn order_level_rows_are_one_conversion_each_and_a_rerun_sends_only_the_rest() {
+    let server = server();
+    server
+        .faults
+        .field_error_for_order("ORD-30002", "Amount", "Too large", ErrorShape::Lower);
+    let env = TestEnv::new();
+    config(&env, &server, "");
+    env.copy_fixture("valid/order-level.csv");
+    push(&env, &["valid/order-level.csv"]).assert_code(4);
+    let (_, rows) = generate::parse(&crate::util::fixture("valid/order-level.csv"));
+    assert_eq!(server.conversion_requests().len(), rows.len());
+    // The refused order alone goes again; the others are recorded one by one.
+    server.faults.clear();
+    let again = push(&env, &["valid/order-level.csv"]);
+    again.assert_code(0);
+    assert!(
+        again
+            .stdout
+            .contains(&format!("{} already queued", rows.len() - 1)),
+        "{again:?}"
+    );
+    assert_eq!(server.conversion_requests().len(), rows.len() + 1);
+}
