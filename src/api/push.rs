@@ -142,7 +142,7 @@ pub fn send(
     let queue = Mutex::new(todo);
     let gate = Mutex::new(Instant::now());
     let stop = AtomicBool::new(false);
-    let (tx, rx) = mpsc::channel::<(usize, Done)>();
+    let (tx, rx) = mpsc::channel::<Report>();
     let workers = opts.concurrency.clamp(1, 64);
     std::thread::scope(|scope| -> Result<()> {
         for _ in 0..workers {
@@ -151,7 +151,7 @@ pub fn send(
             scope.spawn(move || worker(jobs, client, &opts.policy, queue, gate, stop, &tx));
         }
         drop(tx);
-        for (i, done) in rx {
+        for Report { job: i, done, ack } in rx {
             let job = &jobs[i];
             match done {
                 Done::Queued(uri) => {
@@ -185,6 +185,9 @@ pub fn send(
                     events(Event::Unsent(job, &why));
                 }
             }
+            if let Some(ack) = ack {
+                let _ = ack.send(());
+            }
         }
         Ok(())
     })?;
@@ -198,7 +201,7 @@ fn worker(
     queue: &Mutex<VecDeque<usize>>,
     gate: &Mutex<Instant>,
     stop: &AtomicBool,
-    tx: &mpsc::Sender<(usize, Done)>,
+    tx: &mpsc::Sender<Report>,
 ) {
     let mut random = seed();
     loop {
@@ -257,12 +260,35 @@ fn worker(
                     } else if Instant::now() + wait < policy.deadline {
                         std::thread::sleep(wait);
                     }
-                    let _ = tx.send((i, Done::Retry(message, wait)));
+                    let _ = tx.send(Report {
+                        job: i,
+                        done: Done::Retry(message, wait),
+                        ack: None,
+                    });
                 }
             }
         };
-        let _ = tx.send((i, done));
+        // A fresh channel each time: if the receiving side gives up, `recv` fails at once.
+        let (ack_tx, ack_rx) = mpsc::sync_channel(1);
+        let report = Report {
+            job: i,
+            done,
+            ack: Some(ack_tx),
+        };
+        // Wait until the outcome is recorded before sending another order: a run killed at
+        // any moment then has at most one unrecorded request per worker.
+        if tx.send(report).is_err() || ack_rx.recv().is_err() {
+            return;
+        }
     }
+}
+
+/// A worker's news about one job.
+struct Report {
+    job: usize,
+    done: Done,
+    /// Answered once a final outcome is recorded.
+    ack: Option<mpsc::SyncSender<()>>,
 }
 
 fn hold(gate: &Mutex<Instant>, until: Instant) {

@@ -89,7 +89,7 @@ impl Drop for WorkDir {
 /// when this run rejects nothing, so that it never describes an older input.
 pub fn prepare(
     name: &str,
-    src: impl Read,
+    src: impl Read + Send,
     opts: &validate::Options,
     work: &Path,
     progress: &mut dyn FnMut(u64),

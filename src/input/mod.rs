@@ -24,7 +24,7 @@ pub struct Input {
     /// Size in bytes when known (for progress).
     pub size: Option<u64>,
     /// The byte source.
-    pub source: Box<dyn Read>,
+    pub source: Box<dyn Read + Send>,
 }
 
 /// Opens `arg` (`-` is standard input).
@@ -34,7 +34,7 @@ pub fn open(arg: &str) -> Result<Input> {
             name: STDIN_NAME.into(),
             is_stdin: true,
             size: None,
-            source: Box::new(io::stdin().lock()),
+            source: Box::new(io::stdin()),
         });
     }
     let path = Path::new(arg);

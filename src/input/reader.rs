@@ -156,9 +156,10 @@ pub struct RecordReader<R> {
 }
 
 /// How a record ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Ending {
     /// At the end of the input, without a line break.
+    #[default]
     Eof,
     /// `\n`.
     Lf,

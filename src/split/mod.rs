@@ -41,7 +41,7 @@ pub struct Outcome {
 /// error was found; a failure leaves `out` as it was.
 pub fn split_file(
     name: &str,
-    src: impl Read,
+    src: impl Read + Send,
     opts: &validate::Options,
     out: &Path,
     progress: &mut dyn FnMut(u64),

@@ -3,6 +3,7 @@
 
 mod header;
 mod orders;
+mod pipeline;
 mod row;
 mod similar;
 
@@ -169,7 +170,7 @@ impl Emitter<'_> {
 pub fn check(
     name: &str,
     extension: Option<&str>,
-    src: impl Read,
+    src: impl Read + Send,
     opts: &Options,
     progress: &mut dyn FnMut(u64),
     sink: &mut dyn FnMut(&Diagnostic) -> io::Result<()>,
@@ -182,7 +183,7 @@ pub fn check(
 pub fn check_rows(
     name: &str,
     extension: Option<&str>,
-    src: impl Read,
+    src: impl Read + Send,
     opts: &Options,
     progress: &mut dyn FnMut(u64),
     sink: &mut dyn FnMut(&Diagnostic) -> io::Result<()>,
@@ -207,7 +208,7 @@ pub fn check_rows(
 fn check_into(
     em: &mut Emitter,
     extension: Option<&str>,
-    src: impl Read,
+    src: impl Read + Send,
     opts: &Options,
     progress: &mut dyn FnMut(u64),
     rows: &mut dyn RowSink,
@@ -261,7 +262,7 @@ fn start<R: Read>(reader: &mut RecordReader<R>, em: &mut Emitter) -> Result<bool
     }
 }
 
-fn run<R: Read>(
+fn run<R: Read + Send>(
     reader: &mut RecordReader<R>,
     opts: &Options,
     em: &mut Emitter,
@@ -287,48 +288,26 @@ fn run<R: Read>(
     };
     rows.header(&seen).map_err(Failure::Write)?;
     let mut orders = orders::Orders::new(t.kind, opts.max_rows);
-    let mut row = 0u64;
-    while reader.read(&mut rec).map_err(Failure::Read)? {
-        row += 1;
-        let line = rec.line();
-        if row.is_multiple_of(8192) {
-            progress(reader.offset());
+    let checks = pipeline::Checks {
+        template: t,
+        plan: &plan,
+        as_of: opts.as_of,
+    };
+    pipeline::run(reader, &checks, |batches, free| {
+        for mut batch in batches {
+            for slot in batch.rows() {
+                track(slot, &plan, &mut orders, em, rows)?;
+            }
+            progress(batch.offset);
             em.check()?;
-        }
-        if rec.is_blank() && rec.malformed.is_none() {
-            em.emit(blank(line, "in the data").at_row(line, row));
-            continue;
-        }
-        em.report.rows += 1;
-        em.row_error = None;
-        let readable = match unreadable(&rec, plan.width()) {
-            Some(d) => {
-                em.emit(d.at_row(line, row));
-                false
+            if let Some(e) = batch.error.take() {
+                return Err(Failure::Read(e));
             }
-            None => {
-                let at = row::At { line, row };
-                row::check(t, &plan, &rec, at, opts.as_of, &mut |d| em.emit(d));
-                orders.row(&plan, &rec, line, row, &mut |d| em.emit(d));
-                true
-            }
-        };
-        let seen = RowSeen {
-            record: &rec,
-            raw: reader.raw(),
-            line,
-            lines: reader.line() - line + u64::from(reader.ending() == Ending::Eof),
-            key: if readable { orders.last_key() } else { None },
-            apart: readable && orders.last_apart(),
-            order_id: match plan.order_id {
-                Some(c) if readable => rec.get(c),
-                _ => "",
-            },
-            error: em.row_error.as_ref(),
-        };
-        rows.row(&seen).map_err(Failure::Write)?;
-    }
-    progress(reader.offset());
+            // The reading thread may have ended: then there is nothing to reuse it for.
+            let _ = free.send(batch);
+        }
+        Ok(())
+    })?;
     em.report.orders = orders.count();
     if em.report.rows == 0 {
         em.emit(Diagnostic::new(
@@ -338,6 +317,45 @@ fn run<R: Read>(
         ));
     }
     Ok(())
+}
+
+/// Reports one checked row, tracks its order and passes it on.
+fn track(
+    slot: &mut pipeline::Slot,
+    plan: &Plan,
+    orders: &mut orders::Orders,
+    em: &mut Emitter,
+    rows: &mut dyn RowSink,
+) -> Result<(), Failure> {
+    let rec = &slot.rec;
+    let (line, row) = (rec.line(), slot.row);
+    if slot.blank {
+        em.emit(blank(line, "in the data").at_row(line, row));
+        return Ok(());
+    }
+    em.report.rows += 1;
+    em.row_error = None;
+    for d in slot.found.drain(..) {
+        em.emit(d);
+    }
+    if slot.readable {
+        orders.row(plan, rec, line, row, &mut |d| em.emit(d));
+    }
+    let readable = slot.readable;
+    let seen = RowSeen {
+        record: rec,
+        raw: &slot.raw,
+        line,
+        lines: slot.lines,
+        key: if readable { orders.last_key() } else { None },
+        apart: readable && orders.last_apart(),
+        order_id: match plan.order_id {
+            Some(c) if readable => rec.get(c),
+            _ => "",
+        },
+        error: em.row_error.as_ref(),
+    };
+    rows.row(&seen).map_err(Failure::Write)
 }
 
 /// Reads up to the header (skipping blank lines). Returns its line, or `None` when the file

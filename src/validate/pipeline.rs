@@ -1,0 +1,178 @@
+//! Reading and row checks run ahead of order tracking, on their own threads, so that a file
+//! is checked on every core: one thread parses records, one runs each row's value checks, and
+//! the caller's thread tracks orders and reports, in file order. Rows travel in batches along
+//! bounded queues (memory stays a few batches deep) and batches are reused.
+
+use super::row::{self, At};
+use super::{Plan, unreadable};
+use crate::diagnostic::Diagnostic;
+use crate::input::{Ending, Record, RecordReader};
+use crate::template::Template;
+use crate::values::date::Day;
+use std::io::{self, Read};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+
+/// Rows per batch: large enough that handing a batch over costs nothing per row, small
+/// enough that the first findings appear at once.
+const BATCH_ROWS: usize = 512;
+/// Full batches that may wait between two threads.
+const QUEUE: usize = 4;
+
+/// One record, as read and checked.
+#[derive(Default)]
+pub struct Slot {
+    /// The parsed fields.
+    pub rec: Record,
+    /// The record's bytes as in the input, without its line break.
+    pub raw: Vec<u8>,
+    /// How it ended.
+    pub ending: Ending,
+    /// Physical lines it spans.
+    pub lines: u64,
+    /// 1-based record number after the header (blank rows count).
+    pub row: u64,
+    /// Empty or spaces only (and well-formed): skipped with a warning.
+    pub blank: bool,
+    /// Passed the file-level reading checks, so its values were checked.
+    pub readable: bool,
+    /// What the row checks found, in order.
+    pub found: Vec<Diagnostic>,
+}
+
+/// Consecutive records of the input.
+pub struct Batch {
+    /// Slots in use are `slots[..len]`; the rest are kept for reuse.
+    pub slots: Vec<Slot>,
+    /// Slots in use.
+    pub len: usize,
+    /// Input bytes consumed after the last record of the batch.
+    pub offset: u64,
+    /// Reading stopped with this error after the batch's records.
+    pub error: Option<io::Error>,
+}
+
+impl Batch {
+    fn new() -> Self {
+        Batch {
+            slots: Vec::with_capacity(BATCH_ROWS),
+            len: 0,
+            offset: 0,
+            error: None,
+        }
+    }
+
+    /// The records in use.
+    pub fn rows(&mut self) -> &mut [Slot] {
+        &mut self.slots[..self.len]
+    }
+}
+
+/// What the row checks need.
+pub struct Checks<'a> {
+    /// The template.
+    pub template: &'a Template,
+    /// The header's plan.
+    pub plan: &'a Plan,
+    /// Ages are counted to this day.
+    pub as_of: Day,
+}
+
+/// Runs `consume` on the checked batches of `reader` (read past its header), in order, while
+/// other threads read and check ahead. `consume` hands each batch back through the sender it
+/// is given, to be reused; an `Err` from it stops the reading.
+pub fn run<R: Read + Send, E>(
+    reader: &mut RecordReader<R>,
+    checks: &Checks,
+    consume: impl FnOnce(Receiver<Batch>, Sender<Batch>) -> Result<(), E>,
+) -> Result<(), E> {
+    let (free_tx, free_rx) = channel();
+    let (read_tx, read_rx) = sync_channel(QUEUE);
+    let (checked_tx, checked_rx) = sync_channel(QUEUE);
+    std::thread::scope(|s| {
+        s.spawn(move || read(reader, &free_rx, &read_tx));
+        s.spawn(move || check(checks, &read_rx, &checked_tx));
+        // When `consume` returns early, dropping its receiver ends the other two threads at
+        // their next hand-over.
+        consume(checked_rx, free_tx)
+    })
+}
+
+fn read<R: Read>(reader: &mut RecordReader<R>, free: &Receiver<Batch>, out: &SyncSender<Batch>) {
+    let mut row = 0u64;
+    loop {
+        let mut batch = free.try_recv().unwrap_or_else(|_| Batch::new());
+        batch.len = 0;
+        let mut done = false;
+        while batch.len < BATCH_ROWS {
+            if batch.len == batch.slots.len() {
+                batch.slots.push(Slot::default());
+            }
+            let slot = &mut batch.slots[batch.len];
+            match reader.read(&mut slot.rec) {
+                Ok(true) => {}
+                Ok(false) => {
+                    done = true;
+                    break;
+                }
+                Err(e) => {
+                    batch.error = Some(e);
+                    done = true;
+                    break;
+                }
+            }
+            row += 1;
+            slot.row = row;
+            slot.raw.clear();
+            slot.raw.extend_from_slice(reader.raw());
+            slot.ending = reader.ending();
+            slot.lines = reader.line() - slot.rec.line() + u64::from(slot.ending == Ending::Eof);
+            batch.len += 1;
+        }
+        batch.offset = reader.offset();
+        if out.send(batch).is_err() || done {
+            return;
+        }
+    }
+}
+
+fn check(checks: &Checks, batches: &Receiver<Batch>, out: &SyncSender<Batch>) {
+    for mut batch in batches {
+        for slot in batch.rows() {
+            check_one(checks, slot);
+        }
+        if out.send(batch).is_err() {
+            return;
+        }
+    }
+}
+
+fn check_one(checks: &Checks, slot: &mut Slot) {
+    let rec = &slot.rec;
+    slot.found.clear();
+    slot.blank = rec.is_blank() && rec.malformed.is_none();
+    if slot.blank {
+        return;
+    }
+    let at = At {
+        line: rec.line(),
+        row: slot.row,
+    };
+    match unreadable(rec, checks.plan.width()) {
+        Some(d) => {
+            slot.found.push(d.at_row(at.line, at.row));
+            slot.readable = false;
+        }
+        None => {
+            let found = &mut slot.found;
+            row::check(
+                checks.template,
+                checks.plan,
+                rec,
+                at,
+                checks.as_of,
+                &mut |d| found.push(d),
+            );
+            slot.readable = true;
+        }
+    }
+}
