@@ -260,7 +260,11 @@ fn index_rows<R: Read>(
         let keyed = regroup && readable && plan.order_key(&rec, &mut key);
         let offset = rec.start.map_or(0, |s| s.byte);
         index
-            .push(offset, reader.raw().len(), keyed.then_some(key.as_slice()))
+            .push(
+                offset,
+                reader.raw_len(&rec) as usize,
+                keyed.then_some(key.as_slice()),
+            )
             .map_err(anyhow::Error::msg)?;
     }
     Ok(index)
@@ -283,9 +287,17 @@ impl Rows<'_> {
             // Within the buffer when the jump is short; a real seek otherwise.
             self.src.seek_relative(offset as i64 - self.pos as i64)?;
         }
+        self.pos = offset + len as u64;
+        if len > crate::input::MAX_RECORD_BYTES {
+            // Too long to be a good row (validation says why): copied through in pieces.
+            let copied = io::copy(&mut (&mut self.src).take(len as u64), out)?;
+            if copied < len as u64 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            return Ok(0);
+        }
         self.raw.resize(len, 0);
         self.src.read_exact(&mut self.raw)?;
-        self.pos = offset + len as u64;
         if self.emails.is_empty() || !self.raw.contains(&b'@') {
             out.write_all(&self.raw)?;
             return Ok(0);

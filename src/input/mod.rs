@@ -5,7 +5,9 @@ mod encoding;
 mod reader;
 
 pub use encoding::{Sniffed, sniff};
-pub use reader::{Ending, Malformed, Record, RecordReader, Spot, count_line_breaks};
+pub use reader::{
+    Cut, Ending, MAX_RECORD_BYTES, Malformed, Record, RecordReader, Spot, count_line_breaks,
+};
 
 use anyhow::{Context, Result};
 use std::fs::File;

@@ -10,20 +10,10 @@ use std::io::{self, Read};
 
 const INITIAL_CAPACITY: usize = 64 * 1024;
 
-/// Bytes that end a run of plain field text outside quotes.
-const UNQUOTED_STOP: [bool; 256] = table(b",\"\r\n");
-/// Bytes that end a run of plain field text inside quotes.
-const QUOTED_STOP: [bool; 256] = table(b"\"\r\n");
-
-const fn table(bytes: &[u8]) -> [bool; 256] {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < bytes.len() {
-        t[bytes[i] as usize] = true;
-        i += 1;
-    }
-    t
-}
+/// Most bytes of one record kept in memory. No impact.com value comes near this; a longer
+/// record (a runaway quote, a binary blob) is read to its end but only this much is kept, so
+/// memory stays bounded whatever the input.
+pub const MAX_RECORD_BYTES: usize = 16 << 20;
 
 /// Why a record could not be parsed unambiguously.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,9 +49,33 @@ pub struct Record {
     pub invalid_utf8: Option<Spot>,
     /// Where the first NUL byte is, if any.
     pub nul: Option<Spot>,
+    /// Set when the record was longer than [`MAX_RECORD_BYTES`] and was cut.
+    pub cut: Option<Cut>,
+}
+
+/// The field at which a record over [`MAX_RECORD_BYTES`] was cut, and its real length. Fields
+/// after it are kept empty (their count stays right); the record's raw bytes are lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cut {
+    /// 0-based field.
+    pub field: usize,
+    /// Its length in bytes…
+    pub bytes: u64,
+    /// …and in characters (UTF-8 sequences).
+    pub chars: u64,
+}
+
+/// Characters in `bytes`, counting every byte that does not continue a UTF-8 sequence.
+fn count_chars(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| (b as i8) >= -0x40).count() as u64
 }
 
 impl Record {
+    /// Bytes its buffers hold on to.
+    pub fn capacity(&self) -> usize {
+        self.fields.capacity() + self.ends.capacity() * std::mem::size_of::<usize>()
+    }
+
     /// Number of fields.
     pub fn len(&self) -> usize {
         self.ends.len()
@@ -120,6 +134,45 @@ impl Record {
         self.malformed = None;
         self.invalid_utf8 = None;
         self.nul = None;
+        self.cut = None;
+    }
+
+    /// Appends bytes of the current field, up to [`MAX_RECORD_BYTES`] in all.
+    #[inline]
+    fn keep(&mut self, bytes: &[u8]) {
+        if self.cut.is_none() && self.fields.len() + bytes.len() <= MAX_RECORD_BYTES {
+            self.fields.extend_from_slice(bytes);
+        } else {
+            self.keep_cut(bytes);
+        }
+    }
+
+    #[cold]
+    fn keep_cut(&mut self, bytes: &[u8]) {
+        let field = self.ends.len();
+        match &mut self.cut {
+            Some(cut) if cut.field == field => {
+                cut.bytes += bytes.len() as u64;
+                cut.chars += count_chars(bytes);
+            }
+            Some(_) => {}
+            None => {
+                let start = self.ends.last().map_or(0, |&e| e + 1);
+                let so_far = &self.fields[start..];
+                self.cut = Some(Cut {
+                    field,
+                    bytes: (so_far.len() + bytes.len()) as u64,
+                    chars: count_chars(so_far) + count_chars(bytes),
+                });
+                // Keep what fits, ending on a character boundary so the text stays UTF-8.
+                let mut room = MAX_RECORD_BYTES.saturating_sub(self.fields.len());
+                while room > 0 && room < bytes.len() && (bytes[room] as i8) < -0x40 {
+                    room -= 1;
+                }
+                self.fields
+                    .extend_from_slice(&bytes[..room.min(bytes.len())]);
+            }
+        }
     }
 
     fn end_field(&mut self) {
@@ -153,6 +206,8 @@ pub struct RecordReader<R> {
     line: u64,
     /// How the record just read ended.
     ending: Ending,
+    /// The record just read was cut and its first bytes are gone from `buf`.
+    raw_lost: bool,
 }
 
 /// How a record ended.
@@ -192,6 +247,7 @@ impl<R: Read> RecordReader<R> {
             base: 0,
             line: 1,
             ending: Ending::Eof,
+            raw_lost: false,
         }
     }
 
@@ -211,9 +267,17 @@ impl<R: Read> RecordReader<R> {
         self.ending = Ending::Eof;
     }
 
-    /// The raw bytes of the record just read, as in the input, without its line break.
+    /// The raw bytes of the record just read, as in the input, without its line break. Of a
+    /// record that was cut ([`Record::cut`]), only its last bytes: see [`RecordReader::raw_len`].
     pub fn raw(&self) -> &[u8] {
         &self.buf[self.start..self.pos - self.ending.len()]
+    }
+
+    /// The length of the record just read (starting at `rec.start`), without its line break,
+    /// even when [`RecordReader::raw`] no longer holds all of it.
+    pub fn raw_len(&self, rec: &Record) -> u64 {
+        let start = rec.start.map_or(self.offset(), |s| s.byte);
+        self.offset() - self.ending.len() as u64 - start
     }
 
     /// The physical line the next record starts on.
@@ -257,8 +321,16 @@ impl<R: Read> RecordReader<R> {
             return Ok(false);
         }
         rec.start = Some(self.spot(self.pos));
+        self.raw_lost = false;
         self.parse(rec)?;
-        self.check_raw(rec);
+        if self.raw_lost {
+            // Only the kept fields can still be checked; `get` relies on their being UTF-8.
+            if std::str::from_utf8(&rec.fields).is_err() {
+                rec.invalid_utf8 = rec.start;
+            }
+        } else {
+            self.check_raw(rec);
+        }
         Ok(true)
     }
 
@@ -283,7 +355,7 @@ impl<R: Read> RecordReader<R> {
             return Ok(false);
         };
         let line = &avail[..n];
-        if memchr::memchr(b'"', line).is_some() {
+        if n > MAX_RECORD_BYTES || memchr::memchr(b'"', line).is_some() {
             return Ok(false);
         }
         rec.fields.extend_from_slice(line);
@@ -304,6 +376,12 @@ impl<R: Read> RecordReader<R> {
         loop {
             if self.pos == self.end {
                 if !self.eof {
+                    if rec.cut.is_some() {
+                        // The record's raw bytes are not kept whole: let the buffer forget
+                        // what was read instead of growing with it.
+                        self.start = self.pos;
+                        self.raw_lost = true;
+                    }
                     self.fill()?;
                     continue;
                 }
@@ -342,9 +420,8 @@ impl<R: Read> RecordReader<R> {
                     if b == b'"' {
                         self.note(rec, Malformed::StrayQuote, self.pos);
                     }
-                    let run = self.run(&UNQUOTED_STOP).max(1);
-                    rec.fields
-                        .extend_from_slice(&self.buf[self.pos..self.pos + run]);
+                    let run = self.run_unquoted().max(1);
+                    rec.keep(&self.buf[self.pos..self.pos + run]);
                     self.pos += run;
                     state = State::Unquoted;
                 }
@@ -360,20 +437,19 @@ impl<R: Read> RecordReader<R> {
                             self.line += 1;
                         }
                         quoted_cr = b == b'\r';
-                        rec.fields.push(b);
+                        rec.keep(&[b]);
                         self.pos += 1;
                     }
                     _ => {
-                        let run = self.run(&QUOTED_STOP);
-                        rec.fields
-                            .extend_from_slice(&self.buf[self.pos..self.pos + run]);
+                        let run = self.run_quoted();
+                        rec.keep(&self.buf[self.pos..self.pos + run]);
                         self.pos += run;
                         quoted_cr = false;
                     }
                 },
                 State::QuoteInQuoted => {
                     if b == b'"' {
-                        rec.fields.push(b'"');
+                        rec.keep(b"\"");
                         self.pos += 1;
                         state = State::Quoted;
                         quoted_cr = false;
@@ -386,13 +462,20 @@ impl<R: Read> RecordReader<R> {
         }
     }
 
-    /// Length of the run of ordinary bytes at `pos` (at least 1 when called on one).
+    /// Length of the run of ordinary bytes at `pos` outside quotes (at least 1 when called on
+    /// one): up to a comma, quote or line break. Vectorised, for long values.
     #[inline]
-    fn run(&self, stop: &[bool; 256]) -> usize {
-        self.buf[self.pos..self.end]
-            .iter()
-            .position(|&c| stop[c as usize])
-            .unwrap_or(self.end - self.pos)
+    fn run_unquoted(&self) -> usize {
+        let rest = &self.buf[self.pos..self.end];
+        let n = memchr::memchr3(b',', b'"', b'\n', rest).unwrap_or(rest.len());
+        memchr::memchr(b'\r', &rest[..n]).unwrap_or(n)
+    }
+
+    /// Length of the run of ordinary bytes at `pos` inside quotes: up to a quote or line break.
+    #[inline]
+    fn run_quoted(&self) -> usize {
+        let rest = &self.buf[self.pos..self.end];
+        memchr::memchr3(b'"', b'\r', b'\n', rest).unwrap_or(rest.len())
     }
 
     fn end_record(&mut self, rec: &mut Record, terminator: u8) -> io::Result<()> {

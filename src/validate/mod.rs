@@ -12,7 +12,9 @@ pub use orders::describe as describe_order;
 pub use row::{MAX_AGE_DAYS, MAX_AGE_WITH_MEDIA_DAYS, MAX_FUTURE_DAYS};
 
 use crate::diagnostic::{Code, Diagnostic, Severity};
-use crate::input::{Ending, Malformed, Record, RecordReader, Sniffed, Spot, sniff};
+use crate::input::{
+    Ending, MAX_RECORD_BYTES, Malformed, Record, RecordReader, Sniffed, Spot, sniff,
+};
 use crate::template::{self, Template};
 use crate::values::date::Day;
 use std::io::{self, Read};
@@ -380,6 +382,20 @@ fn read_header<R: Read>(
         em.emit(blank(rec.line(), "before the header"));
     }
     let line = rec.line();
+    if rec.cut.is_some() {
+        em.emit(
+            Diagnostic::new(
+                Code::ValueTooLong,
+                format!(
+                    "the header is over {} MiB long: this is not a batch file",
+                    MAX_RECORD_BYTES >> 20
+                ),
+                "check that this is the CSV export you meant to send",
+            )
+            .at_line(line),
+        );
+        return Ok(None);
+    }
     if rec.nul.is_some() || rec.invalid_utf8.is_some() {
         if let Some(d) = unreadable(rec, rec.len()) {
             em.emit(d.at_line(line));
@@ -399,6 +415,44 @@ fn blank(line: u64, where_: &str) -> Diagnostic {
         "remove the empty line",
     )
     .at_line(line)
+}
+
+/// The diagnostic for a record longer than the reader keeps ([`MAX_RECORD_BYTES`]).
+fn cut(rec: &Record, plan: &Plan) -> Option<Diagnostic> {
+    let cut = rec.cut?;
+    let kept = MAX_RECORD_BYTES >> 20;
+    let d = match plan.names.get(cut.field) {
+        Some(name) => Diagnostic::new(
+            Code::ValueTooLong,
+            format!(
+                "`{name}` is {} characters long; no impact.com value comes near that, and only the first {kept} MiB of a row are read",
+                cut.chars
+            ),
+            "look for a quote that is never closed before this value, or a file pasted into a cell",
+        )
+        .column(name),
+        None => Diagnostic::new(
+            Code::ValueTooLong,
+            format!(
+                "field {} is {} characters long, past the header's {} columns",
+                cut.field + 1,
+                cut.chars,
+                plan.width()
+            ),
+            "look for a quote that is never closed, or a file pasted into a cell",
+        ),
+    };
+    // Shortened for display as any long value is, but with the length of the whole.
+    let start: String = (rec.lossy(cut.field).chars())
+        .take(crate::escape::MAX_DISPLAY_CHARS)
+        .collect();
+    let mut d = d;
+    d.value = Some(format!(
+        "{}… ({} bytes in all)",
+        crate::escape::controls(&start),
+        cut.bytes
+    ));
+    Some(d)
 }
 
 /// The diagnostic for a record that gets no other check: not text, not parseable, or of the

@@ -4,7 +4,8 @@
 //! bounded queues (memory stays a few batches deep) and batches are reused.
 
 use super::row::{self, At};
-use super::{Plan, unreadable};
+use super::{Plan, cut, unreadable};
+use crate::csv_out;
 use crate::diagnostic::Diagnostic;
 use crate::input::{Ending, Record, RecordReader};
 use crate::template::Template;
@@ -15,8 +16,13 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 /// Rows per batch: large enough that handing a batch over costs nothing per row, small
 /// enough that the first findings appear at once.
 const BATCH_ROWS: usize = 512;
+/// A batch is closed early once its rows hold this many bytes, so that a few huge rows cannot
+/// fill every batch in flight.
+const BATCH_BYTES: usize = 1 << 20;
 /// Full batches that may wait between two threads.
-const QUEUE: usize = 4;
+const QUEUE: usize = 2;
+/// A slot whose buffers grew past this (a huge row) gives them back when reused.
+const SLOT_KEEP_BYTES: usize = 1 << 20;
 
 /// One record, as read and checked.
 #[derive(Default)]
@@ -102,12 +108,16 @@ fn read<R: Read>(reader: &mut RecordReader<R>, free: &Receiver<Batch>, out: &Syn
     loop {
         let mut batch = free.try_recv().unwrap_or_else(|_| Batch::new());
         batch.len = 0;
+        let mut bytes = 0;
         let mut done = false;
-        while batch.len < BATCH_ROWS {
+        while batch.len < BATCH_ROWS && bytes < BATCH_BYTES {
             if batch.len == batch.slots.len() {
                 batch.slots.push(Slot::default());
             }
             let slot = &mut batch.slots[batch.len];
+            if slot.raw.capacity() + slot.rec.capacity() > SLOT_KEEP_BYTES {
+                *slot = Slot::default();
+            }
             match reader.read(&mut slot.rec) {
                 Ok(true) => {}
                 Ok(false) => {
@@ -123,7 +133,14 @@ fn read<R: Read>(reader: &mut RecordReader<R>, free: &Receiver<Batch>, out: &Syn
             row += 1;
             slot.row = row;
             slot.raw.clear();
-            slot.raw.extend_from_slice(reader.raw());
+            if slot.rec.cut.is_some() {
+                // Its first bytes are gone: pass on what was kept, as valid CSV.
+                let fields = (0..slot.rec.len()).map(|i| slot.rec.bytes(i));
+                csv_out::write_fields(&mut slot.raw, fields).expect("writing to memory");
+            } else {
+                slot.raw.extend_from_slice(reader.raw());
+            }
+            bytes += slot.raw.len();
             slot.ending = reader.ending();
             slot.lines = reader.line() - slot.rec.line() + u64::from(slot.ending == Ending::Eof);
             batch.len += 1;
@@ -157,7 +174,7 @@ fn check_one(checks: &Checks, slot: &mut Slot) {
         line: rec.line(),
         row: slot.row,
     };
-    match unreadable(rec, checks.plan.width()) {
+    match cut(rec, checks.plan).or_else(|| unreadable(rec, checks.plan.width())) {
         Some(d) => {
             slot.found.push(d.at_row(at.line, at.row));
             slot.readable = false;

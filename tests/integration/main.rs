@@ -8,6 +8,7 @@ mod docs;
 mod fix;
 mod formats;
 mod generate;
+mod huge;
 mod interop;
 mod model;
 mod push;
