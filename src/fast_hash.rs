@@ -58,15 +58,40 @@ fn other_hash(bytes: &[u8]) -> u64 {
 /// copy of every key: memory per order stays small however long the keys are. Two different
 /// keys with the same fingerprint (about one chance in 10^15 among 10 million keys) would be
 /// taken for one.
-#[derive(Default)]
 pub struct KeySet {
-    /// First 64 bits → (the next 32 bits, line).
-    main: std::collections::HashMap<u64, [u32; 2], BuildHasherDefault<Pass>>,
+    /// First 64 bits → (the next 32 bits, line), in [`SHARDS`] tables picked by bits of the
+    /// fingerprint that the tables themselves do not use. A table that grows holds its old and
+    /// new copies at once for a moment: with many small tables, that moment costs 1/64 of the
+    /// memory, not all of it again.
+    main: Box<[Shard]>,
     /// The rare keys whose first 64 bits equal another key's.
     overflow: std::collections::HashMap<(u64, u32), u32, FastHash>,
 }
 
+type Shard = std::collections::HashMap<u64, [u32; 2], BuildHasherDefault<Pass>>;
+
+const SHARDS: usize = 64;
+
+impl Default for KeySet {
+    fn default() -> Self {
+        KeySet {
+            main: (0..SHARDS).map(|_| Shard::default()).collect(),
+            overflow: Default::default(),
+        }
+    }
+}
+
 impl KeySet {
+    /// The table for fingerprint `hi`. hashbrown picks buckets with the low bits and tags
+    /// with the top seven, so the shard comes from bits 48–53.
+    fn shard(&self, hi: u64) -> &Shard {
+        &self.main[(hi >> 48) as usize % SHARDS]
+    }
+
+    fn shard_mut(&mut self, hi: u64) -> &mut Shard {
+        &mut self.main[(hi >> 48) as usize % SHARDS]
+    }
+
     fn fingerprint(key: &[u8]) -> (u64, u32) {
         let mut a = FxHasher::default();
         a.write(key);
@@ -76,7 +101,7 @@ impl KeySet {
     /// The line recorded for `key`.
     pub fn get(&self, key: &[u8]) -> Option<u64> {
         let (hi, lo) = Self::fingerprint(key);
-        match self.main.get(&hi) {
+        match self.shard(hi).get(&hi) {
             Some(&[l, line]) if l == lo => Some(u64::from(line)),
             Some(_) => self.overflow.get(&(hi, lo)).map(|&line| u64::from(line)),
             None => None,
@@ -88,9 +113,9 @@ impl KeySet {
     pub fn insert(&mut self, key: &[u8], line: u64) {
         let (hi, lo) = Self::fingerprint(key);
         let line = u32::try_from(line).unwrap_or(u32::MAX);
-        match self.main.get(&hi) {
+        match self.shard(hi).get(&hi) {
             None => {
-                self.main.insert(hi, [lo, line]);
+                self.shard_mut(hi).insert(hi, [lo, line]);
             }
             Some(&[l, _]) if l == lo => {}
             Some(_) => {
@@ -101,12 +126,12 @@ impl KeySet {
 
     /// Keys recorded.
     pub fn len(&self) -> usize {
-        self.main.len() + self.overflow.len()
+        self.main.iter().map(Shard::len).sum::<usize>() + self.overflow.len()
     }
 
     /// True when no key was recorded.
     pub fn is_empty(&self) -> bool {
-        self.main.is_empty()
+        self.main.iter().all(Shard::is_empty)
     }
 }
 
@@ -155,7 +180,7 @@ mod tests {
         );
         // Keys that share their first 64 bits still count as two.
         let (hi, lo) = KeySet::fingerprint(b"a");
-        set.main.insert(hi, [lo ^ 1, 77]);
+        set.shard_mut(hi).insert(hi, [lo ^ 1, 77]);
         set.insert(b"a", 3);
         assert_eq!(set.get(b"a"), Some(3));
     }
