@@ -346,7 +346,7 @@ fn track(
     let readable = slot.readable;
     let seen = RowSeen {
         record: rec,
-        raw: &slot.raw,
+        raw: slot.raw(),
         line,
         lines: slot.lines,
         key: if readable { orders.last_key() } else { None },

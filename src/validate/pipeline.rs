@@ -29,8 +29,8 @@ const SLOT_KEEP_BYTES: usize = 1 << 20;
 pub struct Slot {
     /// The parsed fields.
     pub rec: Record,
-    /// The record's bytes as in the input, without its line break.
-    pub raw: Vec<u8>,
+    /// The record's bytes, when `rec` does not hold them already (see [`Slot::raw`]).
+    raw: Vec<u8>,
     /// How it ended.
     pub ending: Ending,
     /// Physical lines it spans.
@@ -55,6 +55,13 @@ pub struct Batch {
     pub offset: u64,
     /// Reading stopped with this error after the batch's records.
     pub error: Option<io::Error>,
+}
+
+impl Slot {
+    /// The record's bytes as in the input, without its line break.
+    pub fn raw(&self) -> &[u8] {
+        self.rec.verbatim().unwrap_or(&self.raw)
+    }
 }
 
 impl Batch {
@@ -137,10 +144,10 @@ fn read<R: Read>(reader: &mut RecordReader<R>, free: &Receiver<Batch>, out: &Syn
                 // Its first bytes are gone: pass on what was kept, as valid CSV.
                 let fields = (0..slot.rec.len()).map(|i| slot.rec.bytes(i));
                 csv_out::write_fields(&mut slot.raw, fields).expect("writing to memory");
-            } else {
+            } else if slot.rec.verbatim().is_none() {
                 slot.raw.extend_from_slice(reader.raw());
             }
-            bytes += slot.raw.len();
+            bytes += slot.raw().len();
             slot.ending = reader.ending();
             slot.lines = reader.line() - slot.rec.line() + u64::from(slot.ending == Ending::Eof);
             batch.len += 1;

@@ -12,14 +12,36 @@ pub fn is_boolean(s: &str) -> bool {
 
 /// A SHA-1 (40) or SHA-256 (64) hex digest.
 pub fn is_hex_digest(s: &str) -> bool {
-    matches!(s.len(), 40 | 64) && s.bytes().all(|c| c.is_ascii_hexdigit())
+    matches!(s.len(), 40 | 64) && all_hex(s.as_bytes())
+}
+
+/// True when every byte is a hex digit, eight bytes at a time (digests are checked on every
+/// row of a file that has them).
+fn all_hex(bytes: &[u8]) -> bool {
+    const fn splat(b: u8) -> u64 {
+        u64::from_ne_bytes([b; 8])
+    }
+    const HIGH: u64 = splat(0x80);
+    // For bytes below 0x80: the high bit of each byte of the result is set when the byte is
+    // within lo..=hi (no carry crosses bytes).
+    fn within(w: u64, lo: u8, hi: u8) -> u64 {
+        w.wrapping_add(splat(0x80 - lo)) & !w.wrapping_add(splat(0x7f - hi)) & HIGH
+    }
+    let mut chunks = bytes.chunks_exact(8);
+    let words_ok = chunks.by_ref().all(|c| {
+        let w = u64::from_le_bytes(c.try_into().unwrap_or_default());
+        // Setting bit 5 folds A-F onto a-f and changes nothing else that matters.
+        w & HIGH == 0 && (within(w, b'0', b'9') | within(w | splat(0x20), b'a', b'f')) == HIGH
+    });
+    words_ok && chunks.remainder().iter().all(u8::is_ascii_hexdigit)
 }
 
 /// Something shaped like `local@domain.tld`.
 pub fn looks_like_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
+    let Some(at) = memchr::memchr(b'@', s.as_bytes()) else {
         return false;
     };
+    let (local, domain) = (&s[..at], &s[at + 1..]);
     !local.is_empty()
         && !domain.contains('@')
         && domain.contains('.')
@@ -54,6 +76,17 @@ mod tests {
         assert!(!is_hex_digest(&"a".repeat(32)));
         assert!(!is_hex_digest(&"g".repeat(40)));
         assert_eq!(mask_email("jane.doe@example.com"), "j***@example.com");
+    }
+
+    #[test]
+    fn hex_digits_are_told_apart_from_every_other_byte() {
+        for b in 0..=255u8 {
+            let word = [b; 8];
+            assert_eq!(all_hex(&word), b.is_ascii_hexdigit(), "byte {b:#x}");
+            let mut mixed = *b"0123abCD";
+            mixed[5] = b;
+            assert_eq!(all_hex(&mixed), b.is_ascii_hexdigit(), "byte {b:#x} among digits");
+        }
     }
 
     #[test]
