@@ -219,6 +219,8 @@ pub struct RecordReader<R> {
     ending: Ending,
     /// The record just read was cut and its first bytes are gone from `buf`.
     raw_lost: bool,
+    /// The record just read is known to be ASCII without NUL bytes.
+    clean: bool,
 }
 
 /// How a record ended.
@@ -259,6 +261,7 @@ impl<R: Read> RecordReader<R> {
             line: 1,
             ending: Ending::Eof,
             raw_lost: false,
+            clean: false,
         }
     }
 
@@ -333,8 +336,11 @@ impl<R: Read> RecordReader<R> {
         }
         rec.start = Some(self.spot(self.pos));
         self.raw_lost = false;
+        self.clean = false;
         self.parse(rec)?;
-        if self.raw_lost {
+        if self.clean {
+            // ASCII without NUL bytes, as the line scan found.
+        } else if self.raw_lost {
             // Only the kept fields can still be checked; `get` relies on their being UTF-8.
             if std::str::from_utf8(&rec.fields).is_err() {
                 rec.invalid_utf8 = rec.start;
@@ -359,19 +365,20 @@ impl<R: Read> RecordReader<R> {
     }
 
     /// Reads a whole record at once when its line is already buffered and holds no quote (the
-    /// common case), with `memchr`'s vectorised scans instead of the state machine.
+    /// common case), in one vectorised pass instead of the state machine.
     fn fast_line(&mut self, rec: &mut Record) -> io::Result<bool> {
         let avail = &self.buf[self.pos..self.end];
-        let Some(n) = memchr::memchr2(b'\n', b'\r', avail) else {
-            return Ok(false);
+        let line = match scan_line(avail, &mut rec.ends) {
+            Some(line) if line.len <= MAX_RECORD_BYTES => line,
+            _ => {
+                rec.ends.clear();
+                return Ok(false);
+            }
         };
-        let line = &avail[..n];
-        if n > MAX_RECORD_BYTES || memchr::memchr(b'"', line).is_some() {
-            return Ok(false);
-        }
-        rec.fields.extend_from_slice(line);
+        let n = line.len;
+        rec.fields.extend_from_slice(&avail[..n]);
         rec.verbatim = true;
-        push_commas(line, &mut rec.ends);
+        self.clean = line.clean;
         let terminator = avail[n];
         self.pos += n;
         self.end_record(rec, terminator)?;
@@ -523,10 +530,7 @@ impl<R: Read> RecordReader<R> {
         {
             rec.invalid_utf8 = Some(at(e.valid_up_to()));
         }
-        // `contains` scans a word at a time; the position is needed only when there is one.
-        if raw.contains(&0)
-            && let Some(idx) = raw.iter().position(|&b| b == 0)
-        {
+        if let Some(idx) = memchr::memchr(0, raw) {
             rec.nul = Some(at(idx));
         }
     }
@@ -561,39 +565,95 @@ impl<R: Read> RecordReader<R> {
     }
 }
 
-/// Appends the position of every comma in `line`, sixteen bytes at a time: fields are short,
-/// so one `memchr` call per comma costs more than this.
+/// What one pass over a line without quotes found.
+struct Line {
+    /// Bytes before the line break.
+    len: usize,
+    /// Only ASCII, and no NUL byte.
+    clean: bool,
+}
+
+/// Scans `avail` up to its first line break, appending the position of every comma to `ends`,
+/// sixteen bytes at a time. `None` when there is a quote before the line break (the state
+/// machine's case) or no line break at all; `ends` is then left partly filled.
 #[cfg(target_arch = "x86_64")]
-fn push_commas(line: &[u8], out: &mut Vec<usize>) {
+fn scan_line(avail: &[u8], ends: &mut Vec<usize>) -> Option<Line> {
     use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
-    let mut chunks = line.chunks_exact(16);
     let mut base = 0;
+    let mut odd = 0u32;
+    let mut chunks = avail.chunks_exact(16);
     for chunk in &mut chunks {
         // SAFETY: SSE2 is part of every x86_64 CPU, and the unaligned load reads exactly the
         // 16 bytes of `chunk`.
-        let mut mask = unsafe {
-            let bytes = _mm_loadu_si128(chunk.as_ptr().cast());
-            _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(b',' as i8))) as u32
+        let (eol, quote, comma, strange) = unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast());
+            let is = |b: u8| _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8))) as u32;
+            // The byte mask of `v` itself marks bytes past ASCII.
+            let strange = is(0) | _mm_movemask_epi8(v) as u32;
+            (is(b'\n') | is(b'\r'), is(b'"'), is(b','), strange)
         };
-        while mask != 0 {
-            out.push(base + mask.trailing_zeros() as usize);
-            mask &= mask - 1;
+        let stop = if eol == 0 { 16 } else { eol.trailing_zeros() };
+        let before = (1u32 << stop) - 1;
+        if quote & before != 0 {
+            return None;
+        }
+        odd |= strange & before;
+        let mut commas = comma & before;
+        while commas != 0 {
+            ends.push(base + commas.trailing_zeros() as usize);
+            commas &= commas - 1;
+        }
+        if eol != 0 {
+            return Some(Line {
+                len: base + stop as usize,
+                clean: odd == 0,
+            });
         }
         base += 16;
     }
-    push_commas_swar(chunks.remainder(), base, out);
+    for (i, &b) in chunks.remainder().iter().enumerate() {
+        match b {
+            b'\n' | b'\r' => {
+                return Some(Line {
+                    len: base + i,
+                    clean: odd == 0,
+                });
+            }
+            b'"' => return None,
+            b',' => ends.push(base + i),
+            0 | 0x80.. => odd = 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// [`scan_line`] with `memchr`'s scans, and commas found eight bytes at a time. Leaves the
+/// UTF-8 and NUL checks to the caller.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn scan_line_portable(avail: &[u8], ends: &mut Vec<usize>) -> Option<Line> {
+    let n = memchr::memchr2(b'\n', b'\r', avail)?;
+    let line = &avail[..n];
+    if memchr::memchr(b'"', line).is_some() {
+        return None;
+    }
+    push_commas_swar(line, ends);
+    Some(Line {
+        len: n,
+        clean: false,
+    })
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn push_commas(line: &[u8], out: &mut Vec<usize>) {
-    push_commas_swar(line, 0, out);
-}
+use scan_line_portable as scan_line;
 
-/// [`push_commas`] eight bytes at a time, for positions counted from `base`.
-fn push_commas_swar(line: &[u8], mut base: usize, out: &mut Vec<usize>) {
+/// Appends the position of every comma in `line`, eight bytes at a time: fields are short,
+/// so one `memchr` call per comma costs more than this.
+fn push_commas_swar(line: &[u8], out: &mut Vec<usize>) {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const COMMAS: u64 = 0x2c2c_2c2c_2c2c_2c2c;
     let mut chunks = line.chunks_exact(8);
+    let mut base = 0;
     for chunk in &mut chunks {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
@@ -835,26 +895,52 @@ mod tests {
         }
     }
 
+    /// Both line scanners agree with a byte-by-byte reading on random lines of commas,
+    /// quotes, line breaks, NUL and non-ASCII bytes, at every length and position.
     #[test]
-    fn commas_are_found_in_every_position() {
+    fn line_scans_find_commas_breaks_and_quotes_in_every_position() {
         let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let alphabet = [
+            b',',
+            b'a',
+            0x2d,
+            0xac,
+            0x2c ^ 0x80,
+            b'\0',
+            b'"',
+            b'\n',
+            b'\r',
+        ];
         for len in 0..80 {
-            for _ in 0..20 {
+            for _ in 0..40 {
                 let line: Vec<u8> = (0..len)
                     .map(|_| {
                         rng ^= rng << 13;
                         rng ^= rng >> 7;
                         rng ^= rng << 17;
-                        [b',', b'a', 0x2d, 0xac, 0x2c ^ 0x80, b'\0'][(rng % 6) as usize]
+                        // Mostly plain bytes, so that long lines without breaks occur.
+                        let pick = (rng % 40) as usize;
+                        if pick < alphabet.len() {
+                            alphabet[pick]
+                        } else {
+                            b'x'
+                        }
                     })
                     .collect();
-                let mut got = vec![];
-                push_commas(&line, &mut got);
-                let want: Vec<usize> = (0..line.len()).filter(|&i| line[i] == b',').collect();
+                let end = line.iter().position(|&b| b == b'\n' || b == b'\r');
+                let want = end.and_then(|n| {
+                    let body = &line[..n];
+                    (!body.contains(&b'"')).then(|| {
+                        let commas: Vec<usize> = (0..n).filter(|&i| body[i] == b',').collect();
+                        (n, commas, body.iter().all(|&b| b != 0 && b.is_ascii()))
+                    })
+                });
+                let mut ends = vec![];
+                let got = scan_line(&line, &mut ends).map(|l| (l.len, ends.clone(), l.clean));
                 assert_eq!(got, want, "{line:?}");
-                got.clear();
-                push_commas_swar(&line, 0, &mut got);
-                assert_eq!(got, want, "eight at a time: {line:?}");
+                ends.clear();
+                let portable = scan_line_portable(&line, &mut ends).map(|l| (l.len, ends.clone()));
+                assert_eq!(portable, want.map(|(n, c, _)| (n, c)), "portable: {line:?}");
             }
         }
     }

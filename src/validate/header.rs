@@ -22,6 +22,13 @@ pub struct RowRequirement {
     pub name: Option<String>,
 }
 
+impl RowRequirement {
+    /// One alternative of one column.
+    pub fn is_single(&self) -> bool {
+        matches!(self.alternatives.as_slice(), [alt] if alt.len() == 1)
+    }
+}
+
 /// What the row checks need to know about the header, by column index.
 #[derive(Debug, Default)]
 pub struct Plan {
@@ -31,6 +38,9 @@ pub struct Plan {
     pub checks: Vec<(usize, FieldId)>,
     /// Requirements that apply to every row.
     pub requirements: Vec<RowRequirement>,
+    /// The column of each requirement that is one column and nothing else (a quick check
+    /// before the general one).
+    pub required_columns: Vec<usize>,
     /// Columns naming the event type, in order of preference.
     pub event_type: Vec<usize>,
     /// The OrderId column.
@@ -295,6 +305,11 @@ fn compile(t: &Template, names: Vec<String>, col_of: &[Option<usize>]) -> Plan {
             .iter()
             .filter_map(|alt| alt.iter().map(|&id| col_of[id]).collect::<Option<Vec<_>>>())
             .collect();
+        if let [single] = alternatives.as_slice()
+            && let [col] = single.as_slice()
+        {
+            plan.required_columns.push(*col);
+        }
         if !alternatives.is_empty() {
             plan.requirements.push(RowRequirement {
                 alternatives,

@@ -85,7 +85,11 @@ mod tests {
             assert_eq!(all_hex(&word), b.is_ascii_hexdigit(), "byte {b:#x}");
             let mut mixed = *b"0123abCD";
             mixed[5] = b;
-            assert_eq!(all_hex(&mixed), b.is_ascii_hexdigit(), "byte {b:#x} among digits");
+            assert_eq!(
+                all_hex(&mixed),
+                b.is_ascii_hexdigit(),
+                "byte {b:#x} among digits"
+            );
         }
     }
 

@@ -43,16 +43,21 @@ impl NumberError {
 
 /// A plain decimal: an optional `-`, digits, and optionally a point followed by digits.
 pub fn check_decimal(s: &str) -> Result<(), NumberError> {
-    let body = s.strip_prefix('-').unwrap_or(s);
-    let (int, frac) = match body.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (body, None),
-    };
-    let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit());
-    if all_digits(int) && frac.is_none_or(all_digits) {
-        return Ok(());
+    let body = s.as_bytes().strip_prefix(b"-").unwrap_or(s.as_bytes());
+    // One pass: digits, and at most one point with digits on both sides.
+    let mut point = None;
+    for (i, &c) in body.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {}
+            b'.' if point.is_none() => point = Some(i),
+            _ => return Err(diagnose(s)),
+        }
     }
-    Err(diagnose(s))
+    match point {
+        None if !body.is_empty() => Ok(()),
+        Some(p) if p > 0 && p + 1 < body.len() => Ok(()),
+        _ => Err(diagnose(s)),
+    }
 }
 
 /// A whole number of at most `max_digits` digits, without sign.
