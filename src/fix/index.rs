@@ -25,6 +25,9 @@ pub struct Index {
     keys: HashMap<Box<[u8]>, u32, FastHash>,
     /// The group that took the last row.
     last: Option<u32>,
+    /// The key of the last row, when it had one: the next row of the same order needs no
+    /// lookup.
+    last_key: Option<Vec<u8>>,
     /// Per group: some of its rows were apart from the first ones.
     apart: Vec<bool>,
     /// The current run of rows moves up to an earlier run of its order.
@@ -49,7 +52,10 @@ impl Index {
             len,
             next: NONE,
         });
-        let existing = key.and_then(|k| self.keys.get(k).copied());
+        let existing = match (key, &self.last_key) {
+            (Some(k), Some(last)) if k == last.as_slice() => self.last,
+            _ => key.and_then(|k| self.keys.get(k).copied()),
+        };
         let group = match existing {
             Some(g) => {
                 if self.last != Some(g) {
@@ -78,6 +84,14 @@ impl Index {
             }
         };
         self.last = Some(group);
+        match key {
+            Some(k) => {
+                let last = self.last_key.get_or_insert_with(Vec::new);
+                last.clear();
+                last.extend_from_slice(k);
+            }
+            None => self.last_key = None,
+        }
         Ok(())
     }
 

@@ -298,7 +298,7 @@ impl Rows<'_> {
         }
         self.raw.resize(len, 0);
         self.src.read_exact(&mut self.raw)?;
-        if self.emails.is_empty() || !self.raw.contains(&b'@') {
+        if self.emails.is_empty() || memchr::memchr(b'@', &self.raw).is_none() {
             out.write_all(&self.raw)?;
             return Ok(0);
         }
