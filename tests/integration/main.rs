@@ -4,6 +4,7 @@
 //! every changed file before keeping it.
 
 mod contract;
+mod crash;
 mod docs;
 mod fix;
 mod formats;
