@@ -6,6 +6,7 @@
 mod contract;
 mod crash;
 mod docs;
+mod faults;
 mod fix;
 mod formats;
 mod generate;
