@@ -11,6 +11,7 @@ mod fix;
 mod formats;
 mod generate;
 mod interop;
+mod ledger;
 mod model;
 mod push;
 mod push_api;
