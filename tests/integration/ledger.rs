@@ -187,5 +187,8 @@ fn a_ledger_held_by_another_run_waits_until_max_time_then_exits_3() {
     drop(lock);
     push(&env, &[]).assert_code(0);
     let after = inbox(&env);
-    assert!(after.iter().all(|(name, ino)| before[name] != *ino), "{after:?}");
+    assert!(
+        after.iter().all(|(name, ino)| before[name] != *ino),
+        "{after:?}"
+    );
 }

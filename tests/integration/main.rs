@@ -18,6 +18,7 @@ mod push_api;
 mod push_email;
 mod push_ftp;
 mod robustness;
+mod secrets;
 #[allow(dead_code)]
 mod servers;
 #[path = "../../src/snapshot.rs"]
