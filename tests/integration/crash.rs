@@ -67,6 +67,9 @@ pub struct Figures {
     killed_before_sending: usize,
     /// Killed after some units of this run had arrived.
     killed_mid_delivery: usize,
+    /// Killed after the server had a part complete and before the ledger recorded it (the
+    /// ledger's note names a part the server has): the window the note is for.
+    killed_before_record: usize,
     /// Killed after everything had arrived (validating, or skipping recorded parts).
     killed_after_everything: usize,
     /// Ended on their own before the kill.
@@ -95,6 +98,7 @@ pub fn crash_and_rerun(
     };
     let mut rng = Rng::new(ch.seed);
     let mut arrived = 0;
+    let mut last = BTreeMap::new();
     for trial in 0..TRIALS {
         let mut child = ch
             .env
@@ -130,6 +134,11 @@ pub fn crash_and_rerun(
         let counts = count();
         let now: usize = counts.values().sum();
         let complete = ch.want.iter().all(|u| counts.contains_key(u));
+        // A note older than this trial names a part an earlier kill left: not this one's.
+        let arrived_now = |n: &String| counts.get(n) > last.get(n);
+        if killed && noted(ch.env).iter().any(arrived_now) {
+            f.killed_before_record += 1;
+        }
         match (killed, now > arrived) {
             (false, _) => f.finished += 1,
             (true, true) => f.killed_mid_delivery += 1,
@@ -137,6 +146,7 @@ pub fn crash_and_rerun(
             (true, false) => f.killed_before_sending += 1,
         }
         arrived = now;
+        last = counts;
     }
     let mut cmd = ch.env.command(&ch.args);
     for (k, v) in &ch.vars {
@@ -155,13 +165,15 @@ pub fn crash_and_rerun(
     f.repeats = counts.values().map(|n| n - 1).sum();
     let killed = f.killed_before_sending + f.killed_mid_delivery + f.killed_after_everything;
     eprintln!(
-        "{}: {} trials in {:.1}s: {} killed before sending, {} killed mid-delivery, {} killed after \
-         everything arrived, {} finished; {} units, {} deliveries, {} repeats (allowed {}), {} lost",
+        "{}: {} trials in {:.1}s: {} killed before sending, {} killed mid-delivery ({} between \
+         the server's confirmation and the ledger's record), {} killed after everything arrived, \
+         {} finished; {} units, {} deliveries, {} repeats (allowed {}), {} lost",
         ch.name,
         f.trials,
         started.elapsed().as_secs_f64(),
         f.killed_before_sending,
         f.killed_mid_delivery,
+        f.killed_before_record,
         f.killed_after_everything,
         f.finished,
         ch.want.len(),
@@ -186,6 +198,22 @@ pub fn crash_and_rerun(
         f.killed_mid_delivery
     );
     f
+}
+
+/// The parts the ledger notes as being sent and has not recorded (`ledger.sqlite` in the test
+/// folder; none for the API, which records orders only once queued). Opening it rolls back a
+/// killed run's unfinished transaction, as the next run would.
+fn noted(env: &TestEnv) -> Vec<String> {
+    let db = env.path().join("ledger.sqlite");
+    if !db.exists() {
+        return vec![];
+    }
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut stmt = conn.prepare("SELECT remote_name FROM sending").unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
 }
 
 /// Deliveries per unit: how often each name occurs.
