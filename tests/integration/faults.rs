@@ -297,7 +297,18 @@ fn a_refused_connection_is_temporary_on_every_channel() {
 
 #[test]
 fn a_certificate_that_does_not_verify_is_permanent() {
-    // The SMTP test server's certificate comes from a CA the client is not told of.
+    // The test servers' certificates come from a CA the client is not told of.
+    let ftps = FtpServer::start(FtpOptions {
+        tls: true,
+        user: "acme".into(),
+        password: "fault-secret-Xy7".into(),
+        ..FtpOptions::default()
+    });
+    let (out, took, _env) = push(Ch::Ftps, ftps.port, "", "fault-secret-Xy7");
+    eprintln!(
+        "{}",
+        check("FTPS untrusted certificate", &out, took, 4, "ca_file")
+    );
     let smtp = SmtpServer::start(SmtpOptions {
         starttls: true,
         ..SmtpOptions::default()
