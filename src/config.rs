@@ -203,21 +203,28 @@ impl Config {
         }
     }
 
-    /// Warnings about the file itself (a secret file others can read while this file names
-    /// it).
+    /// Warnings about secret files others can read, and about this file when it names one
+    /// and others can read or change it (they would learn where the secret is, or point the
+    /// setting at a file of their own). Each names the file and the fix, never a secret.
     pub fn warnings(&self) -> Vec<String> {
-        let files = [
+        let files: Vec<&String> = [
             &self.sftp.password_file,
             &self.ftp.password_file,
             &self.email.password_file,
             &self.api.auth_token_file,
             &self.sftp.key_file,
-        ];
-        files
-            .into_iter()
-            .flatten()
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut warnings: Vec<String> = files
+            .iter()
             .filter_map(|f| crate::secret::check_private(&self.resolve(f)))
-            .collect()
+            .collect();
+        if let Some(path) = self.path.as_deref().filter(|_| !files.is_empty()) {
+            warnings.extend(crate::secret::check_config(path));
+        }
+        warnings
     }
 }
 

@@ -342,6 +342,17 @@ fn open_db(path: &Path) -> Result<Connection> {
             path.display()
         )
     };
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(path)?,
+        // A ledger is never empty once created (see `create`): this one was emptied.
+        Ok(m) if m.len() == 0 => bail!(
+            "the ledger {} is empty; nothing was sent. Something emptied it: restore it from a \
+             backup, or remove it to start a new one, knowing that the next run would then send \
+             every part again",
+            path.display()
+        ),
+        _ => {}
+    }
     let conn = Connection::open(path).map_err(damaged)?;
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(damaged)?;
@@ -358,7 +369,85 @@ fn open_db(path: &Path) -> Result<Connection> {
     conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL;")
         .map_err(damaged)?;
     conn.execute_batch(SCHEMA).map_err(damaged)?;
+    // Another program's database: its tables lack our columns.
+    for table in ["deliveries", "conversions", "sending"] {
+        conn.prepare(&format!("SELECT * FROM {table} LIMIT 0"))
+            .and_then(|stmt| {
+                let want: &[&str] = match table {
+                    "deliveries" => &[
+                        "sha256",
+                        "destination",
+                        "remote_name",
+                        "bytes",
+                        "rows",
+                        "input",
+                        "delivered_at",
+                        "source_lines",
+                    ],
+                    "conversions" => &[
+                        "destination",
+                        "order_key",
+                        "order_id",
+                        "queued_uri",
+                        "input",
+                        "line",
+                        "queued_at",
+                    ],
+                    _ => &[
+                        "sha256",
+                        "destination",
+                        "remote_name",
+                        "bytes",
+                        "started_at",
+                    ],
+                };
+                let have = stmt.column_names();
+                match want.iter().find(|c| !have.contains(c)) {
+                    Some(c) => Err(rusqlite::Error::InvalidColumnName(format!(
+                        "table {table} has no column {c}: not a convsubmit ledger"
+                    ))),
+                    None => Ok(()),
+                }
+            })
+            .map_err(damaged)?;
+    }
+    // Fail now, before anything is sent, if the ledger cannot be written (a read-only file
+    // or folder): rewriting the schema version is a real write, journal and all.
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(damaged)?;
+    conn.execute_batch(&format!("PRAGMA user_version = {version}"))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "the ledger {} cannot be written ({e}); nothing was sent. Give this user write \
+                 access to it and to its folder",
+                path.display()
+            )
+        })?;
     Ok(conn)
+}
+
+/// A new ledger, built under a temporary name and renamed into place, so that a run killed
+/// while creating it never leaves an empty file behind (which would pass for a ledger that
+/// knows of no delivery).
+fn create(path: &Path) -> Result<()> {
+    let tmp = PathBuf::from(format!("{}.new", path.display()));
+    let _ = std::fs::remove_file(&tmp);
+    let build = || -> rusqlite::Result<()> {
+        let conn = Connection::open(&tmp)?;
+        conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL;")?;
+        conn.execute_batch(SCHEMA)?;
+        conn.close().map_err(|(_, e)| e)
+    };
+    build().with_context(|| format!("cannot create the ledger {}", path.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot create the ledger {}", path.display()))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(d) = File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 #[cfg(test)]

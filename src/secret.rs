@@ -107,9 +107,35 @@ pub fn check_private(path: &Path) -> Option<String> {
     })
 }
 
+/// Warns when a config file that names a secret file can be read or written by users other
+/// than its owner and group.
+#[cfg(unix)]
+pub fn check_config(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    let how = match (mode & 0o004 != 0, mode & 0o002 != 0) {
+        (true, true) => "read and changed",
+        (true, false) => "read",
+        (false, true) => "changed",
+        (false, false) => return None,
+    };
+    Some(format!(
+        "{} names a secret file and can be {how} by other users (mode {:o}); run `chmod 600 {}`",
+        path.display(),
+        mode & 0o777,
+        path.display()
+    ))
+}
+
 /// Never warns where permissions are not Unix modes.
 #[cfg(not(unix))]
 pub fn check_private(_path: &Path) -> Option<String> {
+    None
+}
+
+/// Never warns where permissions are not Unix modes.
+#[cfg(not(unix))]
+pub fn check_config(_path: &Path) -> Option<String> {
     None
 }
 

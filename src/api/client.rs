@@ -14,7 +14,7 @@ pub enum Outcome {
     },
     /// Refused for good (400, 401, 403, …), with the field errors the body names.
     Refused {
-        /// HTTP status.
+        /// HTTP status (0: no response, the server's certificate was not accepted).
         status: u16,
         /// What the server said.
         message: String,
@@ -143,10 +143,19 @@ pub fn conversions_url(base: &str, account_sid: &str) -> String {
 }
 
 fn network(e: reqwest::Error) -> Outcome {
-    // reqwest's message names the URL, never the credentials.
+    // reqwest's message names the URL, never the credentials; its causes say what broke.
+    let message = crate::deliver::error_chain(&e.without_url());
+    if crate::deliver::certificate_rejected(&message) {
+        // Every request would meet the same certificate: refused, not retried.
+        return Outcome::Refused {
+            status: 0,
+            message: format!("the server's TLS certificate was not accepted: {message}"),
+            fields: vec![],
+        };
+    }
     Outcome::Retry {
         status: 0,
-        message: e.without_url().to_string(),
+        message,
         wait: None,
     }
 }

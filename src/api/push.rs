@@ -94,7 +94,7 @@ pub struct SendOptions {
 }
 
 /// Totals of a run.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Totals {
     /// Queued now.
     pub queued: u64,
@@ -106,6 +106,10 @@ pub struct Totals {
     pub unsent: u64,
     /// A 401/403 stopped the run.
     pub auth_failed: bool,
+    /// The server's TLS certificate was not accepted.
+    pub certificate_failed: bool,
+    /// Why the last order left for the next run was not sent.
+    pub unsent_why: Option<String>,
 }
 
 enum Done {
@@ -172,6 +176,7 @@ pub fn send(
                 Done::Refused(status, message, fields) => {
                     totals.refused += 1;
                     totals.auth_failed |= status == 401 || status == 403;
+                    totals.certificate_failed |= status == 0;
                     events(Event::Refused {
                         job,
                         status,
@@ -182,6 +187,7 @@ pub fn send(
                 Done::Retry(message, wait) => events(Event::Retry(job, &message, wait)),
                 Done::Unsent(why) => {
                     totals.unsent += 1;
+                    totals.unsent_why = Some(why.clone());
                     events(Event::Unsent(job, &why));
                 }
             }
@@ -238,7 +244,8 @@ fn worker(
                     message,
                     fields,
                 } => {
-                    if status == 401 || status == 403 {
+                    // Credentials and certificates are the same for every request.
+                    if status == 401 || status == 403 || status == 0 {
                         stop.store(true, Ordering::SeqCst);
                     }
                     break Done::Refused(status, message, fields);
@@ -259,6 +266,9 @@ fn worker(
                         hold(gate, Instant::now() + wait);
                     } else if Instant::now() + wait < policy.deadline {
                         std::thread::sleep(wait);
+                    } else {
+                        // Retrying at once would ignore the backoff.
+                        break Done::Unsent(format!("{message}; out of time (--max-time)"));
                     }
                     let _ = tx.send(Report {
                         job: i,

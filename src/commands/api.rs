@@ -9,6 +9,7 @@ use crate::deliver::push::Part;
 use crate::deliver::retry::Policy;
 use crate::exit::ExitStatus;
 use crate::ledger::Ledger;
+use crate::report::plural;
 use crate::secret::Secret;
 use crate::validate;
 use anyhow::{Context, Result, bail};
@@ -186,6 +187,21 @@ pub fn deliver(
     if totals.auth_failed {
         eprintln!("convsubmit: error: {url}: the server refused the account SID or auth token");
         eprintln!("  help: check account_sid and the auth token named under [api]");
+    } else if totals.certificate_failed {
+        eprintln!(
+            "convsubmit: error: {url}: TLS failed: the server's certificate was not accepted"
+        );
+        eprintln!(
+            "  help: the server's certificate is not trusted by this system or does not name the host; check base_url under [api]"
+        );
+    } else if let Some(why) = totals.unsent_why.as_deref().filter(|_| totals.refused == 0) {
+        eprintln!(
+            "convsubmit: error: {url}: {} not sent: {why}",
+            plural(totals.unsent, "order")
+        );
+        eprintln!(
+            "  help: a temporary failure: re-run later; orders already queued are not sent again"
+        );
     }
     Ok(status(data_errors, totals.refused > 0, totals.unsent > 0))
 }

@@ -126,6 +126,13 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
         return Ok(ExitStatus::DataErrors);
     }
 
+    if !args.dry_run {
+        push::watchdog(
+            policy.deadline,
+            Duration::from_secs(args.max_time),
+            work.path().to_path_buf(),
+        );
+    }
     let ledger_path = config.ledger_path(args.ledger.as_deref());
     let ledger = if args.dry_run && !ledger_path.exists() {
         None

@@ -3,7 +3,9 @@
 //! required unless configured otherwise, the certificate is verified, and a part counts as
 //! delivered only on the server's final `250` after DATA. Failures name the SMTP stage.
 
-use super::{DeliveryError, Kind, Transport, ca_certificate, resolve};
+use super::{
+    DeliveryError, Kind, Transport, ca_certificate, certificate_rejected, error_chain, resolve,
+};
 use crate::secret::Secret;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
@@ -81,8 +83,12 @@ impl Email {
         let mut conn = match s.tls {
             TlsMode::Implicit => {
                 let params = self.tls_parameters()?;
-                SmtpConnection::connect(addr, Some(timeout), &hello, Some(&params), None)
-                    .map_err(|e| classify(if e.is_tls() { "TLS" } else { "connect" }, &e))?
+                SmtpConnection::connect(addr, Some(timeout), &hello, Some(&params), None).map_err(
+                    |e| {
+                        let tls = e.is_tls() || certificate_rejected(&error_chain(&e));
+                        classify(if tls { "TLS" } else { "connect" }, &e)
+                    },
+                )?
             }
             TlsMode::StartTls | TlsMode::None => {
                 SmtpConnection::connect(addr, Some(timeout), &hello, None, None)
@@ -178,10 +184,11 @@ impl Email {
     }
 }
 
-/// 4xx replies, timeouts and lost connections are temporary; 5xx replies, certificate
-/// problems and a refused login permanent.
+/// 4xx replies, timeouts, lost connections and broken TLS handshakes are temporary; 5xx
+/// replies, a certificate that does not verify and a refused login permanent.
 fn classify(stage: &'static str, e: &lettre::transport::smtp::Error) -> DeliveryError {
-    let kind = if e.is_permanent() || e.is_tls() || e.is_client() {
+    let certificate = certificate_rejected(&error_chain(e));
+    let kind = if e.is_permanent() || e.is_client() || certificate {
         Kind::Permanent
     } else {
         Kind::Temporary
@@ -196,7 +203,7 @@ fn classify(stage: &'static str, e: &lettre::transport::smtp::Error) -> Delivery
         message,
         help: None,
     };
-    if e.is_tls() {
+    if certificate {
         err.help("the server's certificate is not trusted or does not name the host; if it is signed by your own CA, set ca_file under [email]")
     } else {
         err

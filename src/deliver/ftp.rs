@@ -3,8 +3,8 @@
 //! private one), binary transfers, a temporary name, a size check, then a rename.
 
 use super::{
-    DeliveryError, Kind, PROBE_NAME, Transport, ca_certificate, connect_tcp, put_probe, resolve,
-    server_url, temporary_name,
+    DeliveryError, Kind, PROBE_NAME, Transport, ca_certificate, certificate_rejected, connect_tcp,
+    put_probe, resolve, server_url, temporary_name,
 };
 use crate::secret::Secret;
 use std::io::{Read, Write};
@@ -94,7 +94,7 @@ fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector, DeliveryError> 
 
 fn tls_error(e: FtpError, has_ca: bool) -> DeliveryError {
     match e {
-        FtpError::SecureError(msg) => {
+        FtpError::SecureError(msg) if certificate_rejected(&msg) => {
             let help = if has_ca {
                 "the server's certificate is not signed by the ca_file under [ftp], or does not name the host"
             } else {
@@ -180,7 +180,10 @@ fn classify(stage: &'static str, e: FtpError) -> DeliveryError {
                 help: None,
             }
         }
-        FtpError::SecureError(m) => DeliveryError::permanent(stage, m),
+        FtpError::SecureError(m) if certificate_rejected(&m) => DeliveryError::permanent(stage, m),
+        FtpError::SecureError(m) => {
+            DeliveryError::temporary(stage, format!("the TLS handshake broke off: {m}"))
+        }
         other => DeliveryError::temporary(stage, other.to_string()),
     }
 }

@@ -90,10 +90,15 @@ impl DeliveryError {
         } else {
             Kind::Permanent
         };
+        // A read timeout shows as EAGAIN ("Resource temporarily unavailable"): say what it is.
+        let message = match e.kind() {
+            K::TimedOut | K::WouldBlock => format!("the server did not answer in time ({e})"),
+            _ => e.to_string(),
+        };
         DeliveryError {
             kind,
             stage,
-            message: e.to_string(),
+            message,
             help: None,
         }
     }
@@ -157,6 +162,30 @@ pub fn temporary_name(name: &str) -> String {
 
 /// The probe file `doctor` writes.
 pub const PROBE_NAME: &str = ".convsubmit-doctor-probe";
+
+/// `e` with its causes, `outer: inner: …`: libraries often keep the useful part (such as
+/// "Connection refused" or OpenSSL's reason) in a source.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// Whether a failed TLS handshake is the server's certificate failing verification
+/// (untrusted, expired, another host's name): permanent, a person must act. OpenSSL reports
+/// all of these as "certificate verify failed". Any other broken handshake (the server
+/// answered with something that is not TLS, the connection dropped) is temporary, like any
+/// other broken connection.
+pub fn certificate_rejected(message: &str) -> bool {
+    message.contains("certificate verify failed")
+}
 
 /// The first address of `host:port`; a name that does not resolve is temporary (DNS).
 pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, DeliveryError> {
@@ -231,6 +260,25 @@ mod tests {
     fn temporary_names_are_never_batch_files() {
         let t = temporary_name("2026-06-30_orders.csv");
         assert!(t.starts_with('.') && !t.ends_with(".csv") && !t.ends_with(".xml"));
+    }
+
+    #[test]
+    fn a_name_that_cannot_be_resolved_is_temporary_and_named() {
+        // A NUL byte fails before the resolver is asked: no query leaves the machine.
+        let e = resolve("bad\0host", 22).unwrap_err();
+        assert_eq!((e.kind, e.stage), (Kind::Temporary, "connect"));
+        assert!(e.message.starts_with("cannot resolve bad\0host: "), "{e}");
+        assert_eq!(resolve("127.0.0.1", 22).unwrap().port(), 22);
+    }
+
+    #[test]
+    fn only_certificate_failures_are_certificate_failures() {
+        assert!(certificate_rejected(
+            "error:0A000086:SSL routines:tls_post_process_server_certificate:certificate verify failed"
+        ));
+        assert!(!certificate_rejected(
+            "error:0A00010B:SSL routines:ssl3_get_record:wrong version number"
+        ));
     }
 
     #[test]

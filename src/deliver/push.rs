@@ -299,6 +299,36 @@ pub enum Failure {
     Ledger(anyhow::Error),
 }
 
+/// How long after `--max-time` the watchdog ends a run: enough for the last network
+/// operation's own timeout (at least a second) to fire first.
+pub const WATCHDOG_GRACE: Duration = Duration::from_secs(3);
+
+/// Ends the process with exit code 3 once `deadline` plus [`WATCHDOG_GRACE`] has passed.
+/// Per-read timeouts do not bound a server that sends a byte every few seconds forever (nor
+/// one a library waits on without a timeout); `--max-time` promises an end whatever the
+/// server does. The ledger stays consistent: it is safe against the process stopping at any
+/// point, and what was not recorded is sent or checked by the next run.
+pub fn watchdog(deadline: Instant, max_time: Duration, work: PathBuf) {
+    std::thread::spawn(move || {
+        let end = deadline + WATCHDOG_GRACE;
+        while let Some(left) = end
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+        {
+            std::thread::sleep(left);
+        }
+        eprintln!(
+            "convsubmit: error: the server did not finish answering within --max-time {}s; stopped",
+            max_time.as_secs()
+        );
+        eprintln!(
+            "  help: a temporary failure: re-run later; parts already delivered are not sent again"
+        );
+        let _ = std::fs::remove_dir_all(&work);
+        std::process::exit(crate::exit::ExitStatus::TemporaryDelivery as i32);
+    });
+}
+
 /// A deadline `max_time` from now.
 pub fn deadline(max_time: Duration) -> Instant {
     Instant::now() + max_time

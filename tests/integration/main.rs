@@ -4,18 +4,22 @@
 //! every changed file before keeping it.
 
 mod contract;
+mod crash;
 mod docs;
+mod faults;
 mod fix;
 mod formats;
 mod generate;
 mod huge;
 mod interop;
+mod ledger;
 mod model;
 mod push;
 mod push_api;
 mod push_email;
 mod push_ftp;
 mod robustness;
+mod secrets;
 #[allow(dead_code)]
 mod servers;
 #[path = "../../src/snapshot.rs"]

@@ -28,7 +28,7 @@ pub fn expected_parts(env: &TestEnv, input: &str, max: &str) -> BTreeMap<String,
         .collect()
 }
 
-fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+pub fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap())
@@ -180,7 +180,7 @@ fn assert_each_renamed_once(log: &[String], parts: &BTreeMap<String, Vec<u8>>) {
 }
 
 /// A config for the SFTP server, with known_hosts holding its key.
-fn sftp_config(env: &TestEnv, server: &SftpServer, extra: &str) {
+pub fn sftp_config(env: &TestEnv, server: &SftpServer, extra: &str) {
     env.write("known_hosts", format!("{}\n", server.known_hosts_line()));
     env.write(
         "convsubmit.toml",
@@ -353,36 +353,4 @@ fn a_connection_dropped_mid_upload_is_retried_and_nothing_partial_is_final() {
     out.assert_code(0);
     assert!(out.stderr.contains("retrying in"), "{out:?}");
     assert_eq!(final_files(&server), want);
-}
-
-#[test]
-fn killed_runs_then_a_rerun_deliver_every_part_exactly_once() {
-    let server = password_server();
-    let env = TestEnv::new();
-    sftp_config(&env, &server, "password_env = \"TEST_SFTP_PASSWORD\"");
-    env.write("many.csv", generate::item_level(&Spec::clean(21, 1_500)));
-    let want = expected_parts(&env, "many.csv", "25");
-    assert!(want.len() > 50);
-    let args = [
-        "push",
-        "--as-of",
-        AS_OF,
-        "--ledger",
-        "ledger.sqlite",
-        "--sftp",
-        "-q",
-        "--max-rows",
-        "25",
-        "many.csv",
-    ];
-    let killed_mid_delivery =
-        env.kill_randomly(&args, &[("TEST_SFTP_PASSWORD", PASSWORD)], 20, 0x5161);
-    let out = push(&env, &["--sftp", "-q", "--max-rows", "25", "many.csv"]);
-    out.assert_code(0);
-    assert_eq!(final_files(&server), want, "every part arrived, complete");
-    assert_each_renamed_once(&server.log(), &want);
-    assert!(
-        killed_mid_delivery >= 5,
-        "only {killed_mid_delivery} runs were interrupted"
-    );
 }

@@ -225,36 +225,6 @@ fn the_time_limit_leaves_the_rest_for_the_next_run() {
 }
 
 #[test]
-fn killed_runs_then_a_rerun_queue_every_order_at_most_in_flight_twice() {
-    let server = ApiServer::start(ApiOptions {
-        latency: Duration::from_millis(20),
-        ..ApiOptions::new(SID, TOKEN)
-    });
-    let env = TestEnv::new();
-    config(&env, &server, "concurrency = 4");
-    env.write("many.csv", generate::item_level(&Spec::clean(64, 600)));
-    let args = ["push", "--as-of", AS_OF, "--api", "-q", "many.csv"];
-    let killed = env.kill_randomly(&args, &[("TEST_API_TOKEN", TOKEN)], 20, 0xA91);
-    run(&env, &args).assert_code(0);
-    let mut counts = std::collections::HashMap::new();
-    for f in server.conversions() {
-        let id = f.iter().find(|(k, _)| k == "OrderId").unwrap().1.clone();
-        *counts.entry(id).or_insert(0) += 1;
-    }
-    let (_, rows) = generate::parse(env.read("many.csv").as_bytes());
-    let orders: std::collections::HashSet<&str> =
-        rows.iter().map(|r| r.fields[3].as_str()).collect();
-    assert_eq!(counts.len(), orders.len(), "every order was queued");
-    // Only the requests in flight at a kill (at most one per worker) can arrive again.
-    let extra: usize = counts.values().map(|&n| n - 1).sum();
-    assert!(
-        extra <= 4 * killed,
-        "{extra} repeated requests after {killed} kills"
-    );
-    assert!(killed >= 5, "only {killed} runs were interrupted");
-}
-
-#[test]
 fn status_maps_impact_errors_back_to_input_lines() {
     let server = server();
     let env = TestEnv::new();

@@ -205,29 +205,3 @@ fn a_dropped_transfer_is_retried_and_never_visible_half_done() {
     assert!(out.stderr.contains("retrying in"), "{out:?}");
     assert_eq!(arrived(&server), want);
 }
-
-#[test]
-fn killed_runs_then_a_rerun_deliver_every_part_exactly_once() {
-    let server = server(false);
-    let env = TestEnv::new();
-    config(&env, &server, "");
-    env.write("many.csv", generate::item_level(&Spec::clean(22, 1_500)));
-    let want = expected_parts(&env, "many.csv", "25");
-    let args = [
-        "push",
-        "--as-of",
-        AS_OF,
-        "--ftp",
-        "-q",
-        "--max-rows",
-        "25",
-        "many.csv",
-    ];
-    let interrupted = env.kill_randomly(&args, &[("TEST_FTP_PASSWORD", PASSWORD)], 20, 0xF7B);
-    push(&env, &["--ftp", "-q", "--max-rows", "25", "many.csv"]).assert_code(0);
-    assert_eq!(arrived(&server), want, "every part arrived, complete");
-    for name in want.keys() {
-        assert_eq!(renames_onto(&server, name), 1, "{name}");
-    }
-    assert!(interrupted >= 5, "only {interrupted} runs were interrupted");
-}

@@ -105,34 +105,6 @@ impl TestEnv {
         finish(cmd)
     }
 
-    /// Starts `args` `trials` times, killing each run (SIGKILL) after a random 0–400 ms.
-    /// Returns how many runs were killed before they finished.
-    pub fn kill_randomly(
-        &self,
-        args: &[&str],
-        vars: &[(&str, &str)],
-        trials: usize,
-        seed: u64,
-    ) -> usize {
-        let mut rng = Rng::new(seed);
-        let mut killed = 0;
-        for _ in 0..trials {
-            let mut cmd = self.command(args);
-            for (k, v) in vars {
-                cmd.env(k, v);
-            }
-            let mut child = cmd
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(rng.below(400) as u64));
-            let _ = child.kill();
-            killed += usize::from(!child.wait().unwrap().success());
-        }
-        killed
-    }
-
     /// Runs with `stdin` as standard input.
     pub fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
         let mut cmd = self.command(args);

@@ -89,6 +89,7 @@ struct FaultState {
     refuse_rename: AtomicBool,
     disk_full: AtomicBool,
     drop_after_bytes: Mutex<Option<u64>>,
+    stall_uploads: AtomicBool,
 }
 
 impl Faults {
@@ -108,6 +109,12 @@ impl Faults {
     /// connection and replies `426`. One-shot: resets to `None` once it fires.
     pub fn drop_after_bytes(&self, n: Option<u64>) {
         *self.inner.drop_after_bytes.lock().unwrap() = n;
+    }
+
+    /// While on, STOR/APPE read the upload and then give no reply for 12 s (a server stalled
+    /// mid-transfer), then fail.
+    pub fn stall_uploads(&self, on: bool) {
+        self.inner.stall_uploads.store(on, Ordering::SeqCst);
     }
 
     fn rename_refused(&self) -> bool {
@@ -765,6 +772,14 @@ impl<User: UserDetail> StorageBackend<User> for FaultyFs {
             return Err(StorageError::new(
                 ErrorKind::InsufficientStorageSpaceError,
                 "injected fault: disk full",
+            ));
+        }
+        if self.faults.inner.stall_uploads.load(Ordering::SeqCst) {
+            let _ = tokio::io::copy(&mut input, &mut tokio::io::sink()).await;
+            tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+            return Err(StorageError::new(
+                ErrorKind::LocalError,
+                "injected fault: stalled",
             ));
         }
         if let Some(n) = self.faults.take_drop_after() {

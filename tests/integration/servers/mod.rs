@@ -3,5 +3,6 @@
 
 pub mod api;
 pub mod ftp;
+pub mod raw;
 pub mod sftp;
 pub mod smtp;

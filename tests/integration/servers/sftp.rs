@@ -76,6 +76,7 @@ pub struct Faults(Arc<FaultState>);
 struct FaultState {
     refuse_rename: AtomicBool,
     fail_write_after: Mutex<Option<u64>>,
+    stall_writes: AtomicBool,
 }
 
 impl Faults {
@@ -88,6 +89,11 @@ impl Faults {
     /// connection is dropped. `None` disarms.
     pub fn fail_write_after_bytes(&self, n: Option<u64>) {
         *self.0.fail_write_after.lock().unwrap() = n;
+    }
+    /// While on, a write to a file gets no answer for 12 s (a server stalled mid-upload),
+    /// then fails.
+    pub fn stall_writes(&self, on: bool) {
+        self.0.stall_writes.store(on, Ordering::SeqCst);
     }
     fn take_write_limit(&self) -> Option<u64> {
         self.0.fail_write_after.lock().unwrap().take()
@@ -555,6 +561,11 @@ impl russh_sftp::server::Handler for Fs {
         offset: u64,
         data: Vec<u8>,
     ) -> FsResult<Status> {
+        if self.shared.faults.0.stall_writes.load(Ordering::SeqCst) {
+            self.log(format!("fault: write to {handle} stalled"));
+            tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+            return Err(StatusCode::Failure.with_message("stalled (test fault)"));
+        }
         let Some(Node::File {
             file,
             rel,

@@ -1,0 +1,194 @@
+//! A ledger that cannot be trusted stops the run with a clear error and exit code 2, and a
+//! ledger another run holds makes this one wait (up to `--max-time`) and then exit 3: never a
+//! silent fresh start that would send every part again.
+
+use crate::generate::{self, Spec};
+use crate::util::{AS_OF, Output, TestEnv};
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn push(env: &TestEnv, extra: &[&str]) -> Output {
+    let mut args = vec!["push", "--as-of", AS_OF, "--ledger", "ledger.sqlite"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--dir", "inbox", "--max-rows", "500", "sales.csv"]);
+    env.run(&args)
+}
+
+/// The inbox's files and their inodes: a part delivered again gets a new inode.
+fn inbox(env: &TestEnv) -> BTreeMap<String, u64> {
+    std::fs::read_dir(env.path().join("inbox"))
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, e.metadata().unwrap().ino())
+        })
+        .collect()
+}
+
+/// A folder with three parts delivered and recorded.
+fn delivered() -> (TestEnv, BTreeMap<String, u64>) {
+    let env = TestEnv::new();
+    env.write("sales.csv", generate::item_level(&Spec::clean(81, 1_200)));
+    std::fs::create_dir(env.path().join("inbox")).unwrap();
+    push(&env, &[]).assert_code(0);
+    let before = inbox(&env);
+    assert_eq!(before.len(), 3);
+    (env, before)
+}
+
+fn sqlite(db: &Path, sql: &str) {
+    let status = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()",
+            db.to_str().unwrap(),
+            sql,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_damaged_ledger_stops_the_run_and_nothing_is_sent_again() {
+    type Damage = fn(&Path);
+    let cases: [(&str, Damage); 5] = [
+        ("garbage", |p| {
+            std::fs::write(
+                p,
+                b"this was never an SQLite database, whatever its name says\n",
+            )
+            .unwrap()
+        }),
+        ("truncated", |p| {
+            let len = std::fs::metadata(p).unwrap().len();
+            let f = std::fs::OpenOptions::new().write(true).open(p).unwrap();
+            f.set_len(len / 2 + 100).unwrap();
+        }),
+        ("header overwritten", |p| {
+            let mut bytes = std::fs::read(p).unwrap();
+            bytes[..100].fill(0xA5);
+            std::fs::write(p, bytes).unwrap();
+        }),
+        ("emptied", |p| std::fs::write(p, b"").unwrap()),
+        ("another program's schema", |p| {
+            std::fs::remove_file(p).unwrap();
+            sqlite(
+                p,
+                "CREATE TABLE deliveries (id INTEGER PRIMARY KEY, what TEXT); \
+                 INSERT INTO deliveries (what) VALUES ('x');",
+            );
+        }),
+    ];
+    for (name, damage) in cases {
+        let (env, before) = delivered();
+        damage(&env.path().join("ledger.sqlite"));
+        let out = push(&env, &[]);
+        assert_eq!(out.code, 2, "{name}: {out:#?}");
+        assert!(
+            out.stderr.contains("ledger.sqlite") && out.stderr.contains("nothing was sent"),
+            "{name}: {out:#?}"
+        );
+        assert_eq!(inbox(&env), before, "{name}: a part was sent again");
+        eprintln!(
+            "{name}: exit 2: {}",
+            out.stderr.lines().next().unwrap_or_default()
+        );
+    }
+}
+
+#[test]
+fn a_ledger_that_cannot_be_written_stops_the_run_before_anything_is_sent() {
+    use std::os::unix::fs::PermissionsExt;
+    let (env, before) = delivered();
+    // A new input, so that there is something to send.
+    env.write("sales.csv", generate::item_level(&Spec::clean(82, 1_200)));
+    let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    if root {
+        // Root may write any file: run as nobody, with the test folder open to it.
+        let open = std::process::Command::new("chmod")
+            .args(["-R", "a+rwX"])
+            .arg(env.path())
+            .status()
+            .unwrap();
+        assert!(open.success());
+    }
+    let ledger = env.path().join("ledger.sqlite");
+    std::fs::set_permissions(&ledger, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let args = [
+        "push",
+        "--as-of",
+        AS_OF,
+        "--ledger",
+        "ledger.sqlite",
+        "--dir",
+        "inbox",
+        "--max-rows",
+        "500",
+        "sales.csv",
+    ];
+    let out = if root {
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_convsubmit"))
+            .args(args)
+            .current_dir(env.path())
+            .env("NO_COLOR", "1")
+            .env("HOME", env.path())
+            .stdin(std::process::Stdio::null());
+        crate::util::finish(cmd)
+    } else {
+        env.run(&args)
+    };
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(
+        out.stderr.contains("ledger.sqlite") && out.stderr.contains("nothing was sent"),
+        "{out:#?}"
+    );
+    assert_eq!(inbox(&env), before, "nothing was sent");
+    eprintln!(
+        "read-only: exit 2: {}",
+        out.stderr.lines().next().unwrap_or_default()
+    );
+}
+
+#[test]
+fn a_ledger_held_by_another_run_waits_until_max_time_then_exits_3() {
+    let (env, before) = delivered();
+    env.write("sales.csv", generate::item_level(&Spec::clean(83, 1_200)));
+    // Another run: it holds the lock file as convsubmit does.
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(env.path().join("ledger.sqlite.lock"))
+        .unwrap();
+    lock.try_lock().unwrap();
+    let started = Instant::now();
+    let out = push(&env, &["--max-time", "3"]);
+    let took = started.elapsed();
+    assert_eq!(out.code, 3, "{out:#?}");
+    assert!(
+        out.stderr.contains("waiting for another convsubmit run")
+            && out.stderr.contains("another run still holds the ledger")
+            && out.stderr.contains("nothing was sent"),
+        "{out:#?}"
+    );
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_secs(3 + 5),
+        "took {took:?}"
+    );
+    assert_eq!(inbox(&env), before, "nothing was sent");
+    eprintln!("held lock: exit 3 after {:.1}s", took.as_secs_f64());
+    // Once the other run ends, this one goes ahead (the new parts have the old names).
+    drop(lock);
+    push(&env, &[]).assert_code(0);
+    let after = inbox(&env);
+    assert!(
+        after.iter().all(|(name, ino)| before[name] != *ino),
+        "{after:?}"
+    );
+}
