@@ -3,7 +3,7 @@
 use super::push::report_failure;
 use crate::cli::DoctorArgs;
 use crate::config::Config;
-use crate::deliver::push::io_timeout;
+use crate::deliver::push::{io_timeout, watchdog};
 use crate::deliver::retry::Policy;
 use crate::exit::ExitStatus;
 use anyhow::Result;
@@ -15,6 +15,13 @@ pub fn run(args: &DoctorArgs, config: &Config) -> Result<ExitStatus> {
         println!("warning: {w}");
     }
     let policy = Policy::new(0, Instant::now() + Duration::from_secs(args.max_time));
+    // A server that drips bytes defeats per-read timeouts: the check ends anyway.
+    watchdog(
+        policy.deadline,
+        Duration::from_secs(args.max_time),
+        None,
+        "a temporary failure: check the server, or try again later",
+    );
     let mut transport = super::channel::transport(&args.channel, &args.server, config, true)?;
     let destination = transport.label();
     println!("checking {destination}");

@@ -130,7 +130,8 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
         push::watchdog(
             policy.deadline,
             Duration::from_secs(args.max_time),
-            work.path().to_path_buf(),
+            Some(work.path().to_path_buf()),
+            "a temporary failure: re-run later; parts already delivered are not sent again",
         );
     }
     let ledger_path = config.ledger_path(args.ledger.as_deref());

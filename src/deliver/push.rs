@@ -308,7 +308,9 @@ pub const WATCHDOG_GRACE: Duration = Duration::from_secs(3);
 /// one a library waits on without a timeout); `--max-time` promises an end whatever the
 /// server does. The ledger stays consistent: it is safe against the process stopping at any
 /// point, and what was not recorded is sent or checked by the next run.
-pub fn watchdog(deadline: Instant, max_time: Duration, work: PathBuf) {
+///
+/// `work` is a folder of this run's to remove first; `help` says what to do.
+pub fn watchdog(deadline: Instant, max_time: Duration, work: Option<PathBuf>, help: &'static str) {
     std::thread::spawn(move || {
         let end = deadline + WATCHDOG_GRACE;
         while let Some(left) = end
@@ -321,10 +323,10 @@ pub fn watchdog(deadline: Instant, max_time: Duration, work: PathBuf) {
             "convsubmit: error: the server did not finish answering within --max-time {}s; stopped",
             max_time.as_secs()
         );
-        eprintln!(
-            "  help: a temporary failure: re-run later; parts already delivered are not sent again"
-        );
-        let _ = std::fs::remove_dir_all(&work);
+        eprintln!("  help: {help}");
+        if let Some(work) = &work {
+            let _ = std::fs::remove_dir_all(work);
+        }
         std::process::exit(crate::exit::ExitStatus::TemporaryDelivery as i32);
     });
 }

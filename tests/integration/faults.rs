@@ -384,3 +384,28 @@ fn a_server_stalled_mid_upload_is_temporary_and_ends_in_time() {
     eprintln!("{}", check("FTP stall mid-upload", &out, took, 3, ""));
     assert!(ftp.files().iter().all(|(n, _)| n.starts_with('.')));
 }
+
+#[test]
+fn doctor_ends_within_max_time_against_a_dripping_server() {
+    let server = RawServer::start(vec![drip("220 slow")]);
+    let env = TestEnv::new();
+    env.write("convsubmit.toml", Ch::Ftp.config(server.port, ""));
+    let max = MAX_TIME.to_string();
+    let started = Instant::now();
+    let out = env.run_env(
+        &["doctor", "--ftp", "--max-time", &max],
+        &[("TEST_SECRET", "fault-secret-Xy7")],
+    );
+    let took = started.elapsed();
+    assert!(server.accepted() >= 1, "never connected");
+    eprintln!(
+        "{}",
+        check(
+            "doctor, FTP greeting dripped",
+            &out,
+            took,
+            3,
+            "within --max-time"
+        )
+    );
+}
