@@ -124,6 +124,33 @@ impl KeySet {
         }
     }
 
+    /// The line recorded for `key`; or, when there is none, records `key` at `line` (past
+    /// 2^32 lines: the largest u32). One lookup instead of [`KeySet::get`] then
+    /// [`KeySet::insert`]: the table is far larger than the CPU's caches, so each lookup is
+    /// a likely cache miss.
+    pub fn get_or_insert(&mut self, key: &[u8], line: u64) -> Option<u64> {
+        use std::collections::hash_map::Entry;
+        let (hi, lo) = Self::fingerprint(key);
+        let line = u32::try_from(line).unwrap_or(u32::MAX);
+        let first = match self.shard_mut(hi).entry(hi) {
+            Entry::Vacant(v) => {
+                v.insert([lo, line]);
+                return None;
+            }
+            Entry::Occupied(o) => *o.get(),
+        };
+        if first[0] == lo {
+            return Some(u64::from(first[1]));
+        }
+        match self.overflow.entry((hi, lo)) {
+            Entry::Occupied(o) => Some(u64::from(*o.get())),
+            Entry::Vacant(v) => {
+                v.insert(line);
+                None
+            }
+        }
+    }
+
     /// Keys recorded.
     pub fn len(&self) -> usize {
         self.main.iter().map(Shard::len).sum::<usize>() + self.overflow.len()
@@ -183,6 +210,18 @@ mod tests {
         set.shard_mut(hi).insert(hi, [lo ^ 1, 77]);
         set.insert(b"a", 3);
         assert_eq!(set.get(b"a"), Some(3));
+        // One lookup that inserts when the key is new, and reports the first line otherwise.
+        assert_eq!(set.get_or_insert(b"new", 40), None);
+        assert_eq!(set.get_or_insert(b"new", 41), Some(40));
+        assert_eq!(set.get_or_insert(b"a", 42), Some(3));
+        let (hi, lo) = KeySet::fingerprint(b"b");
+        set.shard_mut(hi).insert(hi, [lo ^ 1, 78]);
+        assert_eq!(
+            set.get_or_insert(b"b", 43),
+            None,
+            "a twin's 64 bits are not a match"
+        );
+        assert_eq!(set.get_or_insert(b"b", 44), Some(43));
     }
 
     #[test]

@@ -64,8 +64,7 @@ impl Orders {
 
     /// Distinct orders seen so far.
     pub fn count(&self) -> u64 {
-        let open = self.current.as_ref().is_some_and(|b| b.repeat_of.is_none());
-        self.seen.len() as u64 + u64::from(open)
+        self.seen.len() as u64
     }
 
     /// Feeds one well-formed row.
@@ -96,7 +95,7 @@ impl Orders {
     }
 
     fn order_row(&mut self, line: u64, emit: &mut dyn FnMut(Diagnostic)) {
-        if let Some(first) = self.seen.get(&self.key) {
+        if let Some(first) = self.seen.get_or_insert(&self.key, line) {
             emit(Diagnostic::new(
                 Code::DuplicateOrder,
                 format!(
@@ -105,8 +104,6 @@ impl Orders {
                 ),
                 "remove the repeated row, or give it its own OrderId; impact.com keeps only one conversion per event type and OrderId",
             ));
-        } else {
-            self.seen.insert(&self.key, line);
         }
     }
 
@@ -148,23 +145,15 @@ impl Orders {
         }
     }
 
-    /// Starts a new block for `self.key`, reusing the previous block's buffers (no
-    /// allocation per order beyond its 16 bytes in `seen`).
+    /// Starts a new block for `self.key`, recording the order in `seen` if it is new, reusing
+    /// the previous block's buffers (no allocation per order beyond its 16 bytes in `seen`).
     fn start_block(&mut self, plan: &Plan, rec: &Record, line: u64) {
-        let mut block = match self.current.take() {
-            Some(old) => {
-                if old.repeat_of.is_none() {
-                    self.seen.insert(&old.key, old.first_line);
-                }
-                old
-            }
-            None => Block::default(),
-        };
+        let mut block = self.current.take().unwrap_or_default();
         block.key.clear();
         block.key.extend_from_slice(&self.key);
         block.first_line = line;
         block.rows = 0;
-        block.repeat_of = self.seen.get(&self.key);
+        block.repeat_of = self.seen.get_or_insert(&self.key, line);
         block.values.clear();
         block.ends.clear();
         for &c in &plan.order_fields {

@@ -1,6 +1,6 @@
 //! ISO 4217 alphabetic currency codes (the current list, funds and special codes included).
 
-/// Every active ISO 4217 alpha-3 code, sorted for binary search.
+/// Every active ISO 4217 alpha-3 code.
 const CODES: &[&str] = &[
     "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
     "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD",
@@ -18,25 +18,33 @@ const CODES: &[&str] = &[
     "XOF", "XPD", "XPF", "XPT", "XSU", "XTS", "XUA", "XXX", "YER", "ZAR", "ZMW", "ZWG", "ZWL",
 ];
 
-/// The codes packed into integers, so the lookup on every row compares numbers, not strings.
-const PACKED: [u32; CODES.len()] = {
-    let mut out = [0u32; CODES.len()];
+/// One bit per three-capital-letter code (26³ of them), set for the codes above: a lookup on
+/// every row without a search's unpredictable branches.
+const KNOWN: [u64; BITSET_WORDS] = {
+    let mut bits = [0u64; BITSET_WORDS];
     let mut i = 0;
     while i < CODES.len() {
         let b = CODES[i].as_bytes();
-        out[i] = pack(b[0], b[1], b[2]);
+        let n = index(b[0], b[1], b[2]);
+        bits[n / 64] |= 1 << (n % 64);
         i += 1;
     }
-    out
+    bits
 };
 
-const fn pack(a: u8, b: u8, c: u8) -> u32 {
-    (a as u32) << 16 | (b as u32) << 8 | c as u32
+const BITSET_WORDS: usize = (26 * 26 * 26usize).div_ceil(64);
+
+/// The position of a code of three capitals among all 26³.
+const fn index(a: u8, b: u8, c: u8) -> usize {
+    ((a - b'A') as usize * 26 + (b - b'A') as usize) * 26 + (c - b'A') as usize
 }
 
 fn is_code(s: &str) -> bool {
     match *s.as_bytes() {
-        [a, b, c] => PACKED.binary_search(&pack(a, b, c)).is_ok(),
+        [a @ b'A'..=b'Z', b @ b'A'..=b'Z', c @ b'A'..=b'Z'] => {
+            let n = index(a, b, c);
+            KNOWN[n / 64] >> (n % 64) & 1 == 1
+        }
         _ => false,
     }
 }
@@ -66,14 +74,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn list_is_sorted_so_binary_search_works() {
-        assert!(CODES.windows(2).all(|w| w[0] < w[1]));
-        assert!(PACKED.windows(2).all(|w| w[0] < w[1]));
+    fn the_bit_set_holds_exactly_the_listed_codes() {
         assert!(
             CODES
                 .iter()
                 .all(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()))
         );
+        let mut all = 0;
+        for a in b'A'..=b'Z' {
+            for b in b'A'..=b'Z' {
+                for c in b'A'..=b'Z' {
+                    let code = String::from_utf8(vec![a, b, c]).unwrap();
+                    assert_eq!(is_code(&code), CODES.contains(&code.as_str()), "{code}");
+                    all += 1;
+                }
+            }
+        }
+        assert_eq!(all, 26 * 26 * 26);
     }
 
     #[test]
