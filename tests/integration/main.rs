@@ -8,6 +8,7 @@ mod docs;
 mod fix;
 mod formats;
 mod generate;
+mod hostile;
 mod interop;
 mod model;
 mod push;
