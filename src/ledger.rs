@@ -336,6 +336,14 @@ fn lock(path: &Path, wait: Duration, notice: &mut dyn FnMut(&str)) -> Result<Fil
 
 fn open_db(path: &Path) -> Result<Connection> {
     let damaged = |e: rusqlite::Error| {
+        // A full disk damages nothing: moving the ledger aside would be the wrong advice.
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            return anyhow::anyhow!(
+                "the ledger {} cannot be written ({e}); nothing was sent. Free some space on \
+                 its disk, then re-run",
+                path.display()
+            );
+        }
         anyhow::anyhow!(
             "the ledger {} cannot be used ({e}); nothing was sent. If it is damaged, move it \
              aside: a new ledger knows of no delivery, so the next run would send every part again",

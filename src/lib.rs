@@ -19,6 +19,7 @@ pub mod fast_hash;
 pub mod fix;
 pub mod input;
 pub mod ledger;
+pub mod output;
 pub mod progress;
 pub mod report;
 pub mod secret;
@@ -49,18 +50,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         }
         Command::History(args) => {
             let config = config::Config::load(cli.config.as_deref())?;
-            commands::history::run(args, &config, &mut std::io::stdout().lock())
+            commands::history::run(args, &config, &mut output::stdout())
         }
         Command::Status(args) => {
             let config = config::Config::load(cli.config.as_deref())?;
-            commands::status::run(args, &config, &mut std::io::stdout().lock())
+            commands::status::run(args, &config, &mut output::stdout())
         }
         Command::Doctor(args) => {
             let config = config::Config::load(cli.config.as_deref())?;
             commands::doctor::run(args, &config)
         }
         Command::Templates(args) => {
-            let mut out = std::io::stdout().lock();
+            let mut out = output::stdout();
             commands::templates::run(&args.action, &mut out)
         }
     }

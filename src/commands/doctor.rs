@@ -7,12 +7,14 @@ use crate::deliver::push::{io_timeout, watchdog};
 use crate::deliver::retry::Policy;
 use crate::exit::ExitStatus;
 use anyhow::Result;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 /// Runs the subcommand.
 pub fn run(args: &DoctorArgs, config: &Config) -> Result<ExitStatus> {
+    let mut out = crate::output::stdout();
     for w in config.warnings() {
-        println!("warning: {w}");
+        writeln!(out, "warning: {w}")?;
     }
     let policy = Policy::new(0, Instant::now() + Duration::from_secs(args.max_time));
     // A server that drips bytes defeats per-read timeouts: the check ends anyway.
@@ -24,9 +26,12 @@ pub fn run(args: &DoctorArgs, config: &Config) -> Result<ExitStatus> {
     );
     let mut transport = super::channel::transport(&args.channel, &args.server, config, true)?;
     let destination = transport.label();
-    println!("checking {destination}");
+    writeln!(out, "checking {destination}")?;
     if args.channel.ftp {
-        println!("warning: plain FTP: the password and the data travel in clear text");
+        writeln!(
+            out,
+            "warning: plain FTP: the password and the data travel in clear text"
+        )?;
     }
     if let Err(e) = transport.connect(io_timeout(&policy)) {
         return Ok(report_failure(&e, &destination));
@@ -42,12 +47,15 @@ pub fn run(args: &DoctorArgs, config: &Config) -> Result<ExitStatus> {
     } else {
         "connected, logged in"
     };
-    println!("ok: {what}");
-    let result = transport.probe(&mut |step| println!("ok: {step}"));
+    writeln!(out, "ok: {what}")?;
+    // A failed line here shows again at the last line, which is checked.
+    let result = transport.probe(&mut |step| {
+        let _ = writeln!(out, "ok: {step}");
+    });
     transport.disconnect();
     match result {
         Ok(()) => {
-            println!("{destination} is ready for push");
+            writeln!(out, "{destination} is ready for push")?;
             Ok(ExitStatus::Success)
         }
         Err(e) => Ok(report_failure(&e, &destination)),

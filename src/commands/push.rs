@@ -270,6 +270,15 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
             ))?;
             status
         }
+        Err(Failure::LedgerBefore(e)) => {
+            eprintln!("convsubmit: error: {e:#}");
+            say.line(&format!(
+                "push: stopped after sending {} of {total} to {destination} ({}); the next part was not sent: fix the ledger, then re-run to send the rest",
+                plural(sent_parts, "part"),
+                plural(rows_sent, "row")
+            ))?;
+            ExitStatus::Failure
+        }
         Err(Failure::Ledger(e)) => {
             eprintln!("convsubmit: error: {e:#}");
             eprintln!(
@@ -312,7 +321,7 @@ impl Say {
         }
         let s = crate::escape::controls(s);
         if self.to_stdout {
-            let mut out = io::stdout().lock();
+            let mut out = crate::output::stdout();
             writeln!(out, "{s}")?;
             out.flush()
         } else {

@@ -75,7 +75,7 @@ pub fn run(args: &SplitArgs, global: Global) -> Result<ExitStatus> {
     if !global.quiet {
         // Text goes on with the report; other formats keep stdout machine-readable.
         let mut to: Box<dyn Write> = if args.report.format == Format::Text {
-            Box::new(io::stdout().lock())
+            Box::new(crate::output::stdout())
         } else {
             Box::new(io::stderr().lock())
         };

@@ -43,9 +43,9 @@ pub fn progress_wanted(report: &ReportArgs, global: Global) -> bool {
 /// writes inside `suspend`), buffered otherwise.
 pub fn report_output<'a>(progress: bool) -> Box<dyn Write + 'a> {
     if progress && io::stderr().is_terminal() {
-        Box::new(io::stdout().lock())
+        Box::new(crate::output::stdout())
     } else {
-        Box::new(BufWriter::with_capacity(64 * 1024, io::stdout().lock()))
+        Box::new(BufWriter::with_capacity(64 * 1024, crate::output::stdout()))
     }
 }
 

@@ -138,11 +138,20 @@ pub fn prepare(
 }
 
 fn move_file(from: &Path, to: &Path) -> Result<()> {
-    if std::fs::rename(from, to).is_err() {
-        // Another file system: copy, then remove.
-        std::fs::copy(from, to).with_context(|| format!("cannot write {}", to.display()))?;
-        let _ = std::fs::remove_file(from);
+    if std::fs::rename(from, to).is_ok() {
+        return Ok(());
     }
+    // Another file system: copy under a temporary name beside `to`, then rename, so that a
+    // copy cut short (a full disk) never shows under the real name.
+    let tmp = crate::output::beside(to, "copy");
+    let copied = std::fs::copy(from, &tmp)
+        .and_then(|_| std::fs::File::open(&tmp)?.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, to));
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", to.display()));
+    }
+    let _ = std::fs::remove_file(from);
     Ok(())
 }
 
@@ -209,7 +218,7 @@ pub fn deliver(
         let known = match ledger {
             Some(l) if !how.force => l
                 .find(&destination, &part.sha256)
-                .map_err(Failure::Ledger)?,
+                .map_err(Failure::LedgerBefore)?,
             _ => None,
         };
         if let Some(d) = known {
@@ -224,13 +233,13 @@ pub fn deliver(
         let unfinished = match ledger {
             Some(l) if !how.force => l
                 .unfinished(&destination, &part.sha256)
-                .map_err(Failure::Ledger)?
+                .map_err(Failure::LedgerBefore)?
                 .filter(|name| *name == part.name),
             _ => None,
         };
         if let Some(l) = ledger {
             l.begin(&destination, &part.sha256, &part.name, part.bytes)
-                .map_err(Failure::Ledger)?;
+                .map_err(Failure::LedgerBefore)?;
         }
         let fate = retry::run(
             &how.policy,
@@ -295,7 +304,9 @@ pub fn io_timeout(policy: &Policy) -> Duration {
 pub enum Failure {
     /// The channel failed.
     Delivery(DeliveryError),
-    /// The ledger could not be read or written (the part may have been delivered).
+    /// The ledger could not be read or written before the part was sent: it was not sent.
+    LedgerBefore(anyhow::Error),
+    /// The ledger could not record a part just delivered.
     Ledger(anyhow::Error),
 }
 

@@ -12,6 +12,7 @@ mod index;
 use crate::csv_out::{write_field, write_fields};
 use crate::digest::sha256_hex;
 use crate::input::{Ending, Record, RecordReader, Sniffed, sniff};
+use crate::output::beside;
 use crate::template::{self, Kind, Match, Template, ValueType};
 use crate::validate;
 use crate::values::looks_like_email;
@@ -75,17 +76,24 @@ impl Drop for TempFile {
     }
 }
 
-/// A temporary name beside `path` (same folder, so the final rename is atomic).
-fn beside(path: &Path, what: &str) -> PathBuf {
-    let name = path
-        .file_name()
-        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.{what}-{}.tmp", std::process::id()))
-}
-
 /// Fixes `input` (`-`: standard input) into `output`, written atomically; `output` may be
 /// `input` itself. `template` is `None` to detect it from the header.
 pub fn fix_file(input: &str, output: &Path, template: Option<&Template>) -> Result<Changes> {
+    // The output is replaced by a rename: over a device such as /dev/stdout, a pipe or a
+    // folder that would swap the thing itself for a file (or fail late), so it is refused.
+    if let Ok(m) = std::fs::metadata(output)
+        && !m.is_file()
+    {
+        let what = if m.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a device, pipe or socket)"
+        };
+        bail!(
+            "cannot write {}: it is {what}; fix writes a new file in its place, so give -o a file name",
+            output.display()
+        );
+    }
     // Regrouping reads rows out of order (and the file twice), so standard input, a pipe or
     // any other stream is saved to a file first: opening a FIFO a second time would wait
     // forever for a writer.
@@ -197,6 +205,12 @@ fn read_header<R: Read>(
             .read(&mut rec)
             .with_context(|| format!("cannot read {input}"))?
         {
+            if changes.blank > 0 {
+                bail!(
+                    "{input} has no header to fix: it holds only empty rows ({})",
+                    crate::report::plural(changes.blank, "row")
+                );
+            }
             bail!("{input} is empty: there is no header to fix");
         }
         if !rec.is_blank() {

@@ -149,7 +149,11 @@ impl Manifest {
         let tmp = dir.join(format!(".{FILE_NAME}.tmp"));
         let mut text = serde_json::to_string_pretty(self)?;
         text.push('\n');
-        std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+        if let Err(e) = std::fs::write(&tmp, text) {
+            // A half-written file (a full disk) is not left behind.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e).with_context(|| format!("cannot write {}", path.display()));
+        }
         std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
     }
 }

@@ -51,6 +51,8 @@ pub fn split_file(
     let work = WorkDir::create(out, names.stem())?;
     let mut splitter = Splitter::new(&work.path, names.clone(), opts.max_rows);
     let mut file_errors = 0u64;
+    // A report that cannot be written is not a folder that cannot be: say which failed.
+    let mut report_failed = false;
     let mut input = HashingReader::new(src);
     let (report, outcome) = validate::check_rows(
         name,
@@ -62,13 +64,14 @@ pub fn split_file(
             if d.severity == Severity::Error && d.row.is_none() {
                 file_errors += 1;
             }
-            sink(d)
+            sink(d).inspect_err(|_| report_failed = true)
         },
         &mut splitter,
     );
     match outcome {
         Ok(()) => {}
         Err(Failure::Read(e)) => return Err(e).with_context(|| format!("cannot read {name}")),
+        Err(Failure::Write(e)) if report_failed => return Err(e.into()),
         Err(Failure::Write(e)) => {
             return Err(e).with_context(|| format!("cannot write into {}", out.display()));
         }

@@ -384,3 +384,284 @@ fn email_over_starttls_to_aiosmtpd() {
         "{again:?}"
     );
 }
+
+/// A small tmpfs mounted inside a test folder (needs root), unmounted on drop. `fill`
+/// leaves a chosen amount of free space, so that a write fails at a chosen point.
+struct SmallDisk {
+    dir: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(env: &TestEnv, name: &str) -> SmallDisk {
+        let dir = env.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=768k", "tmpfs"])
+            .arg(&dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "cannot mount a tmpfs (scripts/interop runs as root)");
+        SmallDisk { dir }
+    }
+
+    /// Removes everything, then fills the disk up to `free_kb` free kilobytes.
+    fn reset(&self, free_kb: u64) {
+        for e in std::fs::read_dir(&self.dir).unwrap() {
+            let p = e.unwrap().path();
+            let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+        }
+        let avail = self.free_kb();
+        let fill = avail.saturating_sub(free_kb) as usize * 1024;
+        std::fs::write(self.dir.join(".filler"), vec![0u8; fill]).unwrap();
+    }
+
+    /// Keeps the files, and sets the filler so that `free_kb` kilobytes are free.
+    fn reset_keep(&self, free_kb: u64) {
+        let _ = std::fs::remove_file(self.dir.join(".filler"));
+        let fill = self.free_kb().saturating_sub(free_kb) as usize * 1024;
+        std::fs::write(self.dir.join(".filler"), vec![0u8; fill]).unwrap();
+    }
+
+    fn free_kb(&self) -> u64 {
+        let out = std::process::Command::new("df")
+            .args(["-k", "--output=avail"])
+            .arg(&self.dir)
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines().last().unwrap().trim().parse().unwrap()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.dir).status();
+    }
+}
+
+/// Names of the files in `dir` that are not the filler, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n != ".filler")
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// An order-level file of 3000 rows, every third with a bad amount (so rejects are written).
+fn disk_input(env: &TestEnv, name: &str) -> String {
+    let mut csv = String::from("CampaignId,ActionTrackerId,EventDate,OrderId,ClickId,Amount\n");
+    for i in 0..3000 {
+        let amount = if i % 3 == 0 { "x" } else { "1.00" };
+        csv += &format!("18543,27015,2026-06-20T12:00:00Z,ORD-{i},c{i},{amount}\n");
+    }
+    env.write(name, csv);
+    name.to_string()
+}
+
+/// Free space left on the disk in each trial (KB): from nothing to enough for everything.
+const FREE_KB: [u64; 8] = [0, 4, 12, 24, 48, 96, 160, 400];
+
+fn assert_enospc(out: &Output, file: &str) {
+    let first = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("error:"))
+        .unwrap_or("");
+    assert!(
+        first.contains(file) && out.stderr.contains("No space left on device"),
+        "{file}: {out:#?}"
+    );
+}
+
+#[test]
+#[ignore = "needs root to mount a tmpfs (scripts/interop)"]
+fn a_full_disk_is_named_and_leaves_no_half_written_file() {
+    let env = TestEnv::new();
+    let disk = SmallDisk::mount(&env, "disk");
+    let input = disk_input(&env, "in.csv");
+    let parts = expected_parts(&env, &input, "500");
+    let whole_fix = {
+        env.run(&["fix", "--as-of", AS_OF, "-q", "-o", "fixed.csv", &input]);
+        env.read("fixed.csv")
+    };
+    let mut outcomes = BTreeMap::new();
+    for free in FREE_KB {
+        // split --out on the full disk: exit 2 naming the folder, or every part complete.
+        disk.reset(free);
+        let out = quiet(
+            &env,
+            &["split", "--max-rows", "500", "--out", "disk/out", &input],
+        );
+        tally(&mut outcomes, "split", &out, 2, "disk/out");
+        let written = names_in(&disk.dir.join("out"));
+        for name in &written {
+            assert!(
+                !name.starts_with('.'),
+                "left behind: {name} ({free} KB free)"
+            );
+            if let Some(bytes) = parts.get(name) {
+                assert_eq!(
+                    &std::fs::read(disk.dir.join("out").join(name)).unwrap(),
+                    bytes,
+                    "{name}"
+                );
+            }
+        }
+        if out.code == 2 {
+            assert!(written.iter().all(|n| n == "manifest.json"), "{written:?}");
+        }
+
+        // fix -o on the full disk: the whole file or nothing.
+        disk.reset(free);
+        let out = quiet(&env, &["fix", "-o", "disk/fixed.csv", &input]);
+        *outcomes.entry(("fix", out.code)).or_insert(0) += 1;
+        match out.code {
+            2 => {
+                assert_enospc(&out, "disk/fixed.csv");
+                assert_eq!(names_in(&disk.dir), Vec::<String>::new());
+            }
+            1 => assert_eq!(env.read("disk/fixed.csv"), whole_fix),
+            _ => panic!("{out:#?}"),
+        }
+
+        // push: the rejects go beside an input on the full disk (the parts elsewhere).
+        disk.reset(400);
+        std::fs::copy(env.path().join(&input), disk.dir.join("in.csv")).unwrap();
+        disk.reset_keep(free);
+        let out = quiet(
+            &env,
+            &[
+                "push",
+                "--dir",
+                ".",
+                "--dry-run",
+                "--ledger",
+                "l.sqlite",
+                "disk/in.csv",
+            ],
+        );
+        *outcomes.entry(("push rejects", out.code)).or_insert(0) += 1;
+        match out.code {
+            2 => {
+                assert_enospc(&out, "disk/in.rejects.csv");
+                assert_eq!(names_in(&disk.dir), ["in.csv"]);
+            }
+            1 => assert_eq!(names_in(&disk.dir), ["in.csv", "in.rejects.csv"]),
+            _ => panic!("{out:#?}"),
+        }
+
+        // push --dir onto the full disk: a temporary failure (3); only whole parts arrive.
+        disk.reset(free);
+        std::fs::create_dir(disk.dir.join("dest")).unwrap();
+        let _ = std::fs::remove_file(env.path().join("l.sqlite"));
+        let out = quiet(
+            &env,
+            &[
+                "push",
+                "--max-rows",
+                "500",
+                "--retries",
+                "0",
+                "--dir",
+                "disk/dest",
+                "--ledger",
+                "l.sqlite",
+                &input,
+            ],
+        );
+        tally(&mut outcomes, "push --dir", &out, 3, "disk/dest");
+        let landed = arrived(&disk.dir.join("dest"));
+        for (name, bytes) in &landed {
+            assert_eq!(parts.get(name), Some(bytes), "{name} is not a whole part");
+        }
+        assert!(
+            names_in(&disk.dir.join("dest"))
+                .iter()
+                .all(|n| !n.starts_with('.'))
+        );
+        assert_eq!(landed.len() == parts.len(), out.code == 1);
+
+        // The ledger on the full disk: exit 2 before the part it cannot note is sent.
+        disk.reset(free);
+        let dest = env.path().join("dest");
+        let _ = std::fs::remove_dir_all(&dest);
+        std::fs::create_dir(&dest).unwrap();
+        let ledger_run: &[&str] = &[
+            "push",
+            "--max-rows",
+            "500",
+            "--dir",
+            "dest",
+            "--ledger",
+            "disk/led/ledger.sqlite",
+            &input,
+        ];
+        let out = quiet(&env, ledger_run);
+        *outcomes.entry(("push ledger", out.code)).or_insert(0) += 1;
+        match out.code {
+            // 2: it could not note a part before sending it; 4: it could not record a part
+            // just delivered (the next run finds it complete and records it).
+            2 | 4 => {
+                assert_enospc_or_full(&out, "disk/led/ledger.sqlite");
+                // Every part that arrived was recorded: a re-run with space sends the rest.
+                let before = arrived(&dest).len();
+                disk.reset_keep(400);
+                let again = quiet(&env, ledger_run);
+                again.assert_code(1);
+                assert_eq!(arrived(&dest), parts, "{before} parts before");
+            }
+            1 => assert_eq!(arrived(&dest), parts),
+            _ => panic!("{out:#?}"),
+        }
+    }
+    eprintln!("full-disk outcomes (command, exit code) -> trials: {outcomes:?}");
+    for command in ["split", "fix", "push rejects", "push --dir", "push ledger"] {
+        let codes: Vec<i32> = outcomes
+            .keys()
+            .filter(|k| k.0 == command)
+            .map(|k| k.1)
+            .collect();
+        assert!(
+            codes.contains(&1) && codes.len() >= 2,
+            "{command}: the sweep must see both a failure and a success: {codes:?}"
+        );
+    }
+}
+
+/// Runs `args` (a command, then its options) with `--as-of` and `-q`.
+fn quiet(env: &TestEnv, args: &[&str]) -> Output {
+    let mut all = vec![args[0], "--as-of", AS_OF, "-q"];
+    all.extend_from_slice(&args[1..]);
+    env.run(&all)
+}
+
+/// Counts the outcome of a run on the full disk: complete (1: rows were set aside), or
+/// `failed` with `No space left on device` naming `file`.
+fn tally(
+    outcomes: &mut BTreeMap<(&'static str, i32), u32>,
+    what: &'static str,
+    out: &Output,
+    failed: i32,
+    file: &str,
+) {
+    *outcomes.entry((what, out.code)).or_insert(0) += 1;
+    match out.code {
+        1 => {}
+        c if c == failed => assert_enospc(out, file),
+        _ => panic!("{out:#?}"),
+    }
+}
+
+/// SQLite says "database or disk is full" rather than the system's words.
+fn assert_enospc_or_full(out: &Output, file: &str) {
+    assert!(
+        out.stderr.contains(file) && out.stderr.contains("disk is full"),
+        "{file}: {out:#?}"
+    );
+}

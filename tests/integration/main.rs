@@ -10,6 +10,7 @@ mod faults;
 mod fix;
 mod formats;
 mod generate;
+mod hostile;
 mod huge;
 mod interop;
 mod ledger;
