@@ -218,7 +218,12 @@ fn read_header<R: Read>(
         }
         changes.blank += 1;
     }
-    if rec.invalid_utf8.is_some() || rec.nul.is_some() || rec.malformed.is_some() {
+    if rec.invalid_utf8.is_some()
+        || rec.nul.is_some()
+        || rec.malformed.is_some()
+        || rec.cut.is_some()
+        || rec.len() > crate::input::MAX_FIELDS
+    {
         bail!(
             "the header of {input} (line {}) cannot be read as CSV text; `convsubmit validate {input}` says why",
             rec.line()

@@ -6,7 +6,8 @@ mod reader;
 
 pub use encoding::{Sniffed, sniff};
 pub use reader::{
-    Cut, Ending, MAX_RECORD_BYTES, Malformed, Record, RecordReader, Spot, count_line_breaks,
+    Cut, Ending, MAX_FIELDS, MAX_RECORD_BYTES, Malformed, Record, RecordReader, Spot,
+    count_line_breaks,
 };
 
 use anyhow::{Context, Result};

@@ -15,6 +15,10 @@ const INITIAL_CAPACITY: usize = 64 * 1024;
 /// memory stays bounded whatever the input.
 pub const MAX_RECORD_BYTES: usize = 16 << 20;
 
+/// Most fields of one record kept apart (about 8 bytes each). Fields past this are counted,
+/// and read as empty, so that a line of nothing but commas cannot take gigabytes.
+pub const MAX_FIELDS: usize = 1 << 20;
+
 /// Why a record could not be parsed unambiguously.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Malformed {
@@ -53,6 +57,8 @@ pub struct Record {
     pub cut: Option<Cut>,
     /// The fields are the record's raw bytes (no quotes): see [`Record::verbatim`].
     verbatim: bool,
+    /// Fields past [`MAX_FIELDS`]: counted, not kept.
+    uncounted: usize,
 }
 
 /// The field at which a record over [`MAX_RECORD_BYTES`] was cut, and its real length. Fields
@@ -88,7 +94,7 @@ impl Record {
 
     /// Number of fields.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.ends.len() + self.uncounted
     }
 
     /// True for a record without fields (never returned by the reader).
@@ -99,8 +105,12 @@ impl Record {
     /// The raw bytes of field `i`.
     #[inline]
     pub fn bytes(&self, i: usize) -> &[u8] {
+        let Some(&end) = self.ends.get(i) else {
+            // Past MAX_FIELDS.
+            return &[];
+        };
         let start = if i == 0 { 0 } else { self.ends[i - 1] + 1 };
-        &self.fields[start..self.ends[i]]
+        &self.fields[start..end]
     }
 
     /// Field `i` as text; empty when the record is not valid UTF-8 (callers check
@@ -146,6 +156,7 @@ impl Record {
         self.nul = None;
         self.cut = None;
         self.verbatim = false;
+        self.uncounted = 0;
     }
 
     /// Appends bytes of the current field, up to [`MAX_RECORD_BYTES`] in all.
@@ -187,8 +198,12 @@ impl Record {
     }
 
     fn end_field(&mut self) {
-        self.ends.push(self.fields.len());
-        self.fields.push(b',');
+        if self.ends.len() < MAX_FIELDS {
+            self.ends.push(self.fields.len());
+            self.fields.push(b',');
+        } else {
+            self.uncounted += 1;
+        }
     }
 }
 
@@ -285,6 +300,12 @@ impl<R: Read> RecordReader<R> {
     /// record that was cut ([`Record::cut`]), only its last bytes: see [`RecordReader::raw_len`].
     pub fn raw(&self) -> &[u8] {
         &self.buf[self.start..self.pos - self.ending.len()]
+    }
+
+    /// False when [`RecordReader::raw`] holds only the end of the record just read: it was
+    /// longer than [`MAX_RECORD_BYTES`].
+    pub fn raw_complete(&self) -> bool {
+        !self.raw_lost
     }
 
     /// The length of the record just read (starting at `rec.start`), without its line break,
@@ -395,9 +416,10 @@ impl<R: Read> RecordReader<R> {
         loop {
             if self.pos == self.end {
                 if !self.eof {
-                    if rec.cut.is_some() {
-                        // The record's raw bytes are not kept whole: let the buffer forget
-                        // what was read instead of growing with it.
+                    if rec.cut.is_some() || self.pos - self.start > MAX_RECORD_BYTES {
+                        // The record's raw bytes are not kept whole (its fields are, up to
+                        // the limits): let the buffer forget what was read instead of
+                        // growing with it.
                         self.start = self.pos;
                         self.raw_lost = true;
                     }
@@ -594,7 +616,8 @@ fn scan_line(avail: &[u8], ends: &mut Vec<usize>) -> Option<Line> {
         };
         let stop = if eol == 0 { 16 } else { eol.trailing_zeros() };
         let before = (1u32 << stop) - 1;
-        if quote & before != 0 {
+        // Quotes, and lines of very many fields, are the state machine's.
+        if quote & before != 0 || ends.len() >= MAX_FIELDS {
             return None;
         }
         odd |= strange & before;
@@ -620,6 +643,7 @@ fn scan_line(avail: &[u8], ends: &mut Vec<usize>) -> Option<Line> {
                 });
             }
             b'"' => return None,
+            b',' if ends.len() >= MAX_FIELDS => return None,
             b',' => ends.push(base + i),
             0 | 0x80.. => odd = 1,
             _ => {}
@@ -638,6 +662,9 @@ fn scan_line_portable(avail: &[u8], ends: &mut Vec<usize>) -> Option<Line> {
         return None;
     }
     push_commas_swar(line, ends);
+    if ends.len() > MAX_FIELDS {
+        return None;
+    }
     Some(Line {
         len: n,
         clean: false,

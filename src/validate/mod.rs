@@ -13,7 +13,7 @@ pub use row::{MAX_AGE_DAYS, MAX_AGE_WITH_MEDIA_DAYS, MAX_FUTURE_DAYS};
 
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::input::{
-    Ending, MAX_RECORD_BYTES, Malformed, Record, RecordReader, Sniffed, Spot, sniff,
+    Ending, MAX_FIELDS, MAX_RECORD_BYTES, Malformed, Record, RecordReader, Sniffed, Spot, sniff,
 };
 use crate::template::{self, Template};
 use crate::values::date::Day;
@@ -382,6 +382,20 @@ fn read_header<R: Read>(
         em.emit(blank(rec.line(), "before the header"));
     }
     let line = rec.line();
+    if rec.len() > MAX_FIELDS {
+        em.emit(
+            Diagnostic::new(
+                Code::ValueTooLong,
+                format!(
+                    "the header has {} columns; convsubmit reads at most {MAX_FIELDS}: this is not a batch file",
+                    rec.len()
+                ),
+                "check that this is the CSV export you meant to send",
+            )
+            .at_line(line),
+        );
+        return Ok(None);
+    }
     if rec.cut.is_some() {
         em.emit(
             Diagnostic::new(

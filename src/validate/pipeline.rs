@@ -7,7 +7,7 @@ use super::row::{self, At};
 use super::{Plan, cut, unreadable};
 use crate::csv_out;
 use crate::diagnostic::Diagnostic;
-use crate::input::{Ending, Record, RecordReader};
+use crate::input::{Ending, MAX_FIELDS, Record, RecordReader};
 use crate::template::Template;
 use crate::values::date::Day;
 use std::io::{self, Read};
@@ -140,9 +140,11 @@ fn read<R: Read>(reader: &mut RecordReader<R>, free: &Receiver<Batch>, out: &Syn
             row += 1;
             slot.row = row;
             slot.raw.clear();
-            if slot.rec.cut.is_some() {
-                // Its first bytes are gone: pass on what was kept, as valid CSV.
-                let fields = (0..slot.rec.len()).map(|i| slot.rec.bytes(i));
+            if !reader.raw_complete() {
+                // Its first bytes are gone: pass on what was kept, as valid CSV (fields past
+                // MAX_FIELDS are not kept).
+                let kept = slot.rec.len().min(MAX_FIELDS);
+                let fields = (0..kept).map(|i| slot.rec.bytes(i));
                 csv_out::write_fields(&mut slot.raw, fields).expect("writing to memory");
             } else if slot.rec.verbatim().is_none() {
                 slot.raw.extend_from_slice(reader.raw());

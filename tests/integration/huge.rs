@@ -1,5 +1,6 @@
-//! A single value of 1 GB, streamed through standard input: reported with its real length,
-//! and memory stays bounded (the reader keeps at most 16 MiB of a row).
+//! A single value of 1 GB, and a row of 200 million fields, streamed through standard input:
+//! reported with their real size, and memory stays bounded (the reader keeps at most 16 MiB
+//! and about a million fields of a row).
 
 use crate::util::{AS_OF, TestEnv};
 use std::io::Write;
@@ -22,6 +23,12 @@ fn peak_rss(pid: u32) -> u64 {
 /// Streams a row whose `ClickId` is 1 GB (`quoted` or not) into `validate -`; returns the
 /// exit code, stdout and the highest peak RSS seen while it ran.
 fn stream_gigabyte_field(quoted: bool) -> (i32, String, u64) {
+    let q = if quoted { "\"" } else { "" };
+    stream(b'c', GB, q)
+}
+
+/// Streams a row whose `ClickId` starts with `q` and goes on with `size` bytes of `fill`.
+fn stream(fill: u8, size: usize, q: &str) -> (i32, String, u64) {
     let env = TestEnv::new();
     let mut child = env
         .command(&["validate", "--as-of", AS_OF, "--format", "json", "-"])
@@ -31,11 +38,10 @@ fn stream_gigabyte_field(quoted: bool) -> (i32, String, u64) {
         .unwrap();
     let pid = child.id();
     let mut stdin = child.stdin.take().unwrap();
-    let q = if quoted { "\"" } else { "" };
     write!(stdin, "{HEADER}18543,27015,2026-06-20T12:00:00Z,ORD-1,{q}").unwrap();
-    let chunk = vec![b'c'; 1 << 20];
+    let chunk = vec![fill; 1 << 20];
     let mut peak = 0;
-    for i in 0..GB / chunk.len() {
+    for i in 0..size / chunk.len() {
         stdin.write_all(&chunk).unwrap();
         if i % 64 == 0 {
             peak = peak.max(peak_rss(pid));
@@ -92,4 +98,25 @@ fn a_one_gigabyte_value_is_reported_in_bounded_memory() {
 #[test]
 fn a_one_gigabyte_quoted_value_is_reported_in_bounded_memory() {
     assert_reported(true);
+}
+
+#[test]
+fn a_row_of_two_hundred_million_fields_is_counted_in_bounded_memory() {
+    const FIELDS: usize = 200 << 20;
+    let (code, stdout, peak) = stream(b',', FIELDS, "x");
+    assert_eq!(code, 1, "{stdout}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let d = &json["files"][0]["diagnostics"][0];
+    assert_eq!(
+        (d["line"].as_u64(), d["code"].as_str()),
+        (Some(2), Some("wrong-field-count"))
+    );
+    let message = d["message"].as_str().unwrap();
+    // Four fields before ClickId, ClickId, one more per comma, and Amount.
+    let fields = 4 + 1 + FIELDS + 1;
+    assert!(
+        message.contains(&format!("row has {fields} fields")),
+        "{message}"
+    );
+    assert!(peak > 0 && peak < 160 << 20, "peak RSS {} MB", peak >> 20);
 }
