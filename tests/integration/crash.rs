@@ -24,6 +24,10 @@ use std::time::{Duration, Instant};
 /// Runs killed per channel.
 const TRIALS: usize = 50;
 
+/// Small parts, so that every one of the trials still finds parts left to deliver: a fast
+/// run delivers many parts before a kill lands, and trials after the last part only finish.
+const MAX_ROWS: &str = "10";
+
 /// One channel under test.
 pub struct Channel<'a> {
     pub name: &'a str,
@@ -45,7 +49,7 @@ impl<'a> Channel<'a> {
     fn new(name: &'a str, env: &'a TestEnv, channel: &'a [&'a str], seed: u64) -> Self {
         let mut args = vec!["push", "--as-of", AS_OF, "--ledger", "ledger.sqlite", "-q"];
         args.extend_from_slice(channel);
-        args.extend_from_slice(&["--max-rows", "20", "many.csv"]);
+        args.extend_from_slice(&["--max-rows", MAX_ROWS, "many.csv"]);
         Channel {
             name,
             env,
@@ -249,7 +253,7 @@ fn a_folder_gets_every_part_exactly_once_across_kills() {
     let env = TestEnv::new();
     env.write("many.csv", generate::item_level(&Spec::clean(71, 3_000)));
     std::fs::create_dir(env.path().join("inbox")).unwrap();
-    let parts = expected_parts(&env, "many.csv", "20");
+    let parts = expected_parts(&env, "many.csv", MAX_ROWS);
     let ch = Channel {
         want: parts.keys().cloned().collect(),
         ..Channel::new("dir", &env, &["--dir", "inbox"], 0xD1)
@@ -281,7 +285,7 @@ fn sftp_gets_every_part_exactly_once_across_kills() {
     let env = TestEnv::new();
     sftp_config(&env, &server, "password_env = \"TEST_SFTP_PASSWORD\"");
     env.write("many.csv", generate::item_level(&Spec::clean(72, 3_000)));
-    let parts = expected_parts(&env, "many.csv", "20");
+    let parts = expected_parts(&env, "many.csv", MAX_ROWS);
     let ch = Channel {
         vars: vec![("TEST_SFTP_PASSWORD", PASSWORD)],
         want: parts.keys().cloned().collect(),
@@ -312,7 +316,7 @@ fn ftp_gets_every_part_exactly_once_across_kills() {
         ),
     );
     env.write("many.csv", generate::item_level(&Spec::clean(73, 3_000)));
-    let parts = expected_parts(&env, "many.csv", "20");
+    let parts = expected_parts(&env, "many.csv", MAX_ROWS);
     let ch = Channel {
         vars: vec![("TEST_FTP_PASSWORD", PASSWORD)],
         want: parts.keys().cloned().collect(),
@@ -338,7 +342,9 @@ fn email_sends_every_part_and_repeats_only_the_one_in_flight() {
         ),
     );
     env.write("many.csv", generate::item_level(&Spec::clean(74, 3_000)));
-    let want: BTreeSet<String> = expected_parts(&env, "many.csv", "20").into_keys().collect();
+    let want: BTreeSet<String> = expected_parts(&env, "many.csv", MAX_ROWS)
+        .into_keys()
+        .collect();
     let ch = Channel {
         vars: vec![("TEST_SMTP_PASSWORD", PASSWORD)],
         want,

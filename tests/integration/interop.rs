@@ -305,12 +305,13 @@ fn killed_runs_then_a_rerun_deliver_every_part_exactly_once() {
         } else {
             s.ftp_config(&env, &dir);
         }
-        env.write("many.csv", generate::item_level(&Spec::clean(43, 1_500)));
-        let want = expected_parts(&env, "many.csv", "25");
+        env.write("many.csv", generate::item_level(&Spec::clean(43, 5_000)));
+        // Enough parts that the last trials still find some left to deliver.
+        let want = expected_parts(&env, "many.csv", "10");
         let ch = Channel {
             name: channel,
             env: &env,
-            args: push_args(channel, &["-q", "--max-rows", "25", "many.csv"]),
+            args: push_args(channel, &["-q", "--max-rows", "10", "many.csv"]),
             vars: vec![("INTEROP_PASSWORD", &s.password)],
             window: 50..600,
             seed,
