@@ -11,7 +11,7 @@ mod index;
 
 use crate::csv_out::{write_field, write_fields};
 use crate::digest::sha256_hex;
-use crate::input::{Ending, Malformed, Record, RecordReader, Sniffed, sniff};
+use crate::input::{Ending, Record, RecordReader, Sniffed, sniff};
 use crate::template::{self, Kind, Match, Template, ValueType};
 use crate::validate;
 use crate::values::looks_like_email;
@@ -265,7 +265,7 @@ fn index_rows<R: Read>(
         let readable = rec.invalid_utf8.is_none() && rec.malformed.is_none();
         let keyed = regroup && readable && plan.order_key(&rec, &mut key);
         let offset = rec.start.map_or(0, |s| s.byte);
-        if matches!(rec.malformed, Some((Malformed::UnterminatedQuote, _))) {
+        if rec.unclosed {
             unclosed = Some(offset);
         }
         index

@@ -29,13 +29,12 @@ fn replay(target: &str, check: impl Fn(&[u8])) {
     for (name, data) in inputs(target) {
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&data)));
         if let Err(e) = caught {
-            std::panic::resume_unwind(Box::new(format!(
-                "tests/fuzz-regressions/{target}/{name}: {}",
-                e.downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| e.downcast_ref::<&str>().copied())
-                    .unwrap_or("panicked")
-            )));
+            let why = e
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| e.downcast_ref::<&str>().copied())
+                .unwrap_or("a panic");
+            panic!("tests/fuzz-regressions/{target}/{name}: {why}");
         }
     }
 }
