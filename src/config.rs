@@ -142,10 +142,16 @@ impl Config {
         };
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read the config file {}", path.display()))?;
-        let mut config: Config = toml::from_str(&text)
+        let mut config = Config::parse(&text)
             .with_context(|| format!("{} is not a valid convsubmit config", path.display()))?;
         config.path = Some(path);
         Ok(config)
+    }
+
+    /// Parses the text of a config file (no file system access; `path` is left unset).
+    /// Any text gives a config or an error, never a panic.
+    pub fn parse(text: &str) -> Result<Config> {
+        Ok(toml::from_str(text)?)
     }
 
     /// The folder relative paths in the file are relative to.
@@ -252,7 +258,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Config> {
-        let mut c: Config = toml::from_str(text)?;
+        let mut c = Config::parse(text)?;
         c.path = Some(PathBuf::from("/etc/acme/convsubmit.toml"));
         Ok(c)
     }

@@ -81,16 +81,9 @@ impl Client {
             .send()
             .map_err(network)?;
         let status = resp.status().as_u16();
-        let (limits, retry_after) = (limits(resp.headers()), retry_after(resp.headers()));
+        let headers = resp.headers().clone();
         let body = resp.text().unwrap_or_default();
-        if status == 200 {
-            return serde_json::from_str(&body).map_err(|e| Outcome::Retry {
-                status,
-                message: format!("the response is not JSON: {e}"),
-                wait: None,
-            });
-        }
-        Err(classify(status, &body, limits, retry_after))
+        read_get(status, &headers, &body, now_epoch())
     }
 
     /// Posts one conversion.
@@ -108,30 +101,65 @@ impl Client {
             Err(e) => return (network(e), Limits::default()),
         };
         let status = resp.status().as_u16();
-        let limits = limits(resp.headers());
-        let retry_after = retry_after(resp.headers());
+        let headers = resp.headers().clone();
         let text = resp.text().unwrap_or_default();
-        if status == 200 || status == 201 {
-            let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-            if let Some(uri) = field(&json, "QueuedUri").and_then(|v| v.as_str()) {
-                return (
-                    Outcome::Queued {
-                        uri: uri.to_string(),
-                    },
-                    limits,
-                );
-            }
+        read_post(status, &headers, &text, now_epoch())
+    }
+}
+
+/// What the response to a GET (`status`) means: its JSON body when 200, else why not.
+/// `now` is the current epoch second (for `X-RateLimit-Reset`). Pure: any status, headers
+/// and body give an answer, never a panic.
+pub fn read_get(
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &str,
+    now: u64,
+) -> Result<serde_json::Value, Outcome> {
+    if status == 200 {
+        return serde_json::from_str(body).map_err(|e| Outcome::Retry {
+            status,
+            message: format!("the response is not JSON: {e}"),
+            wait: None,
+        });
+    }
+    Err(classify(
+        status,
+        body,
+        limits(headers, now),
+        retry_after(headers),
+    ))
+}
+
+/// What the response to a POST of one conversion means, and its rate-limit headers.
+/// `now` is the current epoch second. Pure, like [`read_get`].
+pub fn read_post(
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &str,
+    now: u64,
+) -> (Outcome, Limits) {
+    let limits = limits(headers, now);
+    if status == 200 || status == 201 {
+        let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        if let Some(uri) = field(&json, "QueuedUri").and_then(|v| v.as_str()) {
             return (
-                Outcome::Retry {
-                    status,
-                    message: format!("no QueuedUri in the response: {}", shorten(&text)),
-                    wait: None,
+                Outcome::Queued {
+                    uri: uri.to_string(),
                 },
                 limits,
             );
         }
-        (classify(status, &text, limits, retry_after), limits)
+        return (
+            Outcome::Retry {
+                status,
+                message: format!("no QueuedUri in the response: {}", shorten(body)),
+                wait: None,
+            },
+            limits,
+        );
     }
+    (classify(status, body, limits, retry_after(headers)), limits)
 }
 
 /// `{base}/Advertisers/{sid}/Conversions`.
@@ -218,8 +246,8 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 
 /// `X-RateLimit-Remaining`, and `X-RateLimit-Reset` read as epoch seconds when above 10^9,
 /// else as seconds from now (impact.com documents both readings).
-fn limits(headers: &reqwest::header::HeaderMap) -> Limits {
-    let reset = header_u64(headers, "x-ratelimit-reset").map(|v| reset_wait(v, now_epoch()));
+fn limits(headers: &reqwest::header::HeaderMap, now: u64) -> Limits {
+    let reset = header_u64(headers, "x-ratelimit-reset").map(|v| reset_wait(v, now));
     Limits {
         remaining: header_u64(headers, "x-ratelimit-remaining"),
         reset,

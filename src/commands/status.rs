@@ -69,17 +69,31 @@ fn list<'a>(v: &'a Value, keys: &[&str]) -> Vec<&'a Value> {
         .unwrap_or_default()
 }
 
-/// Maps line `line` of a part to the input, from the ledger's JSON.
-fn source_line(lines_json: &str, line: u64) -> Option<u64> {
+/// Maps line `line` of a part to the input, from the ledger's JSON (`header_line` and
+/// `runs`). `None` when the JSON does not say; any text gives an answer, never a panic.
+pub fn source_line(lines_json: &str, line: u64) -> Option<u64> {
     let v: Value = serde_json::from_str(lines_json).ok()?;
     let header = get(&v, "header_line")?.as_u64()?;
     if line == 1 {
         return Some(header);
     }
     let runs: Vec<Run> = serde_json::from_value(get(&v, "runs")?.clone()).ok()?;
-    runs.iter()
-        .find(|r| (r.part_line..r.part_line + r.count).contains(&line))
-        .map(|r| r.source_line + (line - r.part_line))
+    runs.iter().find_map(|r| r.source_line(line))
+}
+
+/// What impact.com's JSON says of one API conversion: its status, and the error (its type
+/// first when named) when there is one. Any JSON gives an answer, never a panic.
+pub fn conversion_status(v: &Value) -> (String, Option<String>) {
+    let reason = text(v, "ErrorReason");
+    let kind = text(v, "ErrorType");
+    let error = if reason.trim().is_empty() {
+        None
+    } else if kind.is_empty() {
+        Some(reason)
+    } else {
+        Some(format!("{kind}: {reason}"))
+    };
+    (text(v, "Status"), error)
 }
 
 /// Runs the subcommand.
@@ -110,24 +124,18 @@ pub fn run(args: &StatusArgs, config: &Config, out: &mut dyn Write) -> Result<Ex
         }
         let (status, errors) = match client.get_json(&api.base_url, &c.queued_uri) {
             Ok(v) => {
-                let reason = text(&v, "ErrorReason");
-                let kind = text(&v, "ErrorType");
-                let errors = if reason.trim().is_empty() {
-                    vec![]
-                } else {
-                    vec![Finding {
+                let (status, reason) = conversion_status(&v);
+                let errors = reason
+                    .map(|reason| Finding {
                         input: c.input.clone(),
                         line: c.line,
                         sent_as: "API".into(),
                         order_id: c.order_id.clone(),
-                        reason: if kind.is_empty() {
-                            reason
-                        } else {
-                            format!("{kind}: {reason}")
-                        },
-                    }]
-                };
-                (text(&v, "Status"), errors)
+                        reason,
+                    })
+                    .into_iter()
+                    .collect();
+                (status, errors)
             }
             Err(Outcome::Refused { status: 404, .. }) => ("not found".into(), vec![]),
             Err(e) => {

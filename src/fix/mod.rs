@@ -139,7 +139,7 @@ pub fn fix_file(input: &str, output: &Path, template: Option<&Template>) -> Resu
     };
     changes.newline = if newline == b"\n" { "LF" } else { "CRLF" };
     changes.line_breaks += u64::from(reader.ending() == Ending::Cr);
-    let index = index_rows(
+    let (index, unclosed) = index_rows(
         &mut reader,
         &plan,
         t.kind == Kind::Item,
@@ -169,7 +169,11 @@ pub fn fix_file(input: &str, output: &Path, template: Option<&Template>) -> Resu
         out.write_all(newline)?;
         for (offset, len) in index.in_order() {
             changes.hashed += rows.copy(offset, len, &mut out)?;
-            out.write_all(newline)?;
+            // A line break after a quote that never closes would join the quoted value
+            // (and be one more on every run).
+            if unclosed != Some(offset) {
+                out.write_all(newline)?;
+            }
         }
         let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()
@@ -252,17 +256,19 @@ fn canonical(t: &Template, header: &[String], changes: &mut Changes) -> Vec<Stri
         .collect()
 }
 
-/// First pass: where each data row is, grouped by order when `regroup`.
+/// First pass: where each data row is, grouped by order when `regroup`; and the offset of
+/// the row whose quoted value never closes (it runs to the end of the file), if any.
 fn index_rows<R: Read>(
     reader: &mut RecordReader<R>,
     plan: &validate::Plan,
     regroup: bool,
     newline: &[u8],
     changes: &mut Changes,
-) -> Result<Index> {
+) -> Result<(Index, Option<u64>)> {
     let mut index = Index::default();
     let mut rec = Record::default();
     let mut key = Vec::new();
+    let mut unclosed = None;
     while reader.read(&mut rec)? {
         if rec.is_blank() && rec.malformed.is_none() {
             changes.blank += 1;
@@ -278,6 +284,9 @@ fn index_rows<R: Read>(
         let readable = rec.invalid_utf8.is_none() && rec.malformed.is_none();
         let keyed = regroup && readable && plan.order_key(&rec, &mut key);
         let offset = rec.start.map_or(0, |s| s.byte);
+        if rec.unclosed {
+            unclosed = Some(offset);
+        }
         index
             .push(
                 offset,
@@ -286,7 +295,7 @@ fn index_rows<R: Read>(
             )
             .map_err(anyhow::Error::msg)?;
     }
-    Ok(index)
+    Ok((index, unclosed))
 }
 
 /// Second pass: copies rows by offset, hashing plain emails on the way.

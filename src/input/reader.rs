@@ -49,6 +49,9 @@ pub struct Record {
     pub start: Option<Spot>,
     /// The first parse problem in the record, if any.
     pub malformed: Option<(Malformed, Spot)>,
+    /// A quoted value was still open at the end of the input (also after an earlier
+    /// problem, which `malformed` names instead).
+    pub unclosed: bool,
     /// Where the first byte that is not UTF-8 is, if any.
     pub invalid_utf8: Option<Spot>,
     /// Where the first NUL byte is, if any.
@@ -152,6 +155,7 @@ impl Record {
         self.ends.clear();
         self.start = None;
         self.malformed = None;
+        self.unclosed = false;
         self.invalid_utf8 = None;
         self.nul = None;
         self.cut = None;
@@ -428,6 +432,7 @@ impl<R: Read> RecordReader<R> {
                 }
                 self.ending = Ending::Eof;
                 if state == State::Quoted {
+                    rec.unclosed = true;
                     let open = rec.start.unwrap_or(self.spot(self.pos));
                     if rec.malformed.is_none() {
                         rec.malformed = Some((Malformed::UnterminatedQuote, open));

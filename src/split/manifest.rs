@@ -97,10 +97,19 @@ impl Part {
         if line == 1 {
             return Some(header_line);
         }
-        self.lines
-            .iter()
-            .find(|r| (r.part_line..r.part_line + r.count).contains(&line))
-            .map(|r| r.source_line + (line - r.part_line))
+        self.lines.iter().find_map(|r| r.source_line(line))
+    }
+}
+
+impl Run {
+    /// The input line of part line `line`, when the run holds it. Checked: the runs come
+    /// from files (the manifest, the ledger), where any numbers may have been written.
+    pub fn source_line(&self, line: u64) -> Option<u64> {
+        let offset = line.checked_sub(self.part_line)?;
+        if offset >= self.count {
+            return None;
+        }
+        self.source_line.checked_add(offset)
     }
 }
 

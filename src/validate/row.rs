@@ -121,7 +121,7 @@ fn text(value: &str, max: Option<usize>, no_email: bool) -> Found {
             Code::PlaintextEmail,
             format!(
                 "holds an email address (`{}`); impact.com does not accept personal data here",
-                values::mask_email(value)
+                shown(&values::mask_email(value))
             ),
             "use your own non-identifying customer id, or a SHA-256 hash of the address".into(),
         ));
@@ -151,7 +151,10 @@ fn email_hash(value: &str) -> Found {
         return None;
     }
     let what = if values::looks_like_email(value) {
-        format!("is a plain email address (`{}`)", values::mask_email(value))
+        format!(
+            "is a plain email address (`{}`)",
+            shown(&values::mask_email(value))
+        )
     } else {
         format!("is not a SHA-1 or SHA-256 hex digest: `{}`", shown(value))
     };
