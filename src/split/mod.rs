@@ -7,6 +7,7 @@ mod names;
 mod orders;
 mod parts;
 mod rejects;
+mod spool;
 
 pub use manifest::{
     FILE_NAME as MANIFEST, FileEntry, Manifest, Part, Rejects as RejectsEntry, Run,

@@ -3,10 +3,10 @@
 //! named only when the count is known.
 
 use super::manifest::{Part, Run};
-use crate::digest::HashingWriter;
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use super::spool::{Spool, Written};
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
 
 /// One data row of an order about to be packed.
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +32,6 @@ pub struct Unit<'a> {
 
 /// A part being written.
 struct Open {
-    out: HashingWriter<BufWriter<File>>,
     path: PathBuf,
     part: Part,
     /// The part's physical line for the next row.
@@ -48,6 +47,10 @@ pub struct Packer {
     max_rows: u64,
     open: Option<Open>,
     done: Vec<(PathBuf, Part)>,
+    /// For each part in `done`: its digest and size, once written.
+    written: Vec<Receiver<Written>>,
+    /// Writes the parts (started with the first).
+    spool: Option<Spool>,
 }
 
 impl Packer {
@@ -61,6 +64,8 @@ impl Packer {
             max_rows,
             open: None,
             done: vec![],
+            written: vec![],
+            spool: None,
         }
     }
 
@@ -78,10 +83,10 @@ impl Packer {
         if self.open.is_none() {
             self.open = Some(self.start()?);
         }
-        let Some(o) = self.open.as_mut() else {
+        let (Some(o), Some(spool)) = (self.open.as_mut(), self.spool.as_mut()) else {
             unreachable!("a part was just opened")
         };
-        o.out.write_all(unit.data)?;
+        spool.write(unit.data)?;
         for r in unit.rows {
             match o.part.lines.last_mut() {
                 Some(run)
@@ -101,21 +106,21 @@ impl Packer {
         if o.part.rows == 0 {
             o.part.first_order = unit.order_id.to_string();
         }
-        o.part.last_order = unit.order_id.to_string();
+        o.part.last_order.clear();
+        o.part.last_order.push_str(unit.order_id);
         o.part.rows += n;
         o.part.orders += 1;
         Ok(())
     }
 
-    fn start(&self) -> io::Result<Open> {
+    fn start(&mut self) -> io::Result<Open> {
         let path = self
             .dir
             .join(format!("{}-{:04}.csv", self.tag, self.done.len() + 1));
-        let file = File::create(&path)?;
-        let mut out = HashingWriter::new(BufWriter::with_capacity(256 * 1024, file));
-        out.write_all(&self.header)?;
+        let spool = self.spool.get_or_insert_with(Spool::new);
+        spool.create(path.clone())?;
+        spool.write(&self.header)?;
         Ok(Open {
-            out,
             path,
             part: Part {
                 file: String::new(),
@@ -132,20 +137,24 @@ impl Packer {
     }
 
     fn close(&mut self) -> io::Result<()> {
-        if let Some(mut o) = self.open.take() {
-            let (buf, sha, bytes) = o.out.finish()?;
-            let file = buf.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
-            o.part.sha256 = sha;
-            o.part.bytes = bytes;
+        if let (Some(o), Some(spool)) = (self.open.take(), self.spool.as_mut()) {
+            self.written.push(spool.finish()?);
             self.done.push((o.path, o.part));
         }
         Ok(())
     }
 
-    /// Closes the last part; returns every part (temporary path, details without a name).
+    /// Closes the last part and waits until every part is on disk; returns every part
+    /// (temporary path, details without a name).
     pub fn finish(mut self) -> io::Result<Vec<(PathBuf, Part)>> {
         self.close()?;
-        Ok(self.done)
+        for ((_, part), written) in self.done.iter_mut().zip(&self.written) {
+            let (sha, bytes) = written
+                .recv()
+                .map_err(|_| io::Error::other("the part-writing thread stopped"))??;
+            part.sha256 = sha;
+            part.bytes = bytes;
+        }
+        Ok(std::mem::take(&mut self.done))
     }
 }

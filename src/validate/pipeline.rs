@@ -15,12 +15,12 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 
 /// Rows per batch: large enough that handing a batch over costs nothing per row, small
 /// enough that the first findings appear at once.
-const BATCH_ROWS: usize = 512;
+const BATCH_ROWS: usize = 2048;
 /// A batch is closed early once its rows hold this many bytes, so that a few huge rows cannot
 /// fill every batch in flight.
 const BATCH_BYTES: usize = 1 << 20;
 /// Full batches that may wait between two threads.
-const QUEUE: usize = 2;
+const QUEUE: usize = 4;
 /// A slot whose buffers grew past this (a huge row) gives them back when reused.
 const SLOT_KEEP_BYTES: usize = 1 << 20;
 
