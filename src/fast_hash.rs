@@ -54,6 +54,17 @@ fn other_hash(bytes: &[u8]) -> u64 {
     h ^ (h >> 32)
 }
 
+/// A 128-bit fingerprint of `key` (two independent 64-bit hashes): two different keys share
+/// one with a chance of about 10^-25 among ten million keys.
+pub fn fingerprint128(key: &[u8]) -> u128 {
+    let mut a = FxHasher::default();
+    a.write(key);
+    (u128::from(a.finish()) << 64) | u128::from(other_hash(key))
+}
+
+/// Builds [`Pass`] hashers, for maps keyed by fingerprints.
+pub type PassHash = BuildHasherDefault<Pass>;
+
 /// Remembers keys by a 96-bit fingerprint and a line number in 16 bytes each, instead of a
 /// copy of every key: memory per order stays small however long the keys are. Two different
 /// keys with the same fingerprint (about one chance in 10^15 among 10 million keys) would be
@@ -175,6 +186,10 @@ impl Hasher for Pass {
 
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64 ^ (n >> 64) as u64;
     }
 
     fn finish(&self) -> u64 {

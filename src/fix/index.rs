@@ -1,7 +1,8 @@
 //! Where every row of a file is, grouped by order, so `fix` can write each order's rows
-//! together without holding the file in memory: 16 bytes per row plus one key per order.
+//! together without holding the file in memory: 16 bytes per row plus a 128-bit fingerprint
+//! of each order's key.
 
-use crate::fast_hash::FastHash;
+use crate::fast_hash::{PassHash, fingerprint128};
 use std::collections::HashMap;
 
 /// No row.
@@ -22,7 +23,7 @@ pub struct Index {
     /// First and last row of each group.
     groups: Vec<(u32, u32)>,
     /// Order key → group.
-    keys: HashMap<Box<[u8]>, u32, FastHash>,
+    keys: HashMap<u128, u32, PassHash>,
     /// The group that took the last row.
     last: Option<u32>,
     /// The key of the last row, when it had one: the next row of the same order needs no
@@ -52,9 +53,14 @@ impl Index {
             len,
             next: NONE,
         });
-        let existing = match (key, &self.last_key) {
-            (Some(k), Some(last)) if k == last.as_slice() => self.last,
-            _ => key.and_then(|k| self.keys.get(k).copied()),
+        let fingerprint = match (key, &self.last_key) {
+            (Some(k), Some(last)) if k == last.as_slice() => None,
+            _ => key.map(fingerprint128),
+        };
+        let existing = match fingerprint {
+            Some(f) => self.keys.get(&f).copied(),
+            None if key.is_some() => self.last,
+            None => None,
         };
         let group = match existing {
             Some(g) => {
@@ -76,8 +82,8 @@ impl Index {
                 let g = self.groups.len() as u32;
                 self.groups.push((id, id));
                 self.apart.push(false);
-                if let Some(k) = key {
-                    self.keys.insert(Box::from(k), g);
+                if let Some(f) = fingerprint {
+                    self.keys.insert(f, g);
                 }
                 self.moving = false;
                 g
