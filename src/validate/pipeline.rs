@@ -1,7 +1,9 @@
-//! Reading and row checks run ahead of order tracking, on their own threads, so that a file
-//! is checked on every core: one thread parses records, one runs each row's value checks, and
-//! the caller's thread tracks orders and reports, in file order. Rows travel in batches along
-//! bounded queues (memory stays a few batches deep) and batches are reused.
+//! Reading runs ahead of order tracking on a thread of its own, so that a file is checked on
+//! two cores: one thread parses records, the caller's thread tracks orders and reports, in
+//! file order, and each row's value checks run on whichever of the two has time: the reading
+//! thread checks a batch itself when the queue to the caller is full, and the caller checks
+//! any batch that arrives unchecked. Rows travel in batches along a bounded queue (memory
+//! stays a few batches deep) and batches are reused.
 
 use super::row::{self, At};
 use super::{Plan, cut, unreadable};
@@ -11,7 +13,7 @@ use crate::input::{Ending, MAX_FIELDS, Record, RecordReader};
 use crate::template::Template;
 use crate::values::date::Day;
 use std::io::{self, Read};
-use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, channel, sync_channel};
 
 /// Rows per batch: large enough that handing a batch over costs nothing per row, small
 /// enough that the first findings appear at once.
@@ -55,6 +57,8 @@ pub struct Batch {
     pub offset: u64,
     /// Reading stopped with this error after the batch's records.
     pub error: Option<io::Error>,
+    /// The row checks have run on its records.
+    checked: bool,
 }
 
 impl Slot {
@@ -71,6 +75,7 @@ impl Batch {
             len: 0,
             offset: 0,
             error: None,
+            checked: false,
         }
     }
 
@@ -90,31 +95,55 @@ pub struct Checks<'a> {
     pub as_of: Day,
 }
 
+/// The batches of a file, in order, each checked by the time it is handed out.
+pub struct Batches<'a> {
+    queue: Receiver<Batch>,
+    checks: &'a Checks<'a>,
+}
+
+impl Iterator for Batches<'_> {
+    type Item = Batch;
+
+    fn next(&mut self) -> Option<Batch> {
+        let mut batch = self.queue.recv().ok()?;
+        check(self.checks, &mut batch);
+        Some(batch)
+    }
+}
+
 /// Runs `consume` on the checked batches of `reader` (read past its header), in order, while
-/// other threads read and check ahead. `consume` hands each batch back through the sender it
-/// is given, to be reused; an `Err` from it stops the reading.
+/// another thread reads ahead. `consume` hands each batch back through the sender it is
+/// given, to be reused; an `Err` from it stops the reading.
 pub fn run<R: Read + Send, E>(
     reader: &mut RecordReader<R>,
     checks: &Checks,
-    consume: impl FnOnce(Receiver<Batch>, Sender<Batch>) -> Result<(), E>,
+    consume: impl FnOnce(Batches, Sender<Batch>) -> Result<(), E>,
 ) -> Result<(), E> {
     let (free_tx, free_rx) = channel();
     let (read_tx, read_rx) = sync_channel(QUEUE);
-    let (checked_tx, checked_rx) = sync_channel(QUEUE);
     std::thread::scope(|s| {
-        s.spawn(move || read(reader, &free_rx, &read_tx));
-        s.spawn(move || check(checks, &read_rx, &checked_tx));
-        // When `consume` returns early, dropping its receiver ends the other two threads at
-        // their next hand-over.
-        consume(checked_rx, free_tx)
+        s.spawn(move || read(reader, checks, &free_rx, &read_tx));
+        // When `consume` returns early, dropping its receiver ends the reading thread at its
+        // next hand-over.
+        let batches = Batches {
+            queue: read_rx,
+            checks,
+        };
+        consume(batches, free_tx)
     })
 }
 
-fn read<R: Read>(reader: &mut RecordReader<R>, free: &Receiver<Batch>, out: &SyncSender<Batch>) {
+fn read<R: Read>(
+    reader: &mut RecordReader<R>,
+    checks: &Checks,
+    free: &Receiver<Batch>,
+    out: &SyncSender<Batch>,
+) {
     let mut row = 0u64;
     loop {
         let mut batch = free.try_recv().unwrap_or_else(|_| Batch::new());
         batch.len = 0;
+        batch.checked = false;
         let mut bytes = 0;
         let mut done = false;
         while batch.len < BATCH_ROWS && bytes < BATCH_BYTES {
@@ -155,20 +184,28 @@ fn read<R: Read>(reader: &mut RecordReader<R>, free: &Receiver<Batch>, out: &Syn
             batch.len += 1;
         }
         batch.offset = reader.offset();
-        if out.send(batch).is_err() || done {
+        // A full queue means the caller is the slower side: check this batch here.
+        let sent = match out.try_send(batch) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(mut batch)) => {
+                check(checks, &mut batch);
+                out.send(batch).map_err(drop)
+            }
+            Err(TrySendError::Disconnected(_)) => Err(()),
+        };
+        if sent.is_err() || done {
             return;
         }
     }
 }
 
-fn check(checks: &Checks, batches: &Receiver<Batch>, out: &SyncSender<Batch>) {
-    for mut batch in batches {
+/// Runs the row checks on `batch`, unless they ran already.
+fn check(checks: &Checks, batch: &mut Batch) {
+    if !batch.checked {
         for slot in batch.rows() {
             check_one(checks, slot);
         }
-        if out.send(batch).is_err() {
-            return;
-        }
+        batch.checked = true;
     }
 }
 
