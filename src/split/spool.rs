@@ -3,7 +3,7 @@
 
 use crate::digest::HashingWriter;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
@@ -90,7 +90,8 @@ impl Drop for Spool {
 }
 
 fn write_files(inbox: &Receiver<Job>) {
-    let mut file: Option<HashingWriter<BufWriter<File>>> = None;
+    // Chunks arrive whole (CHUNK bytes), so they go to the file without another buffer.
+    let mut file: Option<HashingWriter<File>> = None;
     // The first error of the current file, answered at its end.
     let mut failed: Option<io::Error> = None;
     for job in inbox {
@@ -98,7 +99,7 @@ fn write_files(inbox: &Receiver<Job>) {
             Job::Create(path) => {
                 failed = None;
                 file = match File::create(&path) {
-                    Ok(f) => Some(HashingWriter::new(BufWriter::with_capacity(CHUNK, f))),
+                    Ok(f) => Some(HashingWriter::new(f)),
                     Err(e) => {
                         failed = Some(e);
                         None
@@ -116,8 +117,7 @@ fn write_files(inbox: &Receiver<Job>) {
                 let result = match (file.take(), failed.take()) {
                     (_, Some(e)) => Err(e),
                     (None, None) => Err(io::Error::other("no file was being written")),
-                    (Some(f), None) => f.finish().and_then(|(buf, sha, bytes)| {
-                        let file = buf.into_inner().map_err(|e| e.into_error())?;
+                    (Some(f), None) => f.finish().and_then(|(file, sha, bytes)| {
                         file.sync_all()?;
                         Ok((sha, bytes))
                     }),
