@@ -86,8 +86,9 @@ pub struct Figures {
 /// Kills `TRIALS` runs, re-runs once, and checks what `count` (deliveries per unit, as the
 /// server saw them) says.
 ///
-/// Half the kills land at a random time in `window` (start-up, validation, splitting, the
-/// ledger, connecting: wherever the run is by then); the other half once the server has seen
+/// Half the kills land at a random time in `window`, or at the run's first delivery if that
+/// comes sooner (start-up, validation, splitting, the ledger, connecting: wherever the run is
+/// by then); the other half once the server has seen
 /// 1–3 new deliveries from the run, plus 0–10 ms, so that they hit delivery whatever the
 /// machine's load (including between the server's confirmation and the ledger's record).
 pub fn crash_and_rerun(
@@ -113,9 +114,18 @@ pub fn crash_and_rerun(
             .spawn()
             .unwrap();
         if trial % 2 == 0 {
+            // A random time, or the first new delivery if that comes sooner: a run that got
+            // going would otherwise deliver everything, and the later trials would find
+            // nothing left to interrupt.
             let span = (ch.window.end - ch.window.start) as usize;
             let ms = ch.window.start + rng.below(span) as u64;
-            std::thread::sleep(Duration::from_millis(ms));
+            let until = Instant::now() + Duration::from_millis(ms);
+            while child.try_wait().unwrap().is_none()
+                && Instant::now() < until
+                && count().values().sum::<usize>() <= arrived
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
         } else {
             let more = 1 + rng.below(3);
             let limit = Instant::now() + Duration::from_secs(30);
@@ -221,7 +231,7 @@ fn noted(env: &TestEnv) -> Vec<String> {
 }
 
 /// Deliveries per unit: how often each name occurs.
-fn tally(names: impl IntoIterator<Item = String>) -> BTreeMap<String, usize> {
+pub fn tally(names: impl IntoIterator<Item = String>) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for n in names {
         *counts.entry(n).or_insert(0) += 1;

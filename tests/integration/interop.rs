@@ -102,18 +102,32 @@ impl Servers {
 
     /// Renames onto `dir/name` in sftp-server's log.
     fn sftp_renames(&self, dir: &Path, name: &str) -> usize {
-        let needle = format!("new \"{}/{name}\"", dir.display());
-        let log = std::fs::read_to_string(&self.ssh_log).unwrap();
-        log.lines()
-            .filter(|l| l.contains("rename") && l.contains(&needle))
-            .count()
+        self.sftp_renames_in(dir).get(name).copied().unwrap_or(0)
     }
 
-    /// `RNTO` commands naming `name` in vsftpd's log.
-    fn ftp_renames(&self, name: &str) -> usize {
-        let needle = format!("\"RNTO {name}\"");
+    /// Renames onto each name in `dir`, from sftp-server's log, read once (the kill test
+    /// polls this every few milliseconds).
+    fn sftp_renames_in(&self, dir: &Path) -> BTreeMap<String, usize> {
+        let prefix = format!("new \"{}/", dir.display());
+        let log = std::fs::read_to_string(&self.ssh_log).unwrap();
+        let names = log
+            .lines()
+            .filter(|l| l.contains("rename"))
+            .filter_map(|l| {
+                let rest = &l[l.find(&prefix)? + prefix.len()..];
+                Some(rest[..rest.find('"')?].to_string())
+            });
+        crate::crash::tally(names)
+    }
+
+    /// `RNTO` commands per name in vsftpd's log, read once.
+    fn ftp_renames_all(&self) -> BTreeMap<String, usize> {
         let log = std::fs::read_to_string(&self.ftp_log).unwrap();
-        log.lines().filter(|l| l.contains(&needle)).count()
+        let names = log.lines().filter_map(|l| {
+            let rest = &l[l.find("\"RNTO ")? + 6..];
+            Some(rest[..rest.find('"')?].to_string())
+        });
+        crate::crash::tally(names)
     }
 }
 
@@ -319,12 +333,14 @@ fn killed_runs_then_a_rerun_deliver_every_part_exactly_once() {
             repeats_per_kill: 0,
         };
         crash_and_rerun(&ch, || {
-            want.keys()
-                .map(|name| match channel {
-                    "--sftp" => (name.clone(), s.sftp_renames(&dir, name)),
-                    _ => (name.clone(), s.ftp_renames(name)),
-                })
-                .filter(|(_, n)| *n > 0)
+            let renames = match channel {
+                "--sftp" => s.sftp_renames_in(&dir),
+                _ => s.ftp_renames_all(),
+            };
+            // The log may name other tests' files; only this input's parts count.
+            renames
+                .into_iter()
+                .filter(|(name, _)| want.contains_key(name))
                 .collect()
         });
         assert_eq!(arrived(&dir), want, "{channel}");
