@@ -90,13 +90,15 @@ impl Index {
             }
         };
         self.last = Some(group);
-        match key {
-            Some(k) => {
+        match (key, fingerprint) {
+            // Same key as the last row's: nothing to copy.
+            (Some(_), None) => {}
+            (Some(k), Some(_)) => {
                 let last = self.last_key.get_or_insert_with(Vec::new);
                 last.clear();
                 last.extend_from_slice(k);
             }
-            None => self.last_key = None,
+            (None, _) => self.last_key = None,
         }
         Ok(())
     }

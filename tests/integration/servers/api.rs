@@ -19,6 +19,11 @@
 // `.json`; otherwise the documented default, XML wrapped in <ImpactRadiusResponse>.
 #![allow(dead_code)]
 
+// Also used by the SMTP server; declared here because this file is also built alone
+// (examples/api_standin.rs).
+#[path = "base64.rs"]
+pub mod base64;
+
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -1028,7 +1033,7 @@ fn authorized(shared: &Shared, req: &Request) -> bool {
     if !scheme.eq_ignore_ascii_case("basic") {
         return false;
     }
-    let Some(raw) = base64_decode(cred.trim()) else {
+    let Some(raw) = base64::decode(cred.trim()) else {
         return false;
     };
     let Ok(s) = String::from_utf8(raw) else {
@@ -1217,31 +1222,6 @@ fn form_decode(s: &[u8], strict: bool) -> Result<String, String> {
 fn pct_decode_lossy(s: &str) -> String {
     // Path segments: '+' is literal.
     form_decode(s.replace('+', "%2B").as_bytes(), false).unwrap_or_else(|_| s.to_string())
-}
-
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => break,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 fn xml_escape(s: &str) -> String {

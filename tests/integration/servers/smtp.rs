@@ -34,6 +34,7 @@
 //   other code rejects it. `reply_once` codes are queued per stage and used before `always`.
 #![allow(dead_code)]
 
+use super::api::base64;
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -541,32 +542,6 @@ fn parse_path(arg: &str, prefix: &str) -> Option<String> {
     Some(rest[..end].to_string())
 }
 
-fn b64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => break,
-            b' ' | b'\t' | b'\r' | b'\n' => continue,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
 fn trim_crlf(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
@@ -587,7 +562,7 @@ fn sasl_line(conn: &mut Conn, challenge: &str) -> io::Result<Result<Vec<u8>, &'s
     if text == "*" {
         return Ok(Err("501 5.0.0 Authentication cancelled"));
     }
-    Ok(b64_decode(&text).ok_or("501 5.5.2 Invalid base64"))
+    Ok(base64::decode(&text).ok_or("501 5.5.2 Invalid base64"))
 }
 
 fn read_auth(conn: &mut Conn, mech: &str, initial: Option<&str>) -> io::Result<AuthOutcome> {
@@ -596,7 +571,7 @@ fn read_auth(conn: &mut Conn, mech: &str, initial: Option<&str>) -> io::Result<A
         "PLAIN" => {
             let payload = match initial {
                 Some("=") => Vec::new(),
-                Some(ir) => match b64_decode(ir) {
+                Some(ir) => match base64::decode(ir) {
                     Some(p) => p,
                     None => return Ok(invalid_b64),
                 },
@@ -616,7 +591,7 @@ fn read_auth(conn: &mut Conn, mech: &str, initial: Option<&str>) -> io::Result<A
         }
         "LOGIN" => {
             let user = match initial {
-                Some(ir) => match b64_decode(ir) {
+                Some(ir) => match base64::decode(ir) {
                     Some(u) => u,
                     None => return Ok(invalid_b64),
                 },
