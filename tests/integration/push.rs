@@ -354,3 +354,44 @@ fn a_connection_dropped_mid_upload_is_retried_and_nothing_partial_is_final() {
     assert!(out.stderr.contains("retrying in"), "{out:?}");
     assert_eq!(final_files(&server), want);
 }
+
+#[test]
+fn a_killed_runs_work_folder_is_removed_and_another_users_is_left_alone() {
+    let env = TestEnv::new();
+    env.write("sales.csv", generate::item_level(&Spec::clean(12, 50)));
+    std::fs::create_dir(env.path().join("inbox")).unwrap();
+    let tmp = env.path().join("tmp");
+    // A process that has ended: its pid names a folder no live run owns.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let abandoned = tmp.join(format!("convsubmit-push-{dead}-0"));
+    std::fs::create_dir_all(abandoned.join("0")).unwrap();
+    std::fs::write(abandoned.join("0").join("part.csv"), "customer data").unwrap();
+    // A folder of a live process (this test): never touched.
+    let live = tmp.join(format!("convsubmit-push-{}-0", std::process::id()));
+    std::fs::create_dir_all(&live).unwrap();
+    let tmp_var = tmp.to_str().unwrap();
+    let out = env.run_env(
+        &[
+            "push",
+            "--as-of",
+            AS_OF,
+            "--ledger",
+            "ledger.sqlite",
+            "--dir",
+            "inbox",
+            "sales.csv",
+        ],
+        &[("TMPDIR", tmp_var)],
+    );
+    out.assert_code(0);
+    assert!(!abandoned.exists(), "a killed run's parts stayed behind");
+    assert!(live.exists(), "a live run's folder was removed");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "the run removed its own folder: {left:?}");
+}
