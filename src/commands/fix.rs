@@ -4,54 +4,113 @@ use super::validate::{Global, make_reporter, options, progress_wanted, report_ou
 use crate::cli::{FixArgs, Format};
 use crate::exit::ExitStatus;
 use crate::fix::{self, Changes};
-use crate::report::{Summary, plural};
+use crate::report::{Reporter, Summary, plural};
 use crate::validate;
 use anyhow::{Context, Result};
-use std::fs::File;
 use std::io::{self, Write};
+use std::thread::ScopedJoinHandle;
 
 /// Runs the subcommand.
 pub fn run(args: &FixArgs, global: Global) -> Result<ExitStatus> {
     let opts = options(&args.check)?;
-    let changes = fix::fix_file(&args.file, &args.output, opts.template.as_ref())?;
+    let mut rewrite = fix::prepare(&args.file, &args.output, opts.template.as_ref())?;
     let shown = args.output.display().to_string();
-    if !global.quiet {
-        // Text goes on with the report; other formats keep stdout machine-readable.
-        let mut to: Box<dyn Write> = if args.report.format == Format::Text {
-            Box::new(crate::output::stdout())
-        } else {
-            Box::new(io::stderr().lock())
-        };
-        for line in describe(&args.file, &shown, &changes) {
-            writeln!(to, "{}", crate::escape::controls(&line))?;
-        }
-        to.flush()?;
-    }
-    // What is left is what validation of the output finds.
+    // What is left is what validation of the output finds. It reads the output while the
+    // rewrite writes it (on a thread of its own); nothing is said before the rewrite is
+    // done, and nothing but the rewrite's error if it failed.
+    let follower = rewrite.follow()?;
     let show_progress = progress_wanted(&args.report, global);
     let mut reporter = make_reporter(&args.report, false, global, report_output(show_progress))?;
-    let src = File::open(&args.output).with_context(|| format!("cannot read {shown}"))?;
-    reporter.begin_file(&shown)?;
-    let (report, outcome) =
-        validate::check(&shown, Some(&shown), src, &opts, &mut |_| {}, &mut |d| {
-            reporter.diagnostic(&shown, d)
-        });
-    match outcome {
-        Ok(()) => {}
-        Err(validate::Failure::Read(e)) => {
-            return Err(e).with_context(|| format!("cannot read {shown}"));
+    std::thread::scope(|scope| {
+        let mut gate = Gate {
+            writing: Some(scope.spawn(move || rewrite.write())),
+            done: None,
+        };
+        let begin = |gate: &mut Gate, reporter: &mut dyn Reporter| -> io::Result<()> {
+            let changes = gate.wait()?;
+            if !global.quiet {
+                describe_to(&args.file, &shown, changes, args.report.format)?;
+            }
+            reporter.begin_file(&shown)
+        };
+        let mut begun = false;
+        let (report, outcome) = validate::check(
+            &shown,
+            Some(&shown),
+            follower,
+            &opts,
+            &mut |_| {},
+            &mut |d| {
+                if !begun {
+                    begin(&mut gate, &mut *reporter)?;
+                    begun = true;
+                }
+                reporter.diagnostic(&shown, d)
+            },
+        );
+        // A failed rewrite is the error to report, whatever validation made of it.
+        if gate.wait().is_err()
+            && let Some(Err(e)) = gate.done.take()
+        {
+            return Err(e);
         }
-        Err(validate::Failure::Write(e)) => return Err(e.into()),
-    }
-    reporter.end_file(&report)?;
-    let mut summary = Summary::default();
-    summary.add(&report);
-    reporter.finish(&summary)?;
-    Ok(if report.errors > 0 {
-        ExitStatus::DataErrors
-    } else {
-        ExitStatus::Success
+        match outcome {
+            Ok(()) => {}
+            Err(validate::Failure::Read(e)) => {
+                return Err(e).with_context(|| format!("cannot read {shown}"));
+            }
+            Err(validate::Failure::Write(e)) => return Err(e.into()),
+        }
+        if !begun {
+            begin(&mut gate, &mut *reporter)?;
+        }
+        reporter.end_file(&report)?;
+        let mut summary = Summary::default();
+        summary.add(&report);
+        reporter.finish(&summary)?;
+        Ok(if report.errors > 0 {
+            ExitStatus::DataErrors
+        } else {
+            ExitStatus::Success
+        })
     })
+}
+
+/// Holds the report back until the rewrite is done.
+struct Gate<'scope> {
+    writing: Option<ScopedJoinHandle<'scope, Result<Changes>>>,
+    /// The rewrite's outcome, once it is done.
+    done: Option<Result<Changes>>,
+}
+
+impl Gate<'_> {
+    /// Waits for the rewrite: what changed, or an error that stops the report.
+    fn wait(&mut self) -> io::Result<&Changes> {
+        if let Some(w) = self.writing.take() {
+            let done = w
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the rewrite stopped unexpectedly")));
+            self.done = Some(done);
+        }
+        match &self.done {
+            Some(Ok(changes)) => Ok(changes),
+            _ => Err(io::Error::other("the rewrite failed")),
+        }
+    }
+}
+
+/// Says what changed: on standard output with a text report, else on standard error so
+/// that standard output stays machine-readable.
+fn describe_to(input: &str, output: &str, changes: &Changes, format: Format) -> io::Result<()> {
+    let mut to: Box<dyn Write> = if format == Format::Text {
+        Box::new(crate::output::stdout())
+    } else {
+        Box::new(io::stderr().lock())
+    };
+    for line in describe(input, output, changes) {
+        writeln!(to, "{}", crate::escape::controls(&line))?;
+    }
+    to.flush()
 }
 
 /// One line per kind of change.

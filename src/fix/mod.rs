@@ -5,8 +5,10 @@
 //! Rows are otherwise copied byte for byte.
 //!
 //! Two passes over the input: the first indexes where each row is (16 bytes a row, one key
-//! per order), the second copies rows in their new order. Memory never holds the file.
+//! per order), the second copies rows in their new order. Memory never holds the file. The
+//! output can be read (validated) while the second pass writes it.
 
+pub mod follow;
 mod index;
 
 use crate::csv_out::{write_field, write_fields};
@@ -79,6 +81,30 @@ impl Drop for TempFile {
 /// Fixes `input` (`-`: standard input) into `output`, written atomically; `output` may be
 /// `input` itself. `template` is `None` to detect it from the header.
 pub fn fix_file(input: &str, output: &Path, template: Option<&Template>) -> Result<Changes> {
+    prepare(input, output, template)?.write()
+}
+
+/// A file read once (the first pass), ready to be written.
+pub struct Rewrite {
+    input: String,
+    output: PathBuf,
+    /// The file the rows are copied from: the input, or its copy when it was a stream.
+    path: PathBuf,
+    /// The copy of a streamed input, removed when done.
+    _spool: Option<TempFile>,
+    changes: Changes,
+    names: Vec<String>,
+    emails: Vec<usize>,
+    newline: &'static [u8],
+    index: Index,
+    unclosed: Option<u64>,
+    /// The temporary output, created early by [`Rewrite::follow`].
+    out: Option<(TempFile, follow::Writer)>,
+}
+
+/// Reads `input` once: where its rows are and what will change (all but the emails to hash,
+/// counted as they are written).
+pub fn prepare(input: &str, output: &Path, template: Option<&Template>) -> Result<Rewrite> {
     // The output is replaced by a rename: over a device such as /dev/stdout, a pipe or a
     // folder that would swap the thing itself for a file (or fail late), so it is refused.
     if let Ok(m) = std::fs::metadata(output)
@@ -97,13 +123,13 @@ pub fn fix_file(input: &str, output: &Path, template: Option<&Template>) -> Resu
     // Regrouping reads rows out of order (and the file twice), so standard input, a pipe or
     // any other stream is saved to a file first: opening a FIFO a second time would wait
     // forever for a writer.
-    let _spool;
+    let mut spool = None;
     let stream =
         input == "-" || std::fs::metadata(input).is_ok_and(|m| !m.is_file() && !m.is_dir());
     let path = if stream {
         let p = beside(output, "input");
         let mut f = File::create(&p).with_context(|| format!("cannot write {}", p.display()))?;
-        _spool = TempFile(Some(p.clone()));
+        spool = Some(TempFile(Some(p.clone())));
         let copied = if input == "-" {
             io::copy(&mut io::stdin().lock(), &mut f)
         } else {
@@ -150,38 +176,71 @@ pub fn fix_file(input: &str, output: &Path, template: Option<&Template>) -> Resu
     changes.regrouped = index.regrouped;
     changes.moved = index.moved;
     changes.rows = index.len() as u64;
+    Ok(Rewrite {
+        input: input.to_string(),
+        output: output.to_path_buf(),
+        path,
+        _spool: spool,
+        changes,
+        names,
+        emails,
+        newline,
+        index,
+        unclosed,
+        out: None,
+    })
+}
 
-    let tmp = TempFile(Some(beside(output, "fix")));
-    let tmp_path = tmp.0.clone().unwrap_or_default();
-    let out =
-        File::create(&tmp_path).with_context(|| format!("cannot write {}", output.display()))?;
-    let mut out = BufWriter::with_capacity(256 * 1024, out);
-    let mut rows = Rows {
-        src: BufReader::with_capacity(256 * 1024, File::open(&path)?),
-        pos: 0,
-        raw: vec![],
-        parser: RecordReader::new(io::empty()),
-        rec: Record::default(),
-        emails: &emails,
-    };
-    let written = (|| -> io::Result<()> {
-        write_fields(&mut out, names.iter().map(|n| n.as_bytes()))?;
-        out.write_all(newline)?;
-        for (offset, len) in index.in_order() {
-            changes.hashed += rows.copy(offset, len, &mut out)?;
-            // A line break after a quote that never closes would join the quoted value
-            // (and be one more on every run).
-            if unclosed != Some(offset) {
-                out.write_all(newline)?;
-            }
+impl Rewrite {
+    /// Creates the temporary output now; the reader returned reads it while
+    /// [`Rewrite::write`] writes it (on another thread), and fails if the writing does.
+    pub fn follow(&mut self) -> Result<follow::Follower> {
+        let tmp = TempFile(Some(beside(&self.output, "fix")));
+        let path = tmp.0.clone().unwrap_or_default();
+        let (writer, follower) = follow::create(&path)
+            .with_context(|| format!("cannot write {}", self.output.display()))?;
+        self.out = Some((tmp, writer));
+        Ok(follower)
+    }
+
+    /// Second pass: writes the rows in their new order into a temporary file, syncs it and
+    /// moves it over the output; returns what changed.
+    pub fn write(mut self) -> Result<Changes> {
+        let output = self.output.clone();
+        if self.out.is_none() {
+            self.follow()?;
         }
-        let file = out.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()
-    })();
-    written.with_context(|| format!("cannot write {}", output.display()))?;
-    std::fs::rename(tmp.keep(), output)
-        .with_context(|| format!("cannot write {}", output.display()))?;
-    Ok(changes)
+        let (tmp, writer) = self.out.take().expect("created above");
+        let src = File::open(&self.path).with_context(|| format!("cannot open {}", self.input))?;
+        let mut out = BufWriter::with_capacity(256 * 1024, writer);
+        let mut rows = Rows {
+            src: BufReader::with_capacity(256 * 1024, src),
+            pos: 0,
+            raw: vec![],
+            parser: RecordReader::new(io::empty()),
+            rec: Record::default(),
+            emails: &self.emails,
+        };
+        let changes = &mut self.changes;
+        let written = (|| -> io::Result<()> {
+            write_fields(&mut out, self.names.iter().map(|n| n.as_bytes()))?;
+            out.write_all(self.newline)?;
+            for (offset, len) in self.index.in_order() {
+                changes.hashed += rows.copy(offset, len, &mut out)?;
+                // A line break after a quote that never closes would join the quoted value
+                // (and be one more on every run).
+                if self.unclosed != Some(offset) {
+                    out.write_all(self.newline)?;
+                }
+            }
+            let file = out.into_inner().map_err(|e| e.into_error())?.complete();
+            file.sync_all()
+        })();
+        written.with_context(|| format!("cannot write {}", output.display()))?;
+        std::fs::rename(tmp.keep(), &output)
+            .with_context(|| format!("cannot write {}", output.display()))?;
+        Ok(self.changes)
+    }
 }
 
 /// Reads up to the header; returns its cells.

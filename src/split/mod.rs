@@ -159,8 +159,7 @@ struct Block {
     /// The order key; empty when no order is open.
     key: Vec<u8>,
     order_id: String,
-    /// Buffered rows, each with its line break (only while the order is clean).
-    data: Vec<u8>,
+    /// Its rows gathered in the packer (only while the order is clean).
     rows: Vec<RowSpan>,
     /// The first error among its rows: line, code, message.
     error: Option<(u64, Code, String)>,
@@ -225,23 +224,28 @@ impl Splitter {
         if block.error.is_some() {
             s.rejects.orders += 1;
         } else {
-            s.packer.add(&Unit {
-                data: &block.data,
-                rows: &block.rows,
-                order_id: &block.order_id,
-            })?;
+            s.packer.commit(&block.rows, &block.order_id)?;
         }
         if block.repeat {
             self.late.insert(block.key.clone());
         }
-        // Keep the buffers for the next order.
+        // Keep the buffers for the next order: an allocation per order costs more than the
+        // rest of the order's bookkeeping.
+        let Block {
+            mut key,
+            mut order_id,
+            mut rows,
+            ..
+        } = block;
+        key.clear();
+        order_id.clear();
+        rows.clear();
         self.block = Block {
-            data: block.data,
-            rows: block.rows,
+            key,
+            order_id,
+            rows,
             ..Block::default()
         };
-        self.block.data.clear();
-        self.block.rows.clear();
         Ok(())
     }
 
@@ -264,13 +268,15 @@ impl Splitter {
                 .rejects
                 .add(row.raw, row.line, code, &message);
         }
-        let newline = self.started().newline;
-        self.block.data.extend_from_slice(row.raw);
-        self.block.data.extend_from_slice(newline);
+        let Some(s) = self.started.as_mut() else {
+            unreachable!("rows come after the header")
+        };
+        s.packer.gather(row.raw);
+        s.packer.gather(s.newline);
         self.block.rows.push(RowSpan {
             line: row.line,
             lines: row.lines,
-            end: self.block.data.len(),
+            end: s.packer.gathered().len(),
         });
         Ok(())
     }
@@ -282,11 +288,11 @@ impl Splitter {
         let newline_len = s.newline.len();
         let mut start = 0;
         for r in &self.block.rows {
-            let raw = &self.block.data[start..r.end - newline_len];
+            let raw = &s.packer.gathered()[start..r.end - newline_len];
             s.rejects.add(raw, r.line, code, &message)?;
             start = r.end;
         }
-        self.block.data.clear();
+        s.packer.discard();
         self.block.rows.clear();
         Ok(())
     }
@@ -446,12 +452,12 @@ impl Repack<'_> {
                         rejects.add(&row.raw, line, Code::OrderNotConsecutive, MESSAGE)?;
                         continue;
                     }
-                    block.data.extend_from_slice(&row.raw);
-                    block.data.extend_from_slice(self.newline);
+                    packer.gather(&row.raw);
+                    packer.gather(self.newline);
                     block.rows.push(RowSpan {
                         line,
                         lines: row.lines,
-                        end: block.data.len(),
+                        end: packer.gathered().len(),
                     });
                 }
                 flush_clean(&mut block, packer)?;
@@ -469,13 +475,8 @@ impl Repack<'_> {
 
 fn flush_clean(block: &mut Block, packer: &mut Packer) -> io::Result<()> {
     if !block.rows.is_empty() {
-        packer.add(&Unit {
-            data: &block.data,
-            rows: &block.rows,
-            order_id: &block.order_id,
-        })?;
+        packer.commit(&block.rows, &block.order_id)?;
     }
-    block.data.clear();
     block.rows.clear();
     Ok(())
 }

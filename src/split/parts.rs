@@ -49,8 +49,8 @@ pub struct Packer {
     done: Vec<(PathBuf, Part)>,
     /// For each part in `done`: its digest and size, once written.
     written: Vec<Receiver<Written>>,
-    /// Writes the parts (started with the first).
-    spool: Option<Spool>,
+    /// Writes the parts, and holds the order being gathered.
+    spool: Spool,
 }
 
 impl Packer {
@@ -65,14 +65,46 @@ impl Packer {
             open: None,
             done: vec![],
             written: vec![],
-            spool: None,
+            spool: Spool::new(),
         }
     }
 
-    /// Adds one order: to the open part if it fits, else to a new one. An order larger than
+    /// Appends bytes of the order being gathered (rows, each with its line break), to be
+    /// packed by [`Packer::commit`] or dropped by [`Packer::discard`].
+    pub fn gather(&mut self, data: &[u8]) {
+        self.spool.append_pending(data);
+    }
+
+    /// The bytes gathered so far.
+    pub fn gathered(&self) -> &[u8] {
+        self.spool.pending()
+    }
+
+    /// Drops the bytes gathered.
+    pub fn discard(&mut self) {
+        self.spool.discard_pending();
+    }
+
+    /// Packs the order gathered, whose rows are `rows` (`end` counted from its first
+    /// byte): into the open part if it fits, else into a new one. An order larger than
     /// `max_rows` never gets here (it is rejected as `order-too-large`).
+    pub fn commit(&mut self, rows: &[RowSpan], order_id: &str) -> io::Result<()> {
+        self.make_room(rows.len() as u64)?;
+        self.spool.commit()?;
+        self.record(rows, order_id);
+        Ok(())
+    }
+
+    /// Packs one whole order given at once; what is being gathered stays so.
     pub fn add(&mut self, unit: &Unit) -> io::Result<()> {
-        let n = unit.rows.len() as u64;
+        self.make_room(unit.rows.len() as u64)?;
+        self.spool.write(unit.data)?;
+        self.record(unit.rows, unit.order_id);
+        Ok(())
+    }
+
+    /// Makes sure the open part can take `n` more rows.
+    fn make_room(&mut self, n: u64) -> io::Result<()> {
         if self
             .open
             .as_ref()
@@ -83,11 +115,14 @@ impl Packer {
         if self.open.is_none() {
             self.open = Some(self.start()?);
         }
-        let (Some(o), Some(spool)) = (self.open.as_mut(), self.spool.as_mut()) else {
+        Ok(())
+    }
+
+    fn record(&mut self, rows: &[RowSpan], order_id: &str) {
+        let Some(o) = self.open.as_mut() else {
             unreachable!("a part was just opened")
         };
-        spool.write(unit.data)?;
-        for r in unit.rows {
+        for r in rows {
             match o.part.lines.last_mut() {
                 Some(run)
                     if run.source_line + run.count == r.line
@@ -104,22 +139,19 @@ impl Packer {
             o.next_line += r.lines;
         }
         if o.part.rows == 0 {
-            o.part.first_order = unit.order_id.to_string();
+            o.part.first_order = order_id.to_string();
         }
         o.part.last_order.clear();
-        o.part.last_order.push_str(unit.order_id);
-        o.part.rows += n;
+        o.part.last_order.push_str(order_id);
+        o.part.rows += rows.len() as u64;
         o.part.orders += 1;
-        Ok(())
     }
 
     fn start(&mut self) -> io::Result<Open> {
         let path = self
             .dir
             .join(format!("{}-{:04}.csv", self.tag, self.done.len() + 1));
-        let spool = self.spool.get_or_insert_with(Spool::new);
-        spool.create(path.clone())?;
-        spool.write(&self.header)?;
+        self.spool.create(path.clone(), &self.header)?;
         Ok(Open {
             path,
             part: Part {
@@ -137,8 +169,8 @@ impl Packer {
     }
 
     fn close(&mut self) -> io::Result<()> {
-        if let (Some(o), Some(spool)) = (self.open.take(), self.spool.as_mut()) {
-            self.written.push(spool.finish()?);
+        if let Some(o) = self.open.take() {
+            self.written.push(self.spool.finish()?);
             self.done.push((o.path, o.part));
         }
         Ok(())
