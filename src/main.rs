@@ -10,9 +10,9 @@ fn main() -> ExitCode {
         Ok(status) => status.into(),
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("convsubmit: error: {err}");
+            convsubmit::say::error(&err.to_string());
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                convsubmit::say::line(&format!("  caused by: {cause}"));
             }
             ExitStatus::Failure.into()
         }

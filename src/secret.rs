@@ -1,6 +1,7 @@
 //! Secrets (passwords, tokens): read only from the environment, a file or a command named in
 //! the configuration, never from the command line, and never shown. `Debug` and `Display`
-//! print `<redacted>`, so a secret cannot leak through a log line or an error by accident.
+//! print `<redacted>`, so a secret cannot leak through a log line or an error by accident, and
+//! every secret made is known to [`crate::redact`], which masks it in any text printed.
 
 use anyhow::{Context, Result, bail};
 use std::fmt;
@@ -13,7 +14,9 @@ pub struct Secret(String);
 impl Secret {
     /// Wraps a value.
     pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
+        let value = value.into();
+        crate::redact::register(&value);
+        Secret(value)
     }
 
     /// The value, for the one place that must send it.

@@ -13,9 +13,7 @@ use std::time::Duration;
 pub fn run(args: &HistoryArgs, config: &Config, out: &mut dyn Write) -> Result<ExitStatus> {
     let path = config.ledger_path(args.ledger.as_deref());
     let deliveries = if path.exists() {
-        let ledger = Ledger::open(&path, Duration::from_secs(30), &mut |m| {
-            eprintln!("convsubmit: {m}")
-        })?;
+        let ledger = Ledger::open(&path, Duration::from_secs(30), &mut |m| crate::say::note(m))?;
         let since = args.since.map(format_day);
         ledger.history(since.as_deref())?
     } else {

@@ -41,11 +41,11 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
         to_stdout: text,
     };
     for w in config.warnings() {
-        eprintln!("convsubmit: warning: {w}");
+        crate::say::warning(&w);
     }
     if args.channel.email && config.email.tls.as_deref() == Some("none") && !args.dry_run {
-        eprintln!(
-            "convsubmit: warning: [email] tls = \"none\": the password and the data travel in clear text"
+        crate::say::warning(
+            "[email] tls = \"none\": the password and the data travel in clear text",
         );
     }
     if let Some(to) =
@@ -53,13 +53,13 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
             args.channel.email && !t.to_ascii_lowercase().ends_with("@batch.impact.com")
         })
     {
-        eprintln!(
-            "convsubmit: warning: [email] to = \"{to}\" is not an impact.com batch address (…@batch.impact.com)"
-        );
+        crate::say::warning(&format!(
+            "[email] to = \"{to}\" is not an impact.com batch address (…@batch.impact.com)"
+        ));
     }
     if args.channel.ftp && !args.dry_run {
-        eprintln!(
-            "convsubmit: warning: --ftp sends the password and the data in clear text; use --ftps if the server offers it"
+        crate::say::warning(
+            "--ftp sends the password and the data in clear text; use --ftps if the server offers it",
         );
     }
 
@@ -139,14 +139,14 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
         None
     } else {
         match Ledger::open(&ledger_path, policy.remaining(), &mut |m| {
-            eprintln!("convsubmit: {m}")
+            crate::say::note(m)
         }) {
             Ok(l) => Some(l),
             Err(OpenError::Busy(_)) => {
-                eprintln!(
-                    "convsubmit: error: another run still holds the ledger {}; nothing was sent (re-run later)",
+                crate::say::error(&format!(
+                    "another run still holds the ledger {}; nothing was sent (re-run later)",
                     ledger_path.display()
-                );
+                ));
                 return Ok(ExitStatus::TemporaryDelivery);
             }
             Err(e @ OpenError::Other(_)) => return Err(e.into()),
@@ -216,7 +216,7 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
                 let _ = say.line(&line);
             }
             Event::Retry(err, delay) => {
-                eprintln!("convsubmit: {err}; retrying in {:.1}s", delay.as_secs_f64())
+                crate::say::note(&format!("{err}; retrying in {:.1}s", delay.as_secs_f64()))
             }
             Event::Progress(p, n) => {
                 let fresh = bar.as_ref().is_none_or(|(name, _)| *name != p.name);
@@ -271,7 +271,7 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
             status
         }
         Err(Failure::LedgerBefore(e)) => {
-            eprintln!("convsubmit: error: {e:#}");
+            crate::say::error(&format!("{e:#}"));
             say.line(&format!(
                 "push: stopped after sending {} of {total} to {destination} ({}); the next part was not sent: fix the ledger, then re-run to send the rest",
                 plural(sent_parts, "part"),
@@ -280,10 +280,10 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
             ExitStatus::Failure
         }
         Err(Failure::Ledger(e)) => {
-            eprintln!("convsubmit: error: {e:#}");
-            eprintln!(
-                "  help: the last part may have been delivered without being recorded; check {destination} before sending it again"
-            );
+            crate::say::error(&format!("{e:#}"));
+            crate::say::help(&format!(
+                "the last part may have been delivered without being recorded; check {destination} before sending it again"
+            ));
             ExitStatus::PermanentDelivery
         }
     };
@@ -292,14 +292,14 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
 
 /// Prints a delivery failure with what to do; returns the exit status it calls for.
 pub fn report_failure(e: &DeliveryError, destination: &str) -> ExitStatus {
-    eprintln!("convsubmit: error: {destination}: {e}");
+    crate::say::error(&format!("{destination}: {e}"));
     if let Some(help) = &e.help {
-        eprintln!("  help: {help}");
+        crate::say::help(help);
     }
     match e.kind {
         Kind::Temporary => {
-            eprintln!(
-                "  help: a temporary failure: re-run later; parts already delivered are not sent again"
+            crate::say::help(
+                "a temporary failure: re-run later; parts already delivered are not sent again",
             );
             ExitStatus::TemporaryDelivery
         }
@@ -319,13 +319,12 @@ impl Say {
         if self.quiet {
             return Ok(());
         }
-        let s = crate::escape::controls(s);
         if self.to_stdout {
             let mut out = crate::output::stdout();
-            writeln!(out, "{s}")?;
+            writeln!(out, "{}", crate::say::clean(s))?;
             out.flush()
         } else {
-            eprintln!("{s}");
+            crate::say::line(s);
             Ok(())
         }
     }

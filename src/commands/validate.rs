@@ -54,7 +54,7 @@ pub fn open_input(arg: &str, unreadable: &mut bool) -> Option<input::Input> {
     match input::open(arg) {
         Ok(i) => Some(i),
         Err(e) => {
-            eprintln!("convsubmit: error: {e:#}");
+            crate::say::error(&format!("{e:#}"));
             *unreadable = true;
             None
         }
@@ -91,7 +91,7 @@ pub fn run(args: &ValidateArgs, global: Global) -> Result<ExitStatus> {
             Ok(()) => {}
             Err(Failure::Write(e)) => return Err(e.into()),
             Err(Failure::Read(e)) => {
-                eprintln!("convsubmit: error: cannot read {name}: {e}");
+                crate::say::error(&format!("cannot read {name}: {e}"));
                 unreadable = true;
             }
         }
@@ -170,9 +170,9 @@ fn verbose_line(name: &str, rows: u64, size: Option<u64>, started: Instant) {
     let rate = size
         .map(|b| format!(", {:.1} MB/s", b as f64 / secs / 1e6))
         .unwrap_or_default();
-    eprintln!(
-        "convsubmit: {name}: {rows} rows in {:.3}s ({:.0} rows/s{rate})",
+    crate::say::note(&format!(
+        "{name}: {rows} rows in {:.3}s ({:.0} rows/s{rate})",
         secs,
         rows as f64 / secs
-    );
+    ));
 }

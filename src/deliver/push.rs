@@ -379,11 +379,11 @@ pub fn watchdog(deadline: Instant, max_time: Duration, work: Option<PathBuf>, he
         {
             std::thread::sleep(left);
         }
-        eprintln!(
-            "convsubmit: error: the server did not finish answering within --max-time {}s; stopped",
+        crate::say::error(&format!(
+            "the server did not finish answering within --max-time {}s; stopped",
             max_time.as_secs()
-        );
-        eprintln!("  help: {help}");
+        ));
+        crate::say::help(help);
         if let Some(work) = &work {
             let _ = std::fs::remove_dir_all(work);
         }

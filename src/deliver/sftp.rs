@@ -132,7 +132,7 @@ impl Sftp {
             .ok_or_else(|| DeliveryError::permanent("host key", "the server sent no host key"))?;
         let fingerprint = session
             .host_key_hash(HashType::Sha256)
-            .map(|h| format!("SHA256:{}", base64(h)))
+            .map(|h| format!("SHA256:{}", crate::digest::base64(h, false)))
             .ok_or_else(|| DeliveryError::permanent("host key", "cannot hash the host key"))?;
         let pin_line = format!("host_key = \"{fingerprint}\"");
         match &s.host_key {
@@ -295,22 +295,6 @@ fn classify(stage: &'static str, e: &ssh2::Error) -> DeliveryError {
     }
 }
 
-/// Standard base64 without padding, as OpenSSH prints fingerprints.
-pub fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
 impl Transport for Sftp {
     fn destination(&self) -> String {
         let s = &self.settings;
@@ -367,20 +351,5 @@ impl Transport for Sftp {
         if let Some(conn) = self.conn.take() {
             let _ = conn.session.disconnect(None, "bye", None);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_matches_the_standard() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg");
-        assert_eq!(base64(b"fo"), "Zm8");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-        assert_eq!(base64(&[0xfb, 0xff]), "+/8");
     }
 }

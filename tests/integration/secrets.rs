@@ -380,3 +380,105 @@ fn secret_and_config_files_others_can_read_are_warned_about() {
     // Both.
     assert_eq!(warnings(&warning_run(0o666, 0o644)).len(), 2);
 }
+
+/// Standard base64, padded, as a server would echo an `AUTH PLAIN` blob.
+fn b64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in bytes.chunks(3) {
+        let n = c
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            out.push(if i <= c.len() {
+                A[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
+/// A server that echoes the secret it was sent, raw or encoded, in its refusal: what reaches
+/// the user is `***`, never the secret nor its encoding.
+#[test]
+fn servers_that_echo_the_secret_have_it_masked() {
+    use crate::servers::raw::{RawServer, Step};
+    let send = |s: String| Step::Send(s.into_bytes());
+    let secret = "FTPSECRET-7c1d";
+    let plain = b64(format!("\0reports@acme.example\0{secret}").as_bytes());
+    let cases = [
+        (
+            "FTP 530 with the password",
+            "[ftp]\n",
+            "--ftp",
+            vec![
+                send("220 echo\r\n".into()),
+                Step::ReadLine,
+                send("331 password please\r\n".into()),
+                Step::ReadLine,
+                send(format!("530 Login incorrect for password {secret}\r\n")),
+            ],
+            plain.clone(),
+        ),
+        (
+            "SMTP 535 with the AUTH PLAIN blob",
+            "[email]\ntls = \"none\"\nfrom = \"reports@acme.example\"\nto = \"x@batch.impact.com\"\n",
+            "--email",
+            vec![
+                send("220 echo ESMTP\r\n".into()),
+                Step::ReadLine,
+                send("250-echo\r\n250 AUTH PLAIN LOGIN\r\n".into()),
+                Step::ReadLine,
+                send(format!("535 5.7.8 bad credentials {plain}\r\n")),
+            ],
+            plain.clone(),
+        ),
+    ];
+    for (what, section, flag, script, encoded) in cases {
+        let server = RawServer::start(script);
+        let env = TestEnv::new();
+        env.copy_fixture("item-level-valid.csv");
+        let login = if flag == "--email" {
+            format!(
+                "smtp_host = \"127.0.0.1\"\nsmtp_port = {}\nusername = \"reports@acme.example\"\n",
+                server.port
+            )
+        } else {
+            format!(
+                "host = \"127.0.0.1\"\nport = {}\nusername = \"reports@acme.example\"\n",
+                server.port
+            )
+        };
+        env.write(
+            "convsubmit.toml",
+            format!(
+                "{section}{login}password_env = \"ECHO_SECRET\"\n[ledger]\npath = \"ledger.sqlite\"\n"
+            ),
+        );
+        let out = env.run_env(
+            &[
+                "push",
+                "--as-of",
+                AS_OF,
+                flag,
+                "--max-time",
+                "10",
+                "item-level-valid.csv",
+            ],
+            &[("ECHO_SECRET", secret)],
+        );
+        assert!(server.accepted() >= 1, "{what}: never connected");
+        assert_eq!(out.code, 4, "{what}: {out:#?}");
+        assert!(out.stderr.contains("***"), "{what}: {out:#?}");
+        for text in [&out.stdout, &out.stderr] {
+            assert!(!text.contains(secret), "{what}: {out:#?}");
+            assert!(!text.contains(encoded.as_str()), "{what}: {out:#?}");
+            // Not even most of the blob: only what encodes the user name may be left.
+            assert!(!text.contains(&encoded[12..]), "{what}: {out:#?}");
+        }
+        assert_clean(what, secret, &out, &env, &[]);
+    }
+}
