@@ -1,5 +1,7 @@
 //! The ledger: an SQLite database of every part delivered, so that a re-run sends only what
-//! is missing. One run at a time holds its lock; a second run waits for it.
+//! is missing. One run at a time holds its lock; a second run waits for it. The lock belongs
+//! to the file, not to the path that names it: a symlink, a `..` or a hard link to the same
+//! ledger waits for the same lock.
 
 use crate::values::date::now_utc;
 use anyhow::{Context, Result, bail};
@@ -53,9 +55,13 @@ pub struct QueuedConversion {
 
 /// An open, locked ledger.
 pub struct Ledger {
+    // Dropped in field order: the connection before the locks.
     conn: Connection,
     path: PathBuf,
+    /// `<canonical path>.lock`: taken first, it also serialises creating the ledger.
     _lock: File,
+    /// The database file itself, locked too, so that two hard links to it share a lock.
+    _file_lock: File,
 }
 
 /// Why the ledger could not be opened.
@@ -128,12 +134,21 @@ impl Ledger {
                 .with_context(|| format!("cannot create the ledger folder {}", dir.display()))
                 .map_err(OpenError::Other)?;
         }
-        let lock = lock(path, wait, notice)?;
-        let conn = open_db(path).map_err(OpenError::Other)?;
+        let real = canonical(path).map_err(OpenError::Other)?;
+        let deadline = Instant::now().checked_add(wait);
+        let lock_path = PathBuf::from(format!("{}.lock", real.display()));
+        let path_lock = lock(&lock_path, true, path, deadline, notice)?;
+        if matches!(std::fs::symlink_metadata(&real), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+        {
+            create(&real).map_err(OpenError::Other)?;
+        }
+        let file_lock = lock(&real, false, path, deadline, notice)?;
+        let conn = open_db(&real, path).map_err(OpenError::Other)?;
         Ok(Ledger {
             conn,
             path: path.to_path_buf(),
-            _lock: lock,
+            _lock: path_lock,
+            _file_lock: file_lock,
         })
     }
 
@@ -298,16 +313,59 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Delivery> {
     })
 }
 
-fn lock(path: &Path, wait: Duration, notice: &mut dyn FnMut(&str)) -> Result<File, OpenError> {
-    let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+/// The ledger's file whatever names it: symlinks and `..` resolved, also for a ledger not
+/// created yet (its folder resolved) or a symlink to one.
+fn canonical(path: &Path) -> Result<PathBuf> {
+    let mut path = path.to_path_buf();
+    // As the kernel does, give up on a chain of links that never ends.
+    for _ in 0..40 {
+        match std::fs::canonicalize(&path) {
+            Ok(real) => return Ok(real),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("cannot resolve {}", path.display()));
+            }
+            Err(_) => {}
+        }
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        match std::fs::read_link(&path) {
+            // A link to a ledger not created yet: follow it by hand.
+            Ok(target) => path = parent.join(target),
+            Err(_) => {
+                let name = path
+                    .file_name()
+                    .with_context(|| format!("{} does not name a file", path.display()))?;
+                let dir = std::fs::canonicalize(&parent)
+                    .with_context(|| format!("cannot resolve {}", parent.display()))?;
+                return Ok(dir.join(name));
+            }
+        }
+    }
+    bail!("{}: too many levels of symbolic links", path.display())
+}
+
+/// Locks `file`, waiting until `deadline` (`None`: for ever) for another run. `create`: a
+/// lock file, created when missing; else the ledger itself, only read here (a read-only one
+/// is refused later, with advice). `ledger` is the path as the user gave it, for messages.
+fn lock(
+    file: &Path,
+    create: bool,
+    ledger: &Path,
+    deadline: Option<Instant>,
+    notice: &mut dyn FnMut(&str),
+) -> Result<File, OpenError> {
+    let lock_path = file;
     let file = File::options()
-        .create(true)
+        .read(true)
+        .create(create)
         .truncate(false)
-        .write(true)
-        .open(&lock_path)
+        .write(create)
+        .open(lock_path)
         .with_context(|| format!("cannot open {}", lock_path.display()))
         .map_err(OpenError::Other)?;
-    let deadline = Instant::now() + wait;
+    let path = ledger;
     let mut told = false;
     loop {
         match file.try_lock() {
@@ -320,7 +378,7 @@ fn lock(path: &Path, wait: Duration, notice: &mut dyn FnMut(&str)) -> Result<Fil
                     ));
                     told = true;
                 }
-                if Instant::now() >= deadline {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
                     return Err(OpenError::Busy(path.to_path_buf()));
                 }
                 std::thread::sleep(Duration::from_millis(100));
@@ -334,7 +392,8 @@ fn lock(path: &Path, wait: Duration, notice: &mut dyn FnMut(&str)) -> Result<Fil
     }
 }
 
-fn open_db(path: &Path) -> Result<Connection> {
+/// Opens the ledger file `real`; messages name it `path`, as the user did.
+fn open_db(real: &Path, path: &Path) -> Result<Connection> {
     let damaged = |e: rusqlite::Error| {
         // A full disk damages nothing: moving the ledger aside would be the wrong advice.
         if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
@@ -350,8 +409,8 @@ fn open_db(path: &Path) -> Result<Connection> {
             path.display()
         )
     };
-    match std::fs::metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(path)?,
+    match std::fs::metadata(real) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(real)?,
         // A ledger is never empty once created (see `create`): this one was emptied.
         Ok(m) if m.len() == 0 => bail!(
             "the ledger {} is empty; nothing was sent. Something emptied it: restore it from a \
@@ -361,7 +420,7 @@ fn open_db(path: &Path) -> Result<Connection> {
         ),
         _ => {}
     }
-    let conn = Connection::open(path).map_err(damaged)?;
+    let conn = Connection::open(real).map_err(damaged)?;
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(damaged)?;
     let check: String = conn
@@ -439,7 +498,7 @@ fn open_db(path: &Path) -> Result<Connection> {
 /// while creating it never leaves an empty file behind (which would pass for a ledger that
 /// knows of no delivery).
 fn create(path: &Path) -> Result<()> {
-    let tmp = PathBuf::from(format!("{}.new", path.display()));
+    let tmp = PathBuf::from(format!("{}.new-{}", path.display(), std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     let build = || -> rusqlite::Result<()> {
         let conn = Connection::open(&tmp)?;
@@ -448,8 +507,14 @@ fn create(path: &Path) -> Result<()> {
         conn.close().map_err(|(_, e)| e)
     };
     build().with_context(|| format!("cannot create the ledger {}", path.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot create the ledger {}", path.display()))?;
+    // A link, not a rename: a ledger that appeared meanwhile is never replaced.
+    let placed = match std::fs::hard_link(&tmp, path) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(_) => std::fs::rename(&tmp, path),
+        Ok(()) => Ok(()),
+    };
+    let _ = std::fs::remove_file(&tmp);
+    placed.with_context(|| format!("cannot create the ledger {}", path.display()))?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         && let Ok(d) = File::open(dir)
     {

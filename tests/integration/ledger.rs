@@ -192,3 +192,79 @@ fn a_ledger_held_by_another_run_waits_until_max_time_then_exits_3() {
         "{after:?}"
     );
 }
+
+/// How many times each part's content was recorded, and the files in `folder`.
+fn recorded(db: &Path) -> Vec<(String, i64)> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT sha256, COUNT(*) FROM deliveries GROUP BY sha256 ORDER BY sha256")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+/// Two pushes at once of the same parts into one folder, through two spellings of one
+/// ledger: every part is delivered and recorded once.
+fn two_at_once(env: &TestEnv, input: &str, ledgers: [&str; 2]) -> Vec<Output> {
+    let children: Vec<_> = ledgers
+        .iter()
+        .map(|ledger| {
+            let mut cmd = env.command(&[
+                "push",
+                "--as-of",
+                AS_OF,
+                "--ledger",
+                ledger,
+                "--dir",
+                "inbox",
+                "--max-rows",
+                "10",
+                "--max-time",
+                "120",
+                input,
+            ]);
+            cmd.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            Output {
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                code: out.status.code().unwrap_or(-1),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn one_ledger_has_one_lock_whatever_path_names_it() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(env.path().join("state/sub")).unwrap();
+    std::fs::create_dir(env.path().join("inbox")).unwrap();
+    std::os::unix::fs::symlink("state/l.sqlite", env.path().join("link.sqlite")).unwrap();
+    let db = env.path().join("state/l.sqlite");
+    // First a symlink and a `..` spelling, while the ledger does not exist yet.
+    env.write("a.csv", generate::item_level(&Spec::clean(7, 1_500)));
+    for out in two_at_once(&env, "a.csv", ["link.sqlite", "state/sub/../l.sqlite"]) {
+        out.assert_code(0);
+    }
+    // Then the path itself and a hard link to the file.
+    std::fs::hard_link(&db, env.path().join("hard.sqlite")).unwrap();
+    env.write("b.csv", generate::item_level(&Spec::clean(8, 1_500)));
+    for out in two_at_once(&env, "b.csv", ["state/l.sqlite", "hard.sqlite"]) {
+        out.assert_code(0);
+    }
+    let counts = recorded(&db);
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| *n > 1).collect();
+    assert!(counts.len() > 100, "{} parts", counts.len());
+    assert!(twice.is_empty(), "{} parts recorded twice", twice.len());
+    let files = std::fs::read_dir(env.path().join("inbox")).unwrap().count();
+    assert_eq!(files, counts.len(), "each part once in the folder");
+}
