@@ -114,6 +114,8 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
         // Email: a part over the attachment limit goes as several smaller ones.
         parts = crate::deliver::fit::fit(parts, max, opts.template.as_ref())?;
     }
+    // Two inputs with one stem must not deliver two files under one name.
+    push::unique_names(&mut parts);
     for n in &notes {
         say.line(n)?;
     }
@@ -186,24 +188,22 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
                     b.finish();
                 }
                 let line = match fate {
-                    Fate::Sent => {
+                    Fate::Sent(name) => {
                         rows_sent += p.rows;
                         sent_parts += 1;
+                        format!("sent {name} ({}) to {destination}", plural(p.rows, "row"))
+                    }
+                    Fate::AlreadyDelivered(d) => {
+                        skipped += 1;
                         format!(
-                            "sent {} ({}) to {destination}",
-                            p.name,
-                            plural(p.rows, "row")
+                            "already delivered {} on {}; not sent again",
+                            d.remote_name, d.delivered_at
                         )
                     }
-                    Fate::AlreadyDelivered(when) => {
-                        skipped += 1;
-                        format!("already delivered {} on {when}; not sent again", p.name)
-                    }
-                    Fate::Arrived => {
+                    Fate::Arrived(name) => {
                         skipped += 1;
                         format!(
-                            "found {} complete at {destination} (an earlier run stopped before recording it); recorded, not sent again",
-                            p.name
+                            "found {name} at {destination} with the same bytes (sent before, not recorded); recorded, not sent again"
                         )
                     }
                     Fate::WouldSend => format!(

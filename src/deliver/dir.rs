@@ -1,7 +1,8 @@
 //! `--dir DIR`: parts written into a local folder (for example one that your own FTP server
-//! offers impact.com), each under a temporary name, flushed to disk, then renamed.
+//! offers impact.com), each under a temporary name, flushed to disk, then linked under its
+//! final name (a link, unlike a rename, never replaces a file already there).
 
-use super::{DeliveryError, PROBE_NAME, Transport, temporary_name};
+use super::{DeliveryError, Holding, PROBE_NAME, Transport, name_taken, temporary_name};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -26,6 +27,19 @@ impl Dir {
             message: format!("{}: {}", self.path.display(), err.message),
             ..err
         }
+    }
+}
+
+/// Gives `tmp` the name `dst` unless `dst` exists: a hard link where the file system has
+/// them, else a rename after a look (which a writer racing this one could still beat).
+fn place(tmp: &Path, dst: &Path) -> std::io::Result<()> {
+    match std::fs::hard_link(tmp, dst) {
+        Err(e)
+            if e.kind() != std::io::ErrorKind::AlreadyExists && dst.symlink_metadata().is_err() =>
+        {
+            std::fs::rename(tmp, dst)
+        }
+        other => other,
     }
 }
 
@@ -75,19 +89,32 @@ impl Transport for Dir {
             let _ = std::fs::remove_file(&tmp);
             return Err(self.fail("write", &e));
         }
-        std::fs::rename(&tmp, self.path.join(name)).map_err(|e| self.fail("rename", &e))?;
-        // Make the rename itself durable.
+        let placed = place(&tmp, &self.path.join(name));
+        let _ = std::fs::remove_file(&tmp);
+        match placed {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(name_taken(name));
+            }
+            Err(e) => return Err(self.fail("rename", &e)),
+            Ok(()) => {}
+        }
+        // Make the new name itself durable.
         if let Ok(d) = File::open(&self.path) {
             let _ = d.sync_all();
         }
         Ok(())
     }
 
-    fn size_of(&mut self, name: &str) -> Result<Option<u64>, DeliveryError> {
-        match std::fs::metadata(self.path.join(name)) {
-            Ok(m) => Ok(Some(m.len())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+    fn holds(&mut self, name: &str, bytes: u64, sha256: &str) -> Result<Holding, DeliveryError> {
+        let path = self.path.join(name);
+        match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Holding::Absent),
             Err(e) => Err(self.fail("look up", &e)),
+            // A folder, a link, a device: not a part, and not to be replaced either.
+            Ok(m) if !m.is_file() => Ok(Holding::Other),
+            Ok(m) => File::open(&path)
+                .and_then(|f| Holding::compare(m.len(), f, bytes, sha256))
+                .map_err(|e| self.fail("look up", &e)),
         }
     }
 

@@ -4,7 +4,8 @@
 //! delivered only on the server's final `250` after DATA. Failures name the SMTP stage.
 
 use super::{
-    DeliveryError, Kind, Transport, ca_certificate, certificate_rejected, error_chain, resolve,
+    DeliveryError, Holding, Kind, Transport, ca_certificate, certificate_rejected, error_chain,
+    resolve,
 };
 use crate::secret::Secret;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
@@ -253,9 +254,9 @@ impl Transport for Email {
         result
     }
 
-    fn size_of(&mut self, _name: &str) -> Result<Option<u64>, DeliveryError> {
-        // A sent message cannot be looked at again.
-        Ok(None)
+    fn holds(&mut self, _: &str, _: u64, _: &str) -> Result<Holding, DeliveryError> {
+        // A sent message cannot be looked at again, nor replaced by another.
+        Ok(Holding::Absent)
     }
 
     fn probe(&mut self, step: &mut dyn FnMut(&str)) -> Result<(), DeliveryError> {

@@ -3,8 +3,8 @@
 //! private one), binary transfers, a temporary name, a size check, then a rename.
 
 use super::{
-    DeliveryError, Kind, PROBE_NAME, Transport, ca_certificate, certificate_rejected, connect_tcp,
-    put_probe, resolve, server_url, temporary_name,
+    DeliveryError, Holding, Kind, PROBE_NAME, Transport, ca_certificate, certificate_rejected,
+    connect_tcp, name_taken, put_probe, resolve, server_url, temporary_name,
 };
 use crate::secret::Secret;
 use std::io::{Read, Write};
@@ -203,6 +203,11 @@ fn upload<T: TlsStream>(
     } else {
         name.to_string()
     };
+    // RNTO and STOR replace what is there: look first (another writer could still come in
+    // between; nothing in FTP can prevent that).
+    if !rename && remote_size(ftp, name)?.is_some() {
+        return Err(name_taken(name));
+    }
     let mut src = std::fs::File::open(local)
         .map_err(|e| DeliveryError::permanent("read part", e.to_string()))?;
     let mut stream = ftp
@@ -232,6 +237,10 @@ fn upload<T: TlsStream>(
         ));
     }
     if rename {
+        if remote_size(ftp, name)?.is_some() {
+            let _ = ftp.rm(&target);
+            return Err(name_taken(name));
+        }
         ftp.rename(&target, &name.to_string()).map_err(|e| {
             let err = classify("rename", e);
             if err.kind == Kind::Permanent {
@@ -242,6 +251,40 @@ fn upload<T: TlsStream>(
         })?;
     }
     Ok(())
+}
+
+/// The size of `name` on the server, `None` when there is no such file (550).
+fn remote_size<T: TlsStream>(
+    ftp: &mut ImplFtpStream<T>,
+    name: &str,
+) -> Result<Option<u64>, DeliveryError> {
+    match ftp.size(name) {
+        Ok(n) => Ok(Some(n as u64)),
+        Err(FtpError::UnexpectedResponse(r)) if code(&r) == 550 => Ok(None),
+        Err(e) => Err(classify("look up", e)),
+    }
+}
+
+/// What `name` holds: its size first, then, when the size is the part's, its bytes.
+fn holds<T: TlsStream>(
+    ftp: &mut ImplFtpStream<T>,
+    name: &str,
+    bytes: u64,
+    sha256: &str,
+) -> Result<Holding, DeliveryError> {
+    let Some(size) = remote_size(ftp, name)? else {
+        return Ok(Holding::Absent);
+    };
+    if size != bytes {
+        return Ok(Holding::Other);
+    }
+    let mut stream = ftp
+        .retr_as_stream(name)
+        .map_err(|e| classify("look up", e))?;
+    let holding = Holding::compare(size, &mut stream, bytes, sha256)
+        .map_err(|e| DeliveryError::io("look up", &e))?;
+    stream.finish().map_err(|e| classify("look up", e))?;
+    Ok(holding)
 }
 
 impl Transport for Ftp {
@@ -275,18 +318,16 @@ impl Transport for Ftp {
         result
     }
 
-    fn size_of(&mut self, name: &str) -> Result<Option<u64>, DeliveryError> {
-        let size = match self.conn.as_mut() {
-            None => return Err(DeliveryError::temporary("look up", "not connected")),
-            Some(Conn::Plain(f)) => f.size(name),
-            Some(Conn::Tls(f)) => f.size(name),
+    fn holds(&mut self, name: &str, bytes: u64, sha256: &str) -> Result<Holding, DeliveryError> {
+        let result = match self.conn.as_mut() {
+            None => Err(DeliveryError::temporary("look up", "not connected")),
+            Some(Conn::Plain(f)) => holds(f, name, bytes, sha256),
+            Some(Conn::Tls(f)) => holds(f, name, bytes, sha256),
         };
-        match size {
-            Ok(n) => Ok(Some(n as u64)),
-            // 550: no such file.
-            Err(FtpError::UnexpectedResponse(r)) if code(&r) == 550 => Ok(None),
-            Err(e) => Err(classify("look up", e)),
+        if result.as_ref().is_err_and(|e| e.kind == Kind::Temporary) {
+            self.conn = None;
         }
+        result
     }
 
     fn probe(&mut self, step: &mut dyn FnMut(&str)) -> Result<(), DeliveryError> {

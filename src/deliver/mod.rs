@@ -10,6 +10,7 @@ pub mod retry;
 pub mod sftp;
 
 use std::fmt;
+use std::io::Read;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
@@ -112,10 +113,57 @@ impl fmt::Display for DeliveryError {
 
 impl std::error::Error for DeliveryError {}
 
+/// What a name at the destination holds, compared with a part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holding {
+    /// Nothing by that name.
+    Absent,
+    /// The part's very bytes (an earlier run's delivery).
+    Same,
+    /// Something else, never to be replaced.
+    Other,
+}
+
+impl Holding {
+    /// Compares what `remote` reads (`size` bytes, as the server says) with a part of `bytes`
+    /// bytes and digest `sha256`. Reads at most one byte more than the part.
+    pub fn compare(
+        size: u64,
+        remote: impl Read,
+        bytes: u64,
+        sha256: &str,
+    ) -> std::io::Result<Holding> {
+        if size != bytes {
+            return Ok(Holding::Other);
+        }
+        let mut reader = crate::digest::HashingReader::new(remote.take(bytes + 1));
+        std::io::copy(&mut reader, &mut std::io::sink())?;
+        let (digest, read) = reader.finish()?;
+        Ok(if read == bytes && digest == sha256 {
+            Holding::Same
+        } else {
+            Holding::Other
+        })
+    }
+}
+
+/// The error of a final name that something else took while the part was uploaded: the
+/// part is left under its temporary name's place (removed), and the next attempt picks a
+/// free name.
+pub fn name_taken(name: &str) -> DeliveryError {
+    DeliveryError::temporary(
+        "rename",
+        format!(
+            "{name} appeared at the destination while the part was uploaded; it was not replaced"
+        ),
+    )
+}
+
 /// A channel that delivers part files: a folder, an FTP or SFTP server, …
 ///
 /// Every implementation makes a part appear under its final name only when it is complete
-/// (a temporary name, then a rename), and reports failures as [`DeliveryError`]s.
+/// (a temporary name, then a rename), never replaces a file that is already there under
+/// that name, and reports failures as [`DeliveryError`]s.
 pub trait Transport {
     /// Where parts go, for people and the ledger: `sftp://acme@batch.impact.com:22/` (never
     /// a secret).
@@ -126,6 +174,7 @@ pub trait Transport {
     fn connect(&mut self, timeout: Duration) -> Result<(), DeliveryError>;
 
     /// Delivers the file at `local` as `name`. `progress` is told the bytes sent so far.
+    /// Something already under `name` is never replaced: [`name_taken`] is the error.
     fn put(
         &mut self,
         local: &Path,
@@ -133,9 +182,10 @@ pub trait Transport {
         progress: &mut dyn FnMut(u64),
     ) -> Result<(), DeliveryError>;
 
-    /// The size of the file `name` at the destination, if there is one (used after a run
-    /// that died mid-delivery, to tell whether its last part arrived).
-    fn size_of(&mut self, name: &str) -> Result<Option<u64>, DeliveryError>;
+    /// What `name` holds at the destination, compared with a part of `bytes` bytes and
+    /// digest `sha256` (before a part is sent, and after a run that died mid-delivery, to
+    /// tell whether its last part arrived). Channels that cannot look (email) say `Absent`.
+    fn holds(&mut self, name: &str, bytes: u64, sha256: &str) -> Result<Holding, DeliveryError>;
 
     /// The largest part the channel takes (email attachments), if it has a limit.
     fn max_part_bytes(&self) -> Option<u64> {

@@ -3,7 +3,7 @@
 //! writes for the same input and options.
 
 use super::retry::{self, Policy};
-use super::{DeliveryError, Kind, Transport};
+use super::{DeliveryError, Holding, Kind, Transport};
 use crate::diagnostic::Diagnostic;
 use crate::ledger::{self, Delivery, Ledger};
 use crate::split::{self, FileEntry, Names};
@@ -216,15 +216,16 @@ fn remove_stale(path: &Path) -> Result<()> {
 /// What happened to one part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fate {
-    /// Delivered now.
-    Sent,
-    /// Delivered by an earlier run, at this time.
-    AlreadyDelivered(String),
+    /// Delivered now, under this name.
+    Sent(String),
+    /// Delivered by an earlier run: the ledger's record of it.
+    AlreadyDelivered(Delivery),
     /// Would be sent (`--dry-run`).
     WouldSend,
-    /// Found complete at the destination: an earlier run sent it, then stopped before
-    /// recording it. Recorded now, not sent again.
-    Arrived,
+    /// Found at the destination under this name with the part's very bytes (an earlier run
+    /// sent it and stopped before recording it, or a run with another ledger sent it).
+    /// Recorded now, not sent again.
+    Arrived(String),
 }
 
 /// Something to tell the user while delivering.
@@ -260,65 +261,38 @@ pub fn deliver(
     // Progress (inside an attempt) and retry notices (between attempts) share the callback.
     let events = std::cell::RefCell::new(events);
     let tell = |e: Event| (events.borrow_mut())(e);
-    let destination = transport.destination();
-    let mut connected = false;
+    let mut channel = Channel {
+        transport,
+        destination: String::new(),
+        connected: false,
+        tell: &tell,
+    };
+    channel.destination = channel.transport.destination();
     let mut sent = 0;
     for part in parts {
         let known = match ledger {
             Some(l) if !how.force => l
-                .find(&destination, &part.sha256)
+                .find(&channel.destination, &part.sha256)
                 .map_err(Failure::LedgerBefore)?,
             _ => None,
         };
         if let Some(d) = known {
-            tell(Event::Part(part, &Fate::AlreadyDelivered(d.delivered_at)));
+            tell(Event::Part(part, &Fate::AlreadyDelivered(d)));
             continue;
         }
         if how.dry_run {
             tell(Event::Part(part, &Fate::WouldSend));
             continue;
         }
-        // A part an earlier run began to send and did not record may have arrived.
-        let unfinished = match ledger {
-            Some(l) if !how.force => l
-                .unfinished(&destination, &part.sha256)
-                .map_err(Failure::LedgerBefore)?
-                .filter(|name| *name == part.name),
-            _ => None,
+        let fate = channel.deliver(part, ledger, how)?;
+        let (Fate::Sent(name) | Fate::Arrived(name)) = &fate else {
+            unreachable!("a part delivered was sent or found")
         };
-        if let Some(l) = ledger {
-            l.begin(&destination, &part.sha256, &part.name, part.bytes)
-                .map_err(Failure::LedgerBefore)?;
-        }
-        let fate = retry::run(
-            &how.policy,
-            || {
-                if !connected {
-                    let timeout = io_timeout(&how.policy);
-                    transport.connect(timeout)?;
-                    connected = true;
-                }
-                let result = match &unfinished {
-                    Some(name) if transport.size_of(name)? == Some(part.bytes) => Ok(Fate::Arrived),
-                    _ => transport
-                        .put(&part.local, &part.name, &mut |n| {
-                            tell(Event::Progress(part, n))
-                        })
-                        .map(|()| Fate::Sent),
-                };
-                if result.as_ref().is_err_and(|e| e.kind == Kind::Temporary) {
-                    connected = false;
-                }
-                result
-            },
-            |e, delay| tell(Event::Retry(e, delay)),
-        )
-        .map_err(Failure::Delivery)?;
         if let Some(l) = ledger {
             l.record(&Delivery {
                 sha256: part.sha256.clone(),
-                destination: destination.clone(),
-                remote_name: part.name.clone(),
+                destination: channel.destination.clone(),
+                remote_name: name.clone(),
                 bytes: part.bytes,
                 rows: part.rows,
                 input: part.input.clone(),
@@ -331,13 +305,167 @@ pub fn deliver(
             })
             .map_err(Failure::Ledger)?;
         }
-        sent += usize::from(fate == Fate::Sent);
+        sent += usize::from(matches!(fate, Fate::Sent(_)));
         tell(Event::Part(part, &fate));
     }
-    if connected {
-        transport.disconnect();
+    if channel.connected {
+        channel.transport.disconnect();
     }
     Ok(sent)
+}
+
+/// The transport of one run, and whether it is connected.
+struct Channel<'a> {
+    transport: &'a mut dyn Transport,
+    destination: String,
+    connected: bool,
+    tell: &'a dyn Fn(Event<'_>),
+}
+
+/// Why one attempt at a part failed: the channel (retried when temporary) or the ledger's
+/// note (never retried; the part was not sent).
+enum Step {
+    Channel(DeliveryError),
+    Ledger(anyhow::Error),
+}
+
+impl From<DeliveryError> for Step {
+    fn from(e: DeliveryError) -> Step {
+        Step::Channel(e)
+    }
+}
+
+impl retry::Retryable for Step {
+    fn is_temporary(&self) -> bool {
+        matches!(self, Step::Channel(e) if e.kind == Kind::Temporary)
+    }
+}
+
+impl Channel<'_> {
+    /// Sends one part the ledger does not list, retrying temporary failures.
+    fn deliver(
+        &mut self,
+        part: &Part,
+        ledger: Option<&Ledger>,
+        how: &DeliverOptions,
+    ) -> Result<Fate, Failure> {
+        // A part an earlier run began to send and did not record may have arrived.
+        let noted = match ledger {
+            Some(l) if !how.force => l
+                .unfinished(&self.destination, &part.sha256)
+                .map_err(Failure::LedgerBefore)?,
+            _ => None,
+        };
+        let tell = self.tell;
+        retry::run(
+            &how.policy,
+            || {
+                if !self.connected {
+                    self.transport.connect(io_timeout(&how.policy))?;
+                    self.connected = true;
+                }
+                let result = self.attempt(part, ledger, noted.as_deref(), how.force);
+                if result.as_ref().is_err_and(retry::Retryable::is_temporary) {
+                    self.connected = false;
+                }
+                result
+            },
+            |e, delay| {
+                if let Step::Channel(e) = e {
+                    tell(Event::Retry(e, delay));
+                }
+            },
+        )
+        .map_err(|e| match e {
+            Step::Channel(e) => Failure::Delivery(e),
+            Step::Ledger(e) => Failure::LedgerBefore(e),
+        })
+    }
+
+    /// One attempt: the noted name if it holds the part already, else the first name that
+    /// is free (noted in the ledger, then sent) or holds the part. `force`: a name that holds
+    /// the part counts as taken, so that the part is delivered again as a new file.
+    fn attempt(
+        &mut self,
+        part: &Part,
+        ledger: Option<&Ledger>,
+        noted: Option<&str>,
+        force: bool,
+    ) -> Result<Fate, Step> {
+        if let Some(name) = noted
+            && self.transport.holds(name, part.bytes, &part.sha256)? == Holding::Same
+        {
+            return Ok(Fate::Arrived(name.to_string()));
+        }
+        let name = match self.free_name(part, force)? {
+            (name, Holding::Same) => return Ok(Fate::Arrived(name)),
+            (name, _) => name,
+        };
+        if let Some(l) = ledger {
+            l.begin(&self.destination, &part.sha256, &name, part.bytes)
+                .map_err(Step::Ledger)?;
+        }
+        let tell = self.tell;
+        self.transport
+            .put(&part.local, &name, &mut |n| tell(Event::Progress(part, n)))?;
+        Ok(Fate::Sent(name))
+    }
+
+    /// The part's name, or its first variant ([`variant`]) that holds nothing or the part
+    /// itself: a name that holds other bytes is never reused.
+    fn free_name(&mut self, part: &Part, force: bool) -> Result<(String, Holding), DeliveryError> {
+        for n in 1..=MAX_VARIANTS {
+            let name = variant(&part.name, n);
+            match self.transport.holds(&name, part.bytes, &part.sha256)? {
+                Holding::Other => continue,
+                Holding::Same if force => continue,
+                holding => return Ok((name, holding)),
+            }
+        }
+        Err(DeliveryError::permanent(
+            "choose a name",
+            format!(
+                "{} and its variants up to {} all hold other files at {}",
+                part.name,
+                variant(&part.name, MAX_VARIANTS),
+                self.destination
+            ),
+        )
+        .help(
+            "move the old files out of the way at the destination; none of them is ever replaced",
+        ))
+    }
+}
+
+/// How many names a part may try at the destination (its own, then `.2` … `.99`).
+pub const MAX_VARIANTS: u32 = 99;
+
+/// Variant `n` of a part's name: the name itself for 1, else `n` before its extension
+/// (`2026-06-30_orders_part001.2.csv`).
+pub fn variant(name: &str, n: u32) -> String {
+    if n <= 1 {
+        return name.to_string();
+    }
+    match name.rfind('.') {
+        Some(i) if i > 0 => format!("{}.{n}{}", &name[..i], &name[i..]),
+        _ => format!("{name}.{n}"),
+    }
+}
+
+/// Makes every part's name unique within the run (two inputs with one stem, or standard
+/// input beside a file called `stdin.csv`): a repeated name gets the first free
+/// [`variant`], in input order, so the same inputs get the same names on every run.
+pub fn unique_names(parts: &mut [Part]) {
+    let mut used = std::collections::HashSet::new();
+    for part in parts {
+        let base = part.name.clone();
+        let mut n = 1;
+        while used.contains(&variant(&base, n)) {
+            n += 1;
+        }
+        part.name = variant(&base, n);
+        used.insert(part.name.clone());
+    }
 }
 
 /// The timeout for one network operation: a minute, or what is left of the run.

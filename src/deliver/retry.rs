@@ -45,13 +45,25 @@ impl Policy {
     }
 }
 
+/// A failure that another attempt may get past.
+pub trait Retryable {
+    /// True when retrying can help.
+    fn is_temporary(&self) -> bool;
+}
+
+impl Retryable for DeliveryError {
+    fn is_temporary(&self) -> bool {
+        self.kind == Kind::Temporary
+    }
+}
+
 /// Runs `op` until it succeeds, fails permanently, or the policy runs out. `on_retry` is told
 /// of each temporary failure and the delay before the next attempt.
-pub fn run<T>(
+pub fn run<T, E: Retryable>(
     policy: &Policy,
-    mut op: impl FnMut() -> Result<T, DeliveryError>,
-    mut on_retry: impl FnMut(&DeliveryError, Duration),
-) -> Result<T, DeliveryError> {
+    mut op: impl FnMut() -> Result<T, E>,
+    mut on_retry: impl FnMut(&E, Duration),
+) -> Result<T, E> {
     let mut random = seed();
     let mut attempt = 0;
     loop {
@@ -59,7 +71,7 @@ pub fn run<T>(
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        if err.kind == Kind::Permanent || attempt >= policy.retries {
+        if !err.is_temporary() || attempt >= policy.retries {
             return Err(err);
         }
         random = xorshift(random);

@@ -3,11 +3,14 @@
 //! nothing is ever trusted silently), then a temporary name, a size check and a rename.
 
 use super::{
-    DeliveryError, Kind, PROBE_NAME, Transport, connect_tcp, put_probe, resolve, server_url,
-    temporary_name,
+    DeliveryError, Holding, Kind, PROBE_NAME, Transport, connect_tcp, name_taken, put_probe,
+    resolve, server_url, temporary_name,
 };
 use crate::secret::Secret;
-use ssh2::{CheckResult, ErrorCode, HashType, KnownHostFileKind, Session, Sftp as SftpChannel};
+use ssh2::{
+    CheckResult, ErrorCode, HashType, KnownHostFileKind, OpenFlags, OpenType, Session,
+    Sftp as SftpChannel,
+};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -219,10 +222,18 @@ impl Sftp {
             .len();
         let mut src = std::fs::File::open(local)
             .map_err(|e| DeliveryError::permanent("read part", e.to_string()))?;
+        // Straight to the final name, the file must not exist yet (never truncate one).
+        let flags = match rename {
+            true => OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE,
+            false => OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::EXCLUSIVE,
+        };
         let mut remote = conn
             .sftp
-            .create(target)
-            .map_err(|e| classify("upload", &e))?;
+            .open_mode(target, flags, 0o644, OpenType::File)
+            .map_err(|e| match conn.sftp.stat(target) {
+                Ok(_) if !rename => name_taken(name),
+                _ => classify("upload", &e),
+            })?;
         let mut buf = vec![0; 64 * 1024];
         let mut sent = 0;
         loop {
@@ -263,9 +274,13 @@ impl Sftp {
             ));
         }
         if rename {
-            // SFTP v3 rename refuses an existing target (a part sent again with --force).
-            let _ = conn.sftp.unlink(&dst);
+            // SFTP v3 rename refuses an existing target: a file already there is never
+            // replaced (see `Transport::put`).
             conn.sftp.rename(&tmp, &dst, None).map_err(|e| {
+                if conn.sftp.lstat(&dst).is_ok() {
+                    let _ = conn.sftp.unlink(&tmp);
+                    return name_taken(name);
+                }
                 let err = classify("rename", &e);
                 if err.kind == Kind::Permanent {
                     err.help("the server refuses to rename uploads; set `rename = false` under [sftp] to upload straight to the final name (a partial file can then appear under it while uploading)")
@@ -320,17 +335,24 @@ impl Transport for Sftp {
         result
     }
 
-    fn size_of(&mut self, name: &str) -> Result<Option<u64>, DeliveryError> {
+    fn holds(&mut self, name: &str, bytes: u64, sha256: &str) -> Result<Holding, DeliveryError> {
         let conn = self
             .conn
             .as_ref()
             .ok_or_else(|| DeliveryError::temporary("look up", "not connected"))?;
-        match conn.sftp.stat(&self.remote(name)) {
-            Ok(st) => Ok(st.size),
+        let path = self.remote(name);
+        let stat = match conn.sftp.lstat(&path) {
+            Ok(st) => st,
             // LIBSSH2_FX_NO_SUCH_FILE
-            Err(e) if e.code() == ErrorCode::SFTP(2) => Ok(None),
-            Err(e) => Err(classify("look up", &e)),
+            Err(e) if e.code() == ErrorCode::SFTP(2) => return Ok(Holding::Absent),
+            Err(e) => return Err(classify("look up", &e)),
+        };
+        if !stat.is_file() {
+            return Ok(Holding::Other);
         }
+        let file = conn.sftp.open(&path).map_err(|e| classify("look up", &e))?;
+        Holding::compare(stat.size.unwrap_or(u64::MAX), file, bytes, sha256)
+            .map_err(|e| DeliveryError::io("look up", &e))
     }
 
     fn probe(&mut self, step: &mut dyn FnMut(&str)) -> Result<(), DeliveryError> {

@@ -17,6 +17,7 @@ mod interop;
 mod invariants;
 mod ledger;
 mod model;
+mod overwrite;
 mod properties;
 mod push;
 mod push_api;
