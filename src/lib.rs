@@ -25,6 +25,7 @@ pub mod report;
 pub mod secret;
 pub mod split;
 pub mod template;
+pub mod trust;
 pub mod validate;
 pub mod values;
 

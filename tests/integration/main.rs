@@ -30,5 +30,6 @@ mod servers;
 mod snapshot;
 mod split;
 mod templates;
+mod trust;
 mod util;
 mod validate;
