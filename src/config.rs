@@ -185,7 +185,7 @@ impl Config {
         for (key, value) in self.trusted_files() {
             let path = self.resolve(value);
             if path.exists() {
-                crate::trust::check(&path, &format!("the {key} file"))?;
+                crate::trust::check(&path, &format!("the {key}"))?;
             }
         }
         Ok(())
@@ -609,6 +609,67 @@ mod tests {
             assert!(!e.contains('\n'), "{text:?}: {e}");
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    /// Every key of every section (and the usual mistaken ones), each with a secret written
+    /// every wrong way: whatever the error, the secret is not in it.
+    #[test]
+    fn no_mistake_anywhere_shows_the_value() {
+        let sections = [
+            (
+                "sftp",
+                "host port username password_env password_file password_command key_file key_passphrase_env known_hosts host_key ca_file remote_dir rename password",
+            ),
+            (
+                "ftp",
+                "host port username password_env password_file ca_file remote_dir rename password",
+            ),
+            (
+                "email",
+                "smtp_host smtp_port tls username password_env password_file from to cc max_attachment_bytes smtp_password password",
+            ),
+            (
+                "api",
+                "base_url account_sid auth_token_env auth_token_file concurrency auth_token",
+            ),
+            ("ledger", "path password"),
+        ];
+        let mut errors = 0;
+        for secret in ["Hx7secretQ", "p@ss:w0rd!", "se cr\\et#1", "8675309"] {
+            let forms = [
+                format!("\"{secret}\""),
+                format!("'{secret}'"),
+                secret.to_string(),
+                format!("\"{secret}"),
+                format!("'{secret}"),
+                format!("\"\"\"{secret}"),
+                format!("[\"{secret}\", 1]"),
+                format!("[{secret}]"),
+                format!("{{ a = \"{secret}\" }}"),
+                format!("\"{secret}\" x"),
+                format!("\"a\\q{secret}\""),
+                format!("1979-05-27T{secret}"),
+                format!("{secret}\nhost = 1"),
+            ];
+            for (section, keys) in sections {
+                for key in keys.split(' ') {
+                    for form in &forms {
+                        for text in [
+                            format!("[{section}]\n{key} = {form}\n"),
+                            format!("[{section}]\n{key} = \"x\"\n{key} = {form}\n"),
+                            format!("{section}.{key} = {form}\n"),
+                        ] {
+                            if let Err(e) = Config::parse(&text) {
+                                errors += 1;
+                                let e = format!("{e:#}");
+                                assert!(!e.contains(secret), "{text:?}: {e}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(errors > 1000, "{errors}");
     }
 
     #[test]
