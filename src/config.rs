@@ -5,7 +5,7 @@
 //! errors, so that a typo never silently falls back to a default.
 
 use crate::secret::Source;
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -132,26 +132,63 @@ impl Config {
     pub fn load(explicit: Option<&Path>) -> Result<Config> {
         let path = match explicit {
             Some(p) => Some(p.to_path_buf()),
+            // `exists`, not `is_file`: a `./convsubmit.toml` that is a device or a folder is
+            // an error, not silently no config.
             None => [Some(PathBuf::from("convsubmit.toml")), user_config()]
                 .into_iter()
                 .flatten()
-                .find(|p| p.is_file()),
+                .find(|p| p.exists()),
         };
         let Some(path) = path else {
             return Ok(Config::default());
         };
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read the config file {}", path.display()))?;
-        let mut config = Config::parse(&text)
-            .with_context(|| format!("{} is not a valid convsubmit config", path.display()))?;
+        // Refused before anything in it is used: it names the commands run for secrets.
+        let text = crate::trust::read(&path, "the config file")?;
+        let mut config = Config::parse(&text).map_err(|e| {
+            anyhow::anyhow!("the config file {} is not valid: {e:#}", path.display())
+        })?;
         config.path = Some(path);
+        config.check_files()?;
         Ok(config)
     }
 
     /// Parses the text of a config file (no file system access; `path` is left unset).
-    /// Any text gives a config or an error, never a panic.
+    /// Any text gives a config or an error, never a panic. The error gives the line, column
+    /// and key, never a line's text nor a value: a secret typed under the wrong key would
+    /// otherwise be printed back.
     pub fn parse(text: &str) -> Result<Config> {
-        Ok(toml::from_str(text)?)
+        toml::from_str(text).map_err(|e| anyhow::anyhow!(parse_error::describe(text, &e)))
+    }
+
+    /// The files the config names that hold a secret or decide whom a secret is sent to
+    /// (known hosts, CA certificates), as `(key, value)`.
+    fn trusted_files(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("[sftp] password_file", &self.sftp.password_file),
+            ("[sftp] key_file", &self.sftp.key_file),
+            ("[sftp] known_hosts", &self.sftp.known_hosts),
+            ("[ftp] password_file", &self.ftp.password_file),
+            ("[ftp] ca_file", &self.ftp.ca_file),
+            ("[email] password_file", &self.email.password_file),
+            ("[email] ca_file", &self.email.ca_file),
+            ("[api] auth_token_file", &self.api.auth_token_file),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| Some((key, value.as_deref()?)))
+        .collect()
+    }
+
+    /// Refuses (crate::trust) each file of [`Config::trusted_files`] that exists, before any
+    /// command runs, secret is read or connection made. A missing one is left to the read
+    /// that needs it, which says so.
+    fn check_files(&self) -> Result<()> {
+        for (key, value) in self.trusted_files() {
+            let path = self.resolve(value);
+            if path.exists() {
+                crate::trust::check(&path, &format!("the {key}"))?;
+            }
+        }
+        Ok(())
     }
 
     /// The folder relative paths in the file are relative to.
@@ -253,6 +290,170 @@ fn state_dir() -> PathBuf {
         .map_or_else(|| home().join(".local").join("state"), PathBuf::from)
 }
 
+/// Config parse errors in words of our own: toml's own message shows the offending line and
+/// serde's names the value (`invalid type: string "hunter2", expected u16`).
+mod parse_error {
+    /// `line L, column C: key `K`: what is wrong and what is expected`.
+    pub fn describe(text: &str, e: &toml::de::Error) -> String {
+        let start = e.span().map_or(text.len(), |s| s.start).min(text.len());
+        let before = text.get(..start).unwrap_or(text);
+        let line = before.matches('\n').count();
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() + 1;
+        let place = match key_path(text, line) {
+            Some((key, true)) => format!(": key `{key}`"),
+            Some((table, false)) => format!(": in [{table}]"),
+            None => String::new(),
+        };
+        let what = redact_values(text, &problem(e.message()));
+        format!("line {}, column {column}{place}: {what}", line + 1)
+    }
+
+    /// The key on line `line` (0-based) with its table, `(path, true)`; else the table the
+    /// line is in, `(table, false)`. Only plain keys: a quoted one could be anything.
+    fn key_path(text: &str, line: usize) -> Option<(String, bool)> {
+        let lines: Vec<&str> = text.split('\n').collect();
+        let here = lines.get(line)?.trim();
+        if let Some(h) = header(here) {
+            return Some((h, true));
+        }
+        let table = lines[..line].iter().rev().find_map(|l| header(l.trim()));
+        let key = here
+            .split_once('=')
+            .map(|(k, _)| k.trim())
+            .filter(|k| plain_key(k));
+        match (table, key) {
+            (Some(t), Some(k)) => Some((format!("{t}.{k}"), true)),
+            (None, Some(k)) => Some((k.to_string(), true)),
+            (Some(t), None) => Some((t, false)),
+            (None, None) => None,
+        }
+    }
+
+    /// `sftp` for a line `[sftp]` or `[[sftp]]`.
+    fn header(line: &str) -> Option<String> {
+        let inner = line.strip_prefix('[')?;
+        let inner = inner.strip_prefix('[').unwrap_or(inner);
+        let name = inner[..inner.find(']')?].trim();
+        plain_key(name).then(|| name.to_string())
+    }
+
+    fn plain_key(k: &str) -> bool {
+        !k.is_empty()
+            && k.len() <= 64
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    }
+
+    /// What is wrong, from toml's or serde's message, keeping only words that cannot come
+    /// from the file (the value in `invalid type: string "…"` is dropped).
+    fn problem(message: &str) -> String {
+        if message.starts_with("unknown field `") {
+            let allowed: Vec<&str> = message
+                .split_once(", expected ")
+                .map(|(_, list)| list.split('`').skip(1).step_by(2).collect())
+                .unwrap_or_default();
+            if allowed.iter().all(|k| plain_key(k)) && !allowed.is_empty() {
+                return format!("unknown key (expected one of: {})", allowed.join(", "));
+            }
+            return "unknown key".into();
+        }
+        if message == "duplicate key" {
+            return "set twice (a key or a [table] may appear only once)".into();
+        }
+        for (prefix, what) in [
+            ("invalid type: ", "wrong type"),
+            ("invalid value: ", "value out of range"),
+            ("invalid length ", "wrong number of items"),
+            ("unknown variant ", "value not allowed"),
+        ] {
+            if let Some(rest) = message.strip_prefix(prefix) {
+                let expected = rest
+                    .rfind(", expected ")
+                    .map(|i| expected_words(&rest[i + ", expected ".len()..]));
+                let found = found_words(rest).filter(|_| prefix == "invalid type: ");
+                return match (expected, found) {
+                    (Some(e), Some(f)) => format!("{what}: expected {e}, found {f}"),
+                    (Some(e), None) => format!("{what}: expected {e}"),
+                    _ => what.into(),
+                };
+            }
+        }
+        format!("invalid TOML: {}", redact_quoted(message))
+    }
+
+    /// serde's name of the type a key takes, in words.
+    fn expected_words(expected: &str) -> String {
+        match expected {
+            "u16" => "a whole number from 0 to 65535".into(),
+            "u64" | "usize" | "u32" => "a whole number from 0".into(),
+            "a boolean" => "true or false".into(),
+            e if e.starts_with("struct ") => "a table ([name] and keys under it)".into(),
+            e => redact_quoted(e),
+        }
+    }
+
+    /// The kind of value found (serde's `string "…"` → a string); `None` for any other text.
+    fn found_words(rest: &str) -> Option<&'static str> {
+        let kinds = [
+            ("string", "a string"),
+            ("integer", "a number"),
+            ("floating point", "a decimal number"),
+            ("boolean", "true or false"),
+            ("sequence", "an array"),
+            ("map", "a table"),
+            ("character", "a character"),
+        ];
+        kinds.into_iter().find_map(|(serde, words)| {
+            let after = rest.strip_prefix(serde)?;
+            matches!(after.chars().next(), Some(' ' | ',')).then_some(words)
+        })
+    }
+
+    /// Drops every `…` or "…" part longer than one character that holds a letter or digit:
+    /// toml names tokens like `=` or `"` that way, and anything longer could be from the file.
+    pub(super) fn redact_quoted(message: &str) -> String {
+        let mut out = String::new();
+        let mut rest = message;
+        while let Some(i) = rest.find(['`', '"']) {
+            let quote = rest[i..].chars().next().unwrap_or('`');
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 1..];
+            let Some(end) = after.find(quote) else {
+                out.push('…');
+                return out;
+            };
+            let inner = &after[..end];
+            if inner.chars().count() > 1 && inner.chars().any(char::is_alphanumeric) {
+                out.push('…');
+            } else {
+                out.push(quote);
+                out.push_str(inner);
+                out.push(quote);
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// Belt and braces: no value written in the file (4 characters or more) survives in
+    /// `what`, whatever a future toml or serde message says.
+    fn redact_values(text: &str, what: &str) -> String {
+        let mut out = what.to_string();
+        for line in text.lines() {
+            let Some((_, value)) = line.split_once('=') else {
+                continue;
+            };
+            let value = value.trim().trim_matches(['"', '\'', ' ', '\t']);
+            if value.chars().count() >= 4 && out.contains(value) {
+                out = out.replace(value, "***");
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,9 +516,166 @@ mod tests {
     #[test]
     fn typos_are_errors() {
         let e = parse("[sftp]\nhots = \"x\"\n").unwrap_err();
-        assert!(format!("{e:#}").contains("unknown field `hots`"), "{e:#}");
+        assert!(
+            format!("{e:#}").starts_with(
+                "line 2, column 1: key `sftp.hots`: unknown key (expected one of: host, port, "
+            ),
+            "{e:#}"
+        );
         let e = parse("[sfpt]\n").unwrap_err();
-        assert!(format!("{e:#}").contains("unknown field `sfpt`"), "{e:#}");
+        assert_eq!(
+            format!("{e:#}"),
+            "line 1, column 2: key `sfpt`: unknown key (expected one of: sftp, ftp, email, api, ledger)"
+        );
+    }
+
+    /// Each kind of mistake, with a secret where a value goes: the message has the place,
+    /// the key and what is wrong, and never the value (toml's own would print the line).
+    #[test]
+    fn parse_errors_never_show_a_value() {
+        const S: &str = "hunter2-Zx8";
+        let cases = [
+            (
+                format!("[sftp]\nusername = \"a\"\npassword = \"{S}\"\n"),
+                "line 3, column 1: key `sftp.password`: unknown key",
+            ),
+            (
+                format!("[api]\nauth_token = \"{S}\"\n"),
+                "line 2, column 1: key `api.auth_token`: unknown key",
+            ),
+            (
+                format!("[email]\nsmtp_password='{S}'\n"),
+                "line 2, column 1: key `email.smtp_password`: unknown key",
+            ),
+            (
+                format!("[sftp]\nport = \"{S}\"\n"),
+                "line 2, column 8: key `sftp.port`: wrong type: expected a whole number from 0 to 65535, found a string",
+            ),
+            (
+                "[sftp]\nport = 99999999\n".into(),
+                "line 2, column 8: key `sftp.port`: value out of range: expected a whole number from 0 to 65535",
+            ),
+            (
+                format!("[sftp]\nrename = \"{S}\"\n"),
+                "line 2, column 10: key `sftp.rename`: wrong type: expected true or false, found a string",
+            ),
+            (
+                format!("[email]\ncc = \"{S}\"\n"),
+                "line 2, column 6: key `email.cc`: wrong type: expected a sequence, found a string",
+            ),
+            (
+                format!("sftp = \"{S}\"\n"),
+                "line 1, column 8: key `sftp`: wrong type: expected a table ([name] and keys under it), found a string",
+            ),
+            (
+                format!("[sftp]\npassword = {S}\n"),
+                "line 2, column 12: key `sftp.password`: invalid TOML: string values must be quoted, expected literal string",
+            ),
+            (
+                format!("[sftp]\npassword_file = \"{S}\n"),
+                "line 2, column 29: key `sftp.password_file`: invalid TOML: invalid basic string, expected `\"`",
+            ),
+            (
+                format!("[sftp]\nhost = '{S}\n"),
+                "line 2, column 20: key `sftp.host`: invalid TOML: invalid literal string, expected `'`",
+            ),
+            (
+                format!("[sftp]\nhost = \"a\"\nhost = \"{S}\"\n"),
+                "line 3, column 1: key `sftp.host`: set twice",
+            ),
+            (
+                format!("[email]\ncc = [\n  \"a@b.example\",\n  {S},\n]\n"),
+                "line 4, column 3: in [email]: invalid TOML",
+            ),
+            (
+                format!("[sftp]\nhost = \"a\\q{S}\"\n"),
+                "line 2, column 11: key `sftp.host`: invalid TOML: missing escaped value",
+            ),
+            (
+                format!("[sftp.{S}]\n"),
+                "line 1, column 7: key `sftp.hunter2-Zx8`: unknown key",
+            ),
+        ];
+        let mut wrong = vec![];
+        for (text, want) in cases {
+            let e = format!("{:#}", Config::parse(&text).unwrap_err());
+            if !e.starts_with(want) {
+                wrong.push(format!("{text:?}\n got: {e}\nwant: {want}"));
+            }
+            // The last case names a key the file made up: a key, not a value.
+            if !text.starts_with("[sftp.") {
+                assert!(!e.contains("hunter2"), "{text:?}: {e}");
+            }
+            assert!(!e.contains('\n'), "{text:?}: {e}");
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    /// Every key of every section (and the usual mistaken ones), each with a secret written
+    /// every wrong way: whatever the error, the secret is not in it.
+    #[test]
+    fn no_mistake_anywhere_shows_the_value() {
+        let sections = [
+            (
+                "sftp",
+                "host port username password_env password_file password_command key_file key_passphrase_env known_hosts host_key ca_file remote_dir rename password",
+            ),
+            (
+                "ftp",
+                "host port username password_env password_file ca_file remote_dir rename password",
+            ),
+            (
+                "email",
+                "smtp_host smtp_port tls username password_env password_file from to cc max_attachment_bytes smtp_password password",
+            ),
+            (
+                "api",
+                "base_url account_sid auth_token_env auth_token_file concurrency auth_token",
+            ),
+            ("ledger", "path password"),
+        ];
+        let mut errors = 0;
+        for secret in ["Hx7secretQ", "p@ss:w0rd!", "se cr\\et#1", "8675309"] {
+            let forms = [
+                format!("\"{secret}\""),
+                format!("'{secret}'"),
+                secret.to_string(),
+                format!("\"{secret}"),
+                format!("'{secret}"),
+                format!("\"\"\"{secret}"),
+                format!("[\"{secret}\", 1]"),
+                format!("[{secret}]"),
+                format!("{{ a = \"{secret}\" }}"),
+                format!("\"{secret}\" x"),
+                format!("\"a\\q{secret}\""),
+                format!("1979-05-27T{secret}"),
+                format!("{secret}\nhost = 1"),
+            ];
+            for (section, keys) in sections {
+                for key in keys.split(' ') {
+                    for form in &forms {
+                        for text in [
+                            format!("[{section}]\n{key} = {form}\n"),
+                            format!("[{section}]\n{key} = \"x\"\n{key} = {form}\n"),
+                            format!("{section}.{key} = {form}\n"),
+                        ] {
+                            if let Err(e) = Config::parse(&text) {
+                                errors += 1;
+                                let e = format!("{e:#}");
+                                assert!(!e.contains(secret), "{text:?}: {e}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(errors > 1000, "{errors}");
+    }
+
+    #[test]
+    fn quoted_words_from_the_file_are_dropped() {
+        let s = parse_error::redact_quoted("invalid x `ab1` and \"secret\" but `=` and `\"` stay");
+        assert_eq!(s, "invalid x … and … but `=` and `\"` stay");
     }
 
     #[test]

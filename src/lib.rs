@@ -27,6 +27,7 @@ pub mod say;
 pub mod secret;
 pub mod split;
 pub mod template;
+pub mod trust;
 pub mod validate;
 pub mod values;
 

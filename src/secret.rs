@@ -61,8 +61,8 @@ impl Source {
                     bail!("the environment variable {var} is not valid text")
                 }
             },
-            Source::File(path) => std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the secret file {}", path.display()))?,
+            // Only a regular, bounded file nobody else could have written (crate::trust).
+            Source::File(path) => crate::trust::read(path, "the secret file")?,
             Source::Command(cmd) => {
                 let out = std::process::Command::new("sh")
                     .args(["-c", cmd])
@@ -110,24 +110,21 @@ pub fn check_private(path: &Path) -> Option<String> {
     })
 }
 
-/// Warns when a config file that names a secret file can be read or written by users other
-/// than its owner and group.
+/// Warns when a config file that names a secret file can be read by users other than its
+/// owner and group (they learn where the secret is). One others can write is refused before
+/// this (crate::trust).
 #[cfg(unix)]
 pub fn check_config(path: &Path) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path).ok()?.permissions().mode();
-    let how = match (mode & 0o004 != 0, mode & 0o002 != 0) {
-        (true, true) => "read and changed",
-        (true, false) => "read",
-        (false, true) => "changed",
-        (false, false) => return None,
-    };
-    Some(format!(
-        "{} names a secret file and can be {how} by other users (mode {:o}); run `chmod 600 {}`",
-        path.display(),
-        mode & 0o777,
-        path.display()
-    ))
+    (mode & 0o004 != 0).then(|| {
+        format!(
+            "{} names a secret file and can be read by other users (mode {:o}); run `chmod 600 {}`",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        )
+    })
 }
 
 /// Never warns where permissions are not Unix modes.

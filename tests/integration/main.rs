@@ -31,5 +31,6 @@ mod servers;
 mod snapshot;
 mod split;
 mod templates;
+mod trust;
 mod util;
 mod validate;

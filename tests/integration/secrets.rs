@@ -4,7 +4,8 @@
 //! Each run's stdout and stderr, every file it left in its folder (ledger, results CSV,
 //! rejects) and the server's own log are searched for the value.
 //!
-//! Also: the warnings about secret files and config files other users can read.
+//! Also: the warnings about secret files and config files other users can read (files they
+//! can write are refused: trust.rs).
 
 use crate::servers::api::{ApiOptions, ApiServer, ErrorShape};
 use crate::servers::ftp::{FtpOptions, FtpServer};
@@ -374,11 +375,16 @@ fn secret_and_config_files_others_can_read_are_warned_about() {
         w[0].contains("convsubmit.toml") && w[0].contains("chmod 600 "),
         "{out:#?}"
     );
-    // Writable by others: anyone could point it at their own command or file.
+    // Writable by others: anyone could point it at their own command or file. Refused, not
+    // warned about (trust.rs has the cases).
     let out = warning_run(0o602, 0o600);
-    assert_eq!(warnings(&out).len(), 1, "{out:#?}");
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(
+        out.stderr.contains("chmod go-w convsubmit.toml"),
+        "{out:#?}"
+    );
     // Both.
-    assert_eq!(warnings(&warning_run(0o666, 0o644)).len(), 2);
+    assert_eq!(warnings(&warning_run(0o644, 0o644)).len(), 2);
 }
 
 /// Standard base64, padded, as a server would echo an `AUTH PLAIN` blob.
