@@ -341,8 +341,9 @@ pub fn run(args: &StatusArgs, config: &Config, out: &mut dyn Write) -> Result<Ex
                 );
                 ExitStatus::PermanentDelivery
             }
-            Outcome::Retry { .. } if !foreign.is_empty() => {
-                // What a person must fix outweighs what a re-run may.
+            Outcome::Retry { message, .. } if !foreign.is_empty() => {
+                // What a person must fix (above) outweighs what a re-run may.
+                eprintln!("convsubmit: error: cannot ask impact.com now ({message})");
                 ExitStatus::PermanentDelivery
             }
             Outcome::Refused {
