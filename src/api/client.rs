@@ -167,8 +167,10 @@ impl Client {
         }
     }
 
+    /// The server's text made safe to print: the credentials cut out first, then control
+    /// characters escaped and the text shortened (so no part of a secret is left).
     fn scrub(&self, text: &str) -> String {
-        scrub(text, &self.account_sid, self.token.expose())
+        shorten(&scrub(text, &self.account_sid, self.token.expose()))
     }
 }
 
@@ -275,7 +277,7 @@ pub fn read_get(
     body: &str,
     now: u64,
 ) -> Result<serde_json::Value, Outcome> {
-    if let Some(refused) = redirect(status, headers, &str::to_string) {
+    if let Some(refused) = redirect(status, headers, &shorten) {
         return Err(refused);
     }
     if status == 200 {
@@ -302,7 +304,7 @@ pub fn read_post(
     now: u64,
 ) -> (Outcome, Limits) {
     let limits = limits(headers, now);
-    if let Some(refused) = redirect(status, headers, &str::to_string) {
+    if let Some(refused) = redirect(status, headers, &shorten) {
         return (refused, limits);
     }
     if status == 200 || status == 201 {
@@ -318,7 +320,8 @@ pub fn read_post(
         return (
             Outcome::Retry {
                 status,
-                message: format!("no QueuedUri in the response: {}", shorten(body)),
+                // Shortened by the client, once the credentials are cut out.
+                message: format!("no QueuedUri in the response: {}", body.trim()),
                 wait: None,
             },
             limits,
@@ -355,7 +358,7 @@ fn network(e: reqwest::Error) -> Outcome {
 
 /// A 3xx answer, refused: following it would send the credentials (and a POST's orders)
 /// wherever the server names, and every request would meet it again.
-/// `scrub` cleans the Location before it is shortened (so no part of a secret is left).
+/// `scrub` makes the Location safe to print (it shortens it after cutting the secrets out).
 fn redirect(
     status: u16,
     headers: &reqwest::header::HeaderMap,
@@ -366,7 +369,7 @@ fn redirect(
     }
     let location = headers
         .get("location")
-        .map(|v| shorten(&scrub(&String::from_utf8_lossy(v.as_bytes()))))
+        .map(|v| scrub(&String::from_utf8_lossy(v.as_bytes())))
         .filter(|l| !l.is_empty());
     let message = match location {
         Some(l) => format!(

@@ -340,3 +340,31 @@ fn a_refusal_that_echoes_the_credentials_does_not_show_them() {
     trap.assert_untouched();
     assert!(out.stderr.contains("***"), "{out:?}");
 }
+
+#[test]
+fn a_field_error_that_echoes_the_token_is_printed_safely() {
+    // The token falls across the point where a long message is shortened, and a terminal
+    // escape follows: no piece of the token and no raw control character may show.
+    let server = server();
+    let message = format!("{}{TOKEN}\u{1b}[2J{}", "x".repeat(110), "y".repeat(50));
+    server.faults.field_error_for_order(
+        "ORD-1",
+        "Amount",
+        &message,
+        crate::servers::api::ErrorShape::Lower,
+    );
+    let env = TestEnv::new();
+    config(&env, &server.base_url, INSECURE);
+    env.write("order.csv", ORDER);
+    let out = push(&env, &["order.csv"]);
+    out.assert_code(4);
+    let results = env.read("order.api-results.csv");
+    for text in [&out.stdout, &out.stderr, &results] {
+        assert!(!text.contains(&TOKEN[..6]), "{text}");
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+    }
+    assert!(
+        out.stdout.contains("order `ORD-1`: field `Amount`: xxxx"),
+        "{out:?}"
+    );
+}
