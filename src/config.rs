@@ -116,6 +116,8 @@ pub struct Api {
     pub auth_token_command: Option<String>,
     /// Requests in flight.
     pub concurrency: Option<usize>,
+    /// Lets the token travel over plain `http://` (a loopback test rig); default false.
+    pub allow_insecure_http: Option<bool>,
 }
 
 /// `[ledger]`.

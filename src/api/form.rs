@@ -150,6 +150,13 @@ pub fn encode(form: &[(String, String)]) -> String {
     out
 }
 
+/// One value as `application/x-www-form-urlencoded` text.
+pub fn encode_value(s: &str) -> String {
+    let mut out = String::new();
+    escape(s, &mut out);
+    out
+}
+
 fn escape(s: &str, out: &mut String) {
     for b in s.bytes() {
         match b {

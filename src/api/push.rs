@@ -4,7 +4,7 @@
 //! `X-RateLimit-Remaining: 0` does the same before the server has to refuse. Queued orders
 //! are recorded in the ledger, so a re-run sends only the rest.
 
-use super::client::{Client, Outcome};
+use super::client::{Client, Outcome, is_redirect};
 use super::form::{Conversion, Mapping, encode};
 use crate::deliver::push::Part;
 use crate::deliver::retry::Policy;
@@ -108,6 +108,8 @@ pub struct Totals {
     pub auth_failed: bool,
     /// The server's TLS certificate was not accepted.
     pub certificate_failed: bool,
+    /// The server answered with a redirect (not followed): what it said.
+    pub redirected: Option<String>,
     /// Why the last order left for the next run was not sent.
     pub unsent_why: Option<String>,
 }
@@ -177,6 +179,9 @@ pub fn send(
                     totals.refused += 1;
                     totals.auth_failed |= status == 401 || status == 403;
                     totals.certificate_failed |= status == 0;
+                    if is_redirect(status) {
+                        totals.redirected = Some(message.clone());
+                    }
                     events(Event::Refused {
                         job,
                         status,
@@ -218,7 +223,10 @@ fn worker(
         let mut attempt = 0u32;
         let done = loop {
             if stop.load(Ordering::SeqCst) {
-                break Done::Unsent("stopped after the server refused the credentials".into());
+                break Done::Unsent(
+                    "stopped after a refusal every request would meet (credentials, certificate or redirect)"
+                        .into(),
+                );
             }
             // Wait for the rate-limit gate, but never past the deadline.
             let until = gate.lock().map_or_else(|_| Instant::now(), |g| *g);
@@ -244,8 +252,8 @@ fn worker(
                     message,
                     fields,
                 } => {
-                    // Credentials and certificates are the same for every request.
-                    if status == 401 || status == 403 || status == 0 {
+                    // Credentials, certificates and redirects are the same for every request.
+                    if status == 401 || status == 403 || status == 0 || is_redirect(status) {
                         stop.store(true, Ordering::SeqCst);
                     }
                     break Done::Refused(status, message, fields);

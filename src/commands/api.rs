@@ -1,6 +1,6 @@
 //! `push --api`: the glue between the command line, the config and the API sender.
 
-use crate::api::client::{Client, conversions_url};
+use crate::api::client::{Client, check_base_url, conversions_url};
 use crate::api::form::encode;
 use crate::api::push::{self as api_push, Event, SendOptions};
 use crate::cli::PushArgs;
@@ -62,12 +62,31 @@ pub fn settings(config: &Config, read_secret: bool) -> Result<ApiSettings> {
         .unwrap_or_else(|| "https://api.impact.com".into())
         .trim_end_matches('/')
         .to_string();
+    check_base(&base_url, a.allow_insecure_http.unwrap_or(false))?;
     Ok(ApiSettings {
         base_url,
         account_sid: sid,
         token,
         concurrency: a.concurrency.unwrap_or(4).clamp(1, 64),
     })
+}
+
+/// Refuses a `base_url` that is not an http(s) base, and plain http without the opt-in:
+/// configuration errors, found before anything is sent (a retry would not change them).
+fn check_base(base_url: &str, allow_insecure_http: bool) -> Result<()> {
+    // The value may hold a password (`https://user:pw@…`): it is not echoed.
+    let url = check_base_url(base_url).map_err(|why| {
+        anyhow::anyhow!(
+            "base_url under [api] cannot be used: {why}\n  help: set base_url = \"https://api.impact.com\" (the default) or your test server's https:// address"
+        )
+    })?;
+    if url.scheme() == "http" && !allow_insecure_http {
+        bail!(
+            "base_url under [api] is plain http ({}): the auth token would travel in clear text\n  help: use https://, or, for a local test rig, set allow_insecure_http = true under [api]",
+            url.origin().ascii_serialization()
+        );
+    }
+    Ok(())
 }
 
 /// Sends the orders of `parts`; writes `<stem>.api-results.csv` beside each input.
@@ -193,6 +212,11 @@ pub fn deliver(
         );
         eprintln!(
             "  help: the server's certificate is not trusted by this system or does not name the host; check base_url under [api]"
+        );
+    } else if let Some(why) = &totals.redirected {
+        eprintln!("convsubmit: error: {url}: {why}");
+        eprintln!(
+            "  help: base_url under [api] must name the API itself (https://api.impact.com); a redirect is not followed, so nothing went elsewhere"
         );
     } else if let Some(why) = totals.unsent_why.as_deref().filter(|_| totals.refused == 0) {
         eprintln!(

@@ -2,7 +2,7 @@
 //! error at the input line it came from.
 
 use super::api::settings;
-use crate::api::client::{Client, Outcome};
+use crate::api::client::{Client, Outcome, is_redirect};
 use crate::cli::{HistoryFormat, StatusArgs};
 use crate::config::Config;
 use crate::exit::ExitStatus;
@@ -96,6 +96,16 @@ pub fn conversion_status(v: &Value) -> (String, Option<String>) {
     (text(v, "Status"), error)
 }
 
+/// GETs `path` of the API.
+fn get_path(client: &Client, path: &str) -> Result<Value, Outcome> {
+    let url = client.resolve(path).map_err(|other| Outcome::Refused {
+        status: 0,
+        message: format!("{path} would go to another server ({other})"),
+        fields: vec![],
+    })?;
+    client.get_json(url)
+}
+
 /// Runs the subcommand.
 pub fn run(args: &StatusArgs, config: &Config, out: &mut dyn Write) -> Result<ExitStatus> {
     let api = settings(config, true)?;
@@ -116,13 +126,35 @@ pub fn run(args: &StatusArgs, config: &Config, out: &mut dyn Write) -> Result<Ex
     )?;
     let mut items = vec![];
     let mut failure: Option<Outcome> = None;
+    // URIs the server gave that name another server: reported, never asked.
+    let mut foreign: Vec<String> = vec![];
 
     let destination = api.destination();
     for c in ledger.conversions(since.as_deref())? {
         if c.destination != destination {
             continue;
         }
-        let (status, errors) = match client.get_json(&api.base_url, &c.queued_uri) {
+        let url = match client.resolve(&c.queued_uri) {
+            Ok(url) => url,
+            Err(other) => {
+                foreign.push(format!(
+                    "order `{}` ({}:{}): its QueuedUri `{}` names another server ({other}): not asked, so the credentials go nowhere else",
+                    c.order_id,
+                    crate::escape::controls(&c.input),
+                    c.line,
+                    crate::escape::for_display(&c.queued_uri)
+                ));
+                items.push(Item {
+                    kind: "api",
+                    input: c.input,
+                    name: c.order_id,
+                    status: "not asked (QueuedUri on another server)".into(),
+                    errors: vec![],
+                });
+                continue;
+            }
+        };
+        let (status, errors) = match client.get_json(url) {
             Ok(v) => {
                 let (status, reason) = conversion_status(&v);
                 let errors = reason
@@ -162,7 +194,7 @@ pub fn run(args: &StatusArgs, config: &Config, out: &mut dyn Write) -> Result<Ex
         if let Some(s) = &since {
             path.push_str(&format!("?SubmissionDateStart={s}"));
         }
-        match client.get_json(&api.base_url, &path) {
+        match get_path(&client, &path) {
             Err(e) => failure = Some(e),
             Ok(v) => {
                 let submissions = list(&v, &["FTPFileSubmissions", "FTPFileSubmission"]);
@@ -193,7 +225,25 @@ pub fn run(args: &StatusArgs, config: &Config, out: &mut dyn Write) -> Result<Ex
                                     text(sub, "BatchId")
                                 )
                             });
-                        match client.get_json(&api.base_url, &uri) {
+                        let url = match client.resolve(&uri) {
+                            Ok(url) => url,
+                            Err(other) => {
+                                foreign.push(format!(
+                                    "file `{}`: its ErrorsUri `{}` names another server ({other}): not asked, so the credentials go nowhere else",
+                                    crate::escape::controls(&d.remote_name),
+                                    crate::escape::for_display(&uri)
+                                ));
+                                items.push(Item {
+                                    kind: "file",
+                                    input: d.input,
+                                    name: d.remote_name,
+                                    status: "not asked (ErrorsUri on another server)".into(),
+                                    errors: vec![],
+                                });
+                                continue;
+                            }
+                        };
+                        match client.get_json(url) {
                             Err(e) => {
                                 failure = Some(e);
                                 break;
@@ -271,8 +321,31 @@ pub fn run(args: &StatusArgs, config: &Config, out: &mut dyn Write) -> Result<Ex
         }
     }
     out.flush()?;
+    for f in &foreign {
+        eprintln!("convsubmit: error: {f}");
+    }
+    if !foreign.is_empty() {
+        eprintln!(
+            "  help: base_url under [api] ({}) must name the server that queued them; check it, and the ledger's entries",
+            api.base_url
+        );
+    }
     if let Some(f) = failure {
         return Ok(match f {
+            Outcome::Refused {
+                status, message, ..
+            } if is_redirect(status) => {
+                eprintln!("convsubmit: error: {}: {message}", api.base_url);
+                eprintln!(
+                    "  help: base_url under [api] must name the API itself (https://api.impact.com); a redirect is not followed, so nothing went elsewhere"
+                );
+                ExitStatus::PermanentDelivery
+            }
+            Outcome::Retry { message, .. } if !foreign.is_empty() => {
+                // What a person must fix (above) outweighs what a re-run may.
+                eprintln!("convsubmit: error: cannot ask impact.com now ({message})");
+                ExitStatus::PermanentDelivery
+            }
             Outcome::Refused {
                 status, message, ..
             } => {
@@ -288,7 +361,9 @@ pub fn run(args: &StatusArgs, config: &Config, out: &mut dyn Write) -> Result<Ex
             Outcome::Queued { .. } => ExitStatus::Success,
         });
     }
-    Ok(if errors > 0 {
+    Ok(if !foreign.is_empty() {
+        ExitStatus::PermanentDelivery
+    } else if errors > 0 {
         ExitStatus::DataErrors
     } else {
         ExitStatus::Success

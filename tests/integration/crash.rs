@@ -382,7 +382,7 @@ fn the_api_queues_every_order_and_repeats_only_requests_in_flight() {
     env.write(
         "convsubmit.toml",
         format!(
-            "[api]\nbase_url = \"{}\"\naccount_sid = \"{SID}\"\nauth_token_env = \"TEST_API_TOKEN\"\nconcurrency = 4\n",
+            "[api]\nbase_url = \"{}\"\nallow_insecure_http = true\naccount_sid = \"{SID}\"\nauth_token_env = \"TEST_API_TOKEN\"\nconcurrency = 4\n",
             server.base_url
         ),
     );

@@ -48,7 +48,7 @@ impl Ch {
         );
         let api = |scheme| {
             format!(
-                "base_url = \"{scheme}://127.0.0.1:{port}\"\naccount_sid = \"IRfault\"\nauth_token_env = \"TEST_SECRET\"\nconcurrency = 1\n"
+                "base_url = \"{scheme}://127.0.0.1:{port}\"\nallow_insecure_http = true\naccount_sid = \"IRfault\"\nauth_token_env = \"TEST_SECRET\"\nconcurrency = 1\n"
             )
         };
         let section = match self {

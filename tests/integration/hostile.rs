@@ -10,10 +10,10 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// What a measured run produced, with its peak memory and wall time.
-struct Measured {
-    out: Output,
-    peak_mb: u64,
-    time: Duration,
+pub(crate) struct Measured {
+    pub(crate) out: Output,
+    pub(crate) peak_mb: u64,
+    pub(crate) time: Duration,
 }
 
 /// Runs `args` in `env`, killing it after `limit` (a hang fails the test), and measures it.
@@ -22,7 +22,7 @@ struct Measured {
 /// one would count this process's own peak too (exec records the peak of the memory it
 /// replaces, and the spawn shares this process's memory until then), so a small shell
 /// starts the binary and exits; this process, a child subreaper, then reaps the binary.
-fn measured(env: &TestEnv, args: &[&str], limit: Duration) -> Measured {
+pub(crate) fn measured(env: &TestEnv, args: &[&str], limit: Duration) -> Measured {
     static SUBREAPER: std::sync::Once = std::sync::Once::new();
     // SAFETY: a process attribute; orphaned descendants become children of this process.
     SUBREAPER.call_once(|| assert_eq!(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) }, 0));

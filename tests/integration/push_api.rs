@@ -17,7 +17,7 @@ fn config(env: &TestEnv, server: &ApiServer, extra: &str) {
     env.write(
         "convsubmit.toml",
         format!(
-            "[api]\nbase_url = \"{}\"\naccount_sid = \"{SID}\"\nauth_token_env = \"TEST_API_TOKEN\"\n{extra}\n[ledger]\npath = \"ledger.sqlite\"\n",
+            "[api]\nbase_url = \"{}\"\nallow_insecure_http = true\naccount_sid = \"{SID}\"\nauth_token_env = \"TEST_API_TOKEN\"\n{extra}\n[ledger]\npath = \"ledger.sqlite\"\n",
             server.base_url
         ),
     );

@@ -207,7 +207,7 @@ fn setup(ch: Channel, source: Source, path: Route, env: &TestEnv) -> (Server, St
                 s.addr().port()
             };
             let section = format!(
-                "[api]\nbase_url = \"http://127.0.0.1:{port}\"\naccount_sid = \"{SID}\"\nconcurrency = 1\n"
+                "[api]\nbase_url = \"http://127.0.0.1:{port}\"\nallow_insecure_http = true\naccount_sid = \"{SID}\"\nconcurrency = 1\n"
             );
             return (
                 Server::Api(s),

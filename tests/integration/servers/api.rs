@@ -100,6 +100,12 @@ struct FaultState {
     server_errors: u32,
     server_error_status: u16,
     field_errors: HashMap<String, (String, String, ErrorShape)>,
+    /// Method -> (status, Location): every such request is answered with a redirect.
+    redirects: HashMap<String, (u16, String)>,
+    /// Methods answered 200 with a body that never ends.
+    endless: Vec<String>,
+    /// Put before the QueuedUri path (an origin such as "http://127.0.0.1:PORT").
+    queued_uri_prefix: String,
 }
 
 struct RateWindow {
@@ -163,6 +169,23 @@ impl Faults {
     pub fn clear_field_error(&self, order_id: &str) {
         self.lock().field_errors.remove(order_id);
     }
+    /// Every request of `method` (before authentication) is answered `status` with
+    /// `Location: location`, and nothing else happens.
+    pub fn redirect(&self, method: &str, status: u16, location: &str) {
+        self.lock()
+            .redirects
+            .insert(method.to_string(), (status, location.to_string()));
+    }
+    /// Every request of `method` is answered 200, chunked, with a body that never ends (until
+    /// the client hangs up or the server stops).
+    pub fn endless_body(&self, method: &str) {
+        self.lock().endless.push(method.to_string());
+    }
+    /// The QueuedUri of conversions queued from now on is `prefix` followed by the usual
+    /// path: `prefix` = an origin such as "http://127.0.0.1:PORT" makes it absolute.
+    pub fn queued_uri_prefix(&self, prefix: &str) {
+        self.lock().queued_uri_prefix = prefix.to_string();
+    }
     /// Remove every fault.
     pub fn clear(&self) {
         *self.lock() = FaultState::default();
@@ -213,6 +236,18 @@ impl Faults {
 
     fn field_error(&self, order_id: &str) -> Option<(String, String, ErrorShape)> {
         self.lock().field_errors.get(order_id).cloned()
+    }
+
+    fn redirect_for(&self, method: &str) -> Option<(u16, String)> {
+        self.lock().redirects.get(method).cloned()
+    }
+
+    fn is_endless(&self, method: &str) -> bool {
+        self.lock().endless.iter().any(|m| m == method)
+    }
+
+    fn prefix(&self) -> String {
+        self.lock().queued_uri_prefix.clone()
     }
 }
 
@@ -675,6 +710,10 @@ fn serve_connection(shared: &Shared, stream: TcpStream, conn: u64) {
         if routed.delay && !shared.latency.is_zero() {
             thread::sleep(shared.latency);
         }
+        if routed.endless {
+            write_endless(shared, &mut writer);
+            return;
+        }
         if write_response(&mut writer, &routed.resp, keep_alive).is_err() || !keep_alive {
             return;
         }
@@ -752,6 +791,22 @@ fn write_response(w: &mut TcpStream, r: &Response, keep_alive: bool) -> io::Resu
     w.flush()
 }
 
+/// A 200 whose chunked body goes on until the client hangs up or the server stops.
+fn write_endless(shared: &Shared, w: &mut TcpStream) {
+    let head =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    if w.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    let data = vec![b' '; 64 * 1024];
+    let chunk = [format!("{:x}\r\n", data.len()).as_bytes(), &data, b"\r\n"].concat();
+    while !shared.stop.load(Ordering::SeqCst) {
+        if w.write_all(&chunk).is_err() {
+            return;
+        }
+    }
+}
+
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
@@ -781,6 +836,8 @@ struct Routed {
     resp: Response,
     while_limited: bool,
     delay: bool,
+    /// Stream an endless chunked body instead of `resp.body`.
+    endless: bool,
 }
 
 fn route(shared: &Shared, req: &Request) -> Routed {
@@ -806,7 +863,17 @@ fn route(shared: &Shared, req: &Request) -> Routed {
         resp,
         while_limited: false,
         delay: false,
+        endless: false,
     };
+    if let Some((status, location)) = shared.faults.redirect_for(&req.method) {
+        return plain(Response::text(status, "moved\n").header("Location", location));
+    }
+    if shared.faults.is_endless(&req.method) {
+        return Routed {
+            endless: true,
+            ..plain(Response::new(200))
+        };
+    }
 
     if segs.len() < 3 || segs[0] != "Advertisers" {
         return plain(error_message(404, "Not Found", want_json));
@@ -911,6 +978,7 @@ fn conversions_post(shared: &Shared, req: &Request, sid: &str, want_json: bool) 
         resp,
         while_limited,
         delay: true,
+        endless: false,
     }
 }
 
@@ -978,7 +1046,12 @@ fn conversions_answer(
         };
     }
     let batch_id = format!("A-{}", shared.next_id());
-    let queued_uri = format!("/Advertisers/{}/APISubmissions/{}", shared.sid, batch_id);
+    let queued_uri = format!(
+        "{}/Advertisers/{}/APISubmissions/{}",
+        shared.faults.prefix(),
+        shared.sid,
+        batch_id
+    );
     lock(&shared.state).submissions.push(ApiSubmission {
         batch_id,
         form,
