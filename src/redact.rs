@@ -58,7 +58,10 @@ fn encodings(secret: &str) -> Vec<String> {
     {
         all.push(inner.to_string());
     }
-    all.extend(base64_forms(secret.as_bytes()));
+    let base64 = base64_forms(secret.as_bytes());
+    // As a form value, base64's `+`, `/` and `=` are percent-encoded.
+    all.extend(base64.iter().map(|b| url_encode(b, true)));
+    all.extend(base64);
     all
 }
 

@@ -1,7 +1,6 @@
 //! One Conversions API request, and what its response means: queued, refused (field errors,
 //! authentication), or worth retrying (429, 5xx, network), with the wait the server asks for.
 
-use super::form::encode_value;
 use crate::secret::Secret;
 use reqwest::Url;
 use std::io::Read;
@@ -170,29 +169,9 @@ impl Client {
     /// The server's text made safe to print: the credentials cut out first, then control
     /// characters escaped and the text shortened (so no part of a secret is left).
     fn scrub(&self, text: &str) -> String {
-        shorten(&scrub(text, &self.account_sid, self.token.expose()))
+        // The token and `base64(sid:token)` are known to the redaction step (a `Secret`).
+        shorten(&crate::redact::redact(text))
     }
-}
-
-/// `text` with `token`, and the Authorization header's `base64(sid:token)`, plain or
-/// form-encoded, replaced by `***`.
-pub fn scrub(text: &str, sid: &str, token: &str) -> String {
-    if token.is_empty() {
-        return text.to_string();
-    }
-    let basic = crate::deliver::sftp::base64(format!("{sid}:{token}").as_bytes());
-    let mut out = text.to_string();
-    for secret in [
-        encode_value(&basic),
-        basic,
-        encode_value(token),
-        token.to_string(),
-    ] {
-        if !secret.is_empty() {
-            out = out.replace(&secret, "***");
-        }
-    }
-    out
 }
 
 /// Why `text` cannot be the API's base URL, or the URL. A base is `http://` or `https://`
@@ -593,13 +572,20 @@ mod tests {
 
     #[test]
     fn the_credentials_are_cut_out_of_a_reply() {
-        let token = "t+k/=1";
-        let basic = crate::deliver::sftp::base64(b"IR1:t+k/=1");
+        let token = "t+k/=1-client-test";
+        let client = Client::new(
+            "https://api.example",
+            "IR1",
+            Secret::new(token),
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap();
+        let basic = crate::digest::base64(format!("IR1:{token}").as_bytes(), true);
         let form = crate::api::form::encode_value(&basic);
-        let text = format!("got {token} and Basic {basic} and {form} and t%2Bk%2F%3D1");
-        let clean = scrub(&text, "IR1", token);
-        assert_eq!(clean, "got *** and Basic *** and *** and ***");
-        assert_eq!(scrub("as is", "IR1", ""), "as is");
+        let text = format!("got {token} and Basic {basic} and {form}");
+        let clean = client.scrub(&text);
+        assert!(!clean.contains(token) && !clean.contains(&basic) && !clean.contains(&form));
+        assert!(clean.starts_with("got *** and Basic "), "{clean}");
     }
 
     #[test]

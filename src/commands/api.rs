@@ -174,11 +174,11 @@ pub fn deliver(
                 }
                 results.add(job, &status.to_string(), &detail);
             }
-            Event::Retry(job, message, wait) => eprintln!(
-                "convsubmit: order `{}`: {message}; retrying in {:.1}s",
+            Event::Retry(job, message, wait) => crate::say::note(&format!(
+                "order `{}`: {message}; retrying in {:.1}s",
                 job.conversion.order_id,
                 wait.as_secs_f64()
-            ),
+            )),
             Event::Unsent(job, why) => results.add(job, "not sent", why),
         },
     )?;
@@ -204,27 +204,29 @@ pub fn deliver(
         },
     ))?;
     if totals.auth_failed {
-        eprintln!("convsubmit: error: {url}: the server refused the account SID or auth token");
-        eprintln!("  help: check account_sid and the auth token named under [api]");
+        crate::say::error(&format!(
+            "{url}: the server refused the account SID or auth token"
+        ));
+        crate::say::help("check account_sid and the auth token named under [api]");
     } else if totals.certificate_failed {
-        eprintln!(
-            "convsubmit: error: {url}: TLS failed: the server's certificate was not accepted"
-        );
-        eprintln!(
-            "  help: the server's certificate is not trusted by this system or does not name the host; check base_url under [api]"
+        crate::say::error(&format!(
+            "{url}: TLS failed: the server's certificate was not accepted"
+        ));
+        crate::say::help(
+            "the server's certificate is not trusted by this system or does not name the host; check base_url under [api]",
         );
     } else if let Some(why) = &totals.redirected {
-        eprintln!("convsubmit: error: {url}: {why}");
-        eprintln!(
-            "  help: base_url under [api] must name the API itself (https://api.impact.com); a redirect is not followed, so nothing went elsewhere"
+        crate::say::error(&format!("{url}: {why}"));
+        crate::say::help(
+            "base_url under [api] must name the API itself (https://api.impact.com); a redirect is not followed, so nothing went elsewhere",
         );
     } else if let Some(why) = totals.unsent_why.as_deref().filter(|_| totals.refused == 0) {
-        eprintln!(
-            "convsubmit: error: {url}: {} not sent: {why}",
+        crate::say::error(&format!(
+            "{url}: {} not sent: {why}",
             plural(totals.unsent, "order")
-        );
-        eprintln!(
-            "  help: a temporary failure: re-run later; orders already queued are not sent again"
+        ));
+        crate::say::help(
+            "a temporary failure: re-run later; orders already queued are not sent again",
         );
     }
     Ok(status(data_errors, totals.refused > 0, totals.unsent > 0))

@@ -115,7 +115,7 @@ pub fn run(args: &StatusArgs, config: &Config, out: &mut dyn Write) -> Result<Ex
         return Ok(ExitStatus::Success);
     }
     let ledger = Ledger::open(&path, Duration::from_secs(30), &mut |m| {
-        eprintln!("convsubmit: {m}")
+        crate::say::note(m)
     })?;
     let since = args.since.map(format_day);
     let client = Client::new(
@@ -322,40 +322,42 @@ pub fn run(args: &StatusArgs, config: &Config, out: &mut dyn Write) -> Result<Ex
     }
     out.flush()?;
     for f in &foreign {
-        eprintln!("convsubmit: error: {f}");
+        crate::say::error(&f.to_string());
     }
     if !foreign.is_empty() {
-        eprintln!(
-            "  help: base_url under [api] ({}) must name the server that queued them; check it, and the ledger's entries",
+        crate::say::help(&format!(
+            "base_url under [api] ({}) must name the server that queued them; check it, and the ledger's entries",
             api.base_url
-        );
+        ));
     }
     if let Some(f) = failure {
         return Ok(match f {
             Outcome::Refused {
                 status, message, ..
             } if is_redirect(status) => {
-                eprintln!("convsubmit: error: {}: {message}", api.base_url);
-                eprintln!(
-                    "  help: base_url under [api] must name the API itself (https://api.impact.com); a redirect is not followed, so nothing went elsewhere"
+                crate::say::error(&format!("{}: {message}", api.base_url));
+                crate::say::help(
+                    "base_url under [api] must name the API itself (https://api.impact.com); a redirect is not followed, so nothing went elsewhere",
                 );
                 ExitStatus::PermanentDelivery
             }
             Outcome::Retry { message, .. } if !foreign.is_empty() => {
                 // What a person must fix (above) outweighs what a re-run may.
-                eprintln!("convsubmit: error: cannot ask impact.com now ({message})");
+                crate::say::error(&format!("cannot ask impact.com now ({message})"));
                 ExitStatus::PermanentDelivery
             }
             Outcome::Refused {
                 status, message, ..
             } => {
-                eprintln!(
-                    "convsubmit: error: impact.com refused the status request (HTTP {status}: {message})"
-                );
+                crate::say::error(&format!(
+                    "impact.com refused the status request (HTTP {status}: {message})"
+                ));
                 ExitStatus::PermanentDelivery
             }
             Outcome::Retry { message, .. } => {
-                eprintln!("convsubmit: error: cannot ask impact.com now ({message}); re-run later");
+                crate::say::error(&format!(
+                    "cannot ask impact.com now ({message}); re-run later"
+                ));
                 ExitStatus::TemporaryDelivery
             }
             Outcome::Queued { .. } => ExitStatus::Success,
