@@ -33,9 +33,13 @@ pub fn note(text: &str) {
     line(&format!("convsubmit: {text}"));
 }
 
-/// One line on standard error, as it is (but cleaned). A closed or full standard error is
-/// no reason to stop: there is nowhere left to say anything.
+/// Text on standard error, as it is (but cleaned), each of its lines as a line: a parser's
+/// message may point at its input over several. A closed or full standard error is no
+/// reason to stop: there is nowhere left to say anything.
 pub fn line(text: &str) {
+    let text = crate::redact::redact(text);
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{}", clean(text));
+    for line in text.split('\n') {
+        let _ = writeln!(err, "{}", crate::escape::controls(line.trim_end_matches('\r')));
+    }
 }

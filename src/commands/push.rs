@@ -71,11 +71,16 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
     let (mut unreadable, mut unusable, mut rejected_rows) = (false, false, 0);
     let mut parts: Vec<Part> = vec![];
     let mut notes = vec![];
+    // The files read, as they were when opened.
+    let mut read = vec![];
     for (i, arg) in args.files.iter().enumerate() {
         let Some(input) = open_input(arg, &mut unreadable) else {
             continue;
         };
         let name = input.name.clone();
+        if let Some(identity) = input.identity {
+            read.push((name.clone(), identity));
+        }
         let bar = Progress::new(&name, input.size, show_progress);
         reporter.begin_file(&name)?;
         let prepared = push::prepare(
@@ -110,6 +115,16 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
         parts.extend(prepared.parts);
     }
     reporter.finish(&summary)?;
+    // Every input must still be what was read: a file still being written is not sent.
+    for (name, identity) in &read {
+        if let Some(change) = identity.changed(name) {
+            crate::say::error(&format!(
+                "{name} changed while it was read ({change}); nothing was sent"
+            ));
+            crate::say::help("it is still being written: re-run once it is complete");
+            return Ok(ExitStatus::TemporaryDelivery);
+        }
+    }
     if let Some(max) = transport.as_ref().and_then(|t| t.max_part_bytes()) {
         // Email: a part over the attachment limit goes as several smaller ones.
         parts = crate::deliver::fit::fit(parts, max, opts.template.as_ref())?;

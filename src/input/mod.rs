@@ -28,6 +28,54 @@ pub struct Input {
     pub size: Option<u64>,
     /// The byte source.
     pub source: Box<dyn Read + Send>,
+    /// What the file was when opened (`None` for a stream), to tell whether it changed
+    /// while it was read.
+    pub identity: Option<Identity>,
+}
+
+/// A regular file's identity and state: which file (device, inode), its size and its last
+/// change. Another value after a pass over the file means it changed while it was read
+/// (it grew, was rewritten, or was replaced by another file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    file: (u64, u64),
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Identity {
+    /// The identity `meta` describes.
+    pub fn of(meta: &std::fs::Metadata) -> Identity {
+        #[cfg(unix)]
+        let file = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let file = (0, 0);
+        Identity {
+            file,
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
+
+    /// What changed about `path` since this identity was taken, if anything.
+    pub fn changed(&self, path: &str) -> Option<String> {
+        let now = match std::fs::metadata(path) {
+            Ok(m) => Identity::of(&m),
+            Err(e) => return Some(format!("it can no longer be read ({e})")),
+        };
+        if now.file != self.file {
+            Some("it was replaced by another file".into())
+        } else if now.len != self.len {
+            Some(format!("its size went from {} to {} bytes", self.len, now.len))
+        } else if now.modified != self.modified {
+            Some("it was rewritten".into())
+        } else {
+            None
+        }
+    }
 }
 
 /// Opens `arg` (`-` is standard input).
@@ -38,6 +86,7 @@ pub fn open(arg: &str) -> Result<Input> {
             is_stdin: true,
             size: None,
             source: Box::new(io::stdin()),
+            identity: None,
         });
     }
     let path = Path::new(arg);
@@ -51,7 +100,9 @@ pub fn open(arg: &str) -> Result<Input> {
     Ok(Input {
         name: arg.to_string(),
         is_stdin: false,
-        size: Some(meta.len()),
+        // A FIFO or a device has no size to show progress against.
+        size: meta.is_file().then(|| meta.len()),
         source: Box::new(file),
+        identity: meta.is_file().then(|| Identity::of(&meta)),
     })
 }

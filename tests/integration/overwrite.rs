@@ -196,3 +196,45 @@ fn standard_input_twice_on_one_day_keeps_both() {
     assert!(files["2026-06-30_stdin.csv"] == part_of(&env, "s4.csv"));
     assert!(files["2026-06-30_stdin.2.csv"] == part_of(&env, "s5.csv"));
 }
+
+/// A file that changes while push reads it is not sent, nor any other input of the run.
+/// Deterministic: the second input is a FIFO, which push opens only once it has read the
+/// first file whole; the test appends to the first file once the FIFO is open, then feeds
+/// the FIFO.
+#[test]
+fn an_input_that_changes_while_it_is_read_is_not_sent() {
+    use std::io::Write;
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path().join("inbox")).unwrap();
+    env.write("a.csv", orders(6));
+    let fifo = env.path().join("b.csv");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut cmd = env.command(&[
+        "push", "--as-of", AS_OF, "--ledger", "l.sqlite", "--dir", "inbox", "--max-time", "60",
+        "a.csv", "b.csv",
+    ]);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // Returns once push has opened the FIFO, so after it read a.csv.
+    let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let mut a = std::fs::OpenOptions::new()
+        .append(true)
+        .open(env.path().join("a.csv"))
+        .unwrap();
+    a.write_all(b"18543,27015,2026-06-20T10:00:00Z,ORD-late,abcdefghijklmnopqrstuvwxyz,,USD,1.00,Books,SKU-1,1\n")
+        .unwrap();
+    drop(a);
+    writer.write_all(orders(7).as_bytes()).unwrap();
+    drop(writer);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("a.csv changed while it was read (its size went from"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was sent"), "{stderr}");
+    assert_eq!(std::fs::read_dir(env.path().join("inbox")).unwrap().count(), 0);
+}
