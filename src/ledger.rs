@@ -307,7 +307,7 @@ fn lock(path: &Path, wait: Duration, notice: &mut dyn FnMut(&str)) -> Result<Fil
         .open(&lock_path)
         .with_context(|| format!("cannot open {}", lock_path.display()))
         .map_err(OpenError::Other)?;
-    let deadline = Instant::now() + wait;
+    let deadline = crate::deliver::push::later(Instant::now(), wait);
     let mut told = false;
     loop {
         match file.try_lock() {

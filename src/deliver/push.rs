@@ -372,7 +372,7 @@ pub const WATCHDOG_GRACE: Duration = Duration::from_secs(3);
 /// `work` is a folder of this run's to remove first; `help` says what to do.
 pub fn watchdog(deadline: Instant, max_time: Duration, work: Option<PathBuf>, help: &'static str) {
     std::thread::spawn(move || {
-        let end = deadline + WATCHDOG_GRACE;
+        let end = later(deadline, WATCHDOG_GRACE);
         while let Some(left) = end
             .checked_duration_since(Instant::now())
             .filter(|d| !d.is_zero())
@@ -393,5 +393,39 @@ pub fn watchdog(deadline: Instant, max_time: Duration, work: Option<PathBuf>, he
 
 /// A deadline `max_time` from now.
 pub fn deadline(max_time: Duration) -> Instant {
-    Instant::now() + max_time
+    later(Instant::now(), max_time)
+}
+
+/// `from + wait`, or the latest time the clock can hold when that is past it: any
+/// `--max-time` is accepted (`Instant + Duration` panics on overflow), and a huge one
+/// simply never runs out.
+pub fn later(from: Instant, wait: Duration) -> Instant {
+    let mut wait = wait;
+    loop {
+        match from.checked_add(wait) {
+            Some(t) => return t,
+            // Terminates: `from + 0` always exists.
+            None => wait /= 2,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_saturates_instead_of_panicking() {
+        let now = Instant::now();
+        assert_eq!(
+            later(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
+        for secs in [u64::MAX, i64::MAX as u64] {
+            let t = later(now, Duration::from_secs(secs));
+            assert!(t > now + Duration::from_secs(100 * 365 * 86_400));
+            // The watchdog's grace past it does not overflow either.
+            assert!(later(t, WATCHDOG_GRACE) >= t);
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! `UPDATE_SNAPSHOTS=1 cargo test --test integration` rewrites `fixtures/expected/`; review
 //! every changed file before keeping it.
 
+mod bounds;
 mod contract;
 mod crash;
 mod docs;
