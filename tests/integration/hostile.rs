@@ -10,10 +10,10 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// What a measured run produced, with its peak memory and wall time.
-struct Measured {
-    out: Output,
-    peak_mb: u64,
-    time: Duration,
+pub struct Measured {
+    pub out: Output,
+    pub peak_mb: u64,
+    pub time: Duration,
 }
 
 /// Runs `args` in `env`, killing it after `limit` (a hang fails the test), and measures it.
@@ -22,7 +22,7 @@ struct Measured {
 /// one would count this process's own peak too (exec records the peak of the memory it
 /// replaces, and the spawn shares this process's memory until then), so a small shell
 /// starts the binary and exits; this process, a child subreaper, then reaps the binary.
-fn measured(env: &TestEnv, args: &[&str], limit: Duration) -> Measured {
+pub fn measured(env: &TestEnv, args: &[&str], limit: Duration) -> Measured {
     static SUBREAPER: std::sync::Once = std::sync::Once::new();
     // SAFETY: a process attribute; orphaned descendants become children of this process.
     SUBREAPER.call_once(|| assert_eq!(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) }, 0));
@@ -423,7 +423,7 @@ fn unreadable_inputs_are_exit_2_with_the_reason() {
     assert!(!env.path().join("out-fix").exists());
 }
 
-fn mkfifo(path: &Path) {
+pub fn mkfifo(path: &Path) {
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: a valid C string.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
