@@ -6,7 +6,7 @@ use super::retry::{self, Policy};
 use super::{DeliveryError, Kind, Transport};
 use crate::diagnostic::Diagnostic;
 use crate::ledger::{self, Delivery, Ledger};
-use crate::split::{self, FileEntry, Names};
+use crate::split::{self, FileEntry, Names, work};
 use crate::validate::{self, FileReport};
 use anyhow::{Context, Result};
 use std::io::{self, Read};
@@ -60,78 +60,30 @@ pub struct Prepared {
 }
 
 /// A work folder for the parts of one run, removed when dropped.
-pub struct WorkDir(PathBuf);
+pub struct WorkDir(work::WorkDir);
 
 impl WorkDir {
-    /// A new, empty folder of this user's alone (the parts hold customer data), under a name
-    /// no other run has. Folders left by runs that were killed are removed first.
+    /// A new, empty folder of this user's alone (the parts hold customer data) in the
+    /// temporary folder, under a name no other run has. Folders there of runs that were
+    /// killed are removed (see [`work::remove_abandoned`]).
     pub fn create() -> Result<WorkDir> {
         let tmp = std::env::temp_dir();
-        remove_abandoned(&tmp);
-        let pid = std::process::id();
-        let mut n = 0u32;
-        loop {
-            let path = tmp.join(format!("{WORK_PREFIX}{pid}-{n}"));
-            match private_dir(&path) {
-                Ok(()) => return Ok(WorkDir(path)),
-                // Another user's, or a killed run's that is still being removed: next name.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
-                Err(e) => {
-                    return Err(e).with_context(|| {
-                        format!("cannot create the work folder {}", path.display())
-                    });
-                }
-            }
-        }
+        work::WorkDir::create(&tmp, WORK)
+            .map(WorkDir)
+            .with_context(|| format!("cannot create a work folder in {}", tmp.display()))
     }
 
     /// Its path.
     pub fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
 }
 
-/// Work folders are named `<prefix><pid>-<n>` in the temporary folder.
-const WORK_PREFIX: &str = "convsubmit-push-";
-
-fn private_dir(path: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path)
-}
-
-/// Removes the work folders of runs that no longer exist (killed before they could clean
-/// up), so that their copies of the parts do not stay behind. Only where `/proc` tells which
-/// processes exist; folders of other users cannot be removed and are left alone.
-fn remove_abandoned(tmp: &Path) {
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(tmp) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(WORK_PREFIX))
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+/// Work folders are named `convsubmit-push-<pid>-<n>` in the temporary folder.
+const WORK: work::Pattern = work::Pattern {
+    prefix: "convsubmit-push-",
+    suffix: "",
+};
 
 /// Splits one input into `work/<n>/`, and moves its rejects beside the input (`<stem>.rejects.csv`;
 /// in the current folder for standard input). A rejects file of an earlier run is removed

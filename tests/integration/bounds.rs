@@ -2,9 +2,13 @@
 //! killed runs are removed (safely), state files are read only when regular and small,
 //! `--max-time` bounds reading the input too, and no `--max-time` value panics.
 
+use crate::generate::{self, Spec};
 use crate::hostile::{measured, mkfifo};
 use crate::util::{AS_OF, TestEnv};
-use std::time::Duration;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 const HEADER: &str = "CampaignId,ActionTrackerId,EventDate,OrderId,ClickId,Amount";
 
@@ -145,4 +149,154 @@ fn a_ca_file_that_is_a_device_is_refused_unread() {
         "{out:#?}"
     );
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// The work folders (`.convsubmit-<pid>-….tmp`) in `out`.
+fn work_folders(out: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with(".convsubmit-") && n.ends_with(".tmp")
+        })
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found
+}
+
+/// A pid no process has (one that has just ended).
+fn dead_pid() -> u32 {
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    pid
+}
+
+fn split_into(env: &TestEnv, out: &str, input: &str) {
+    env.run(&["split", "--as-of", AS_OF, "-q", "--out", out, input])
+        .assert_code(0);
+}
+
+#[test]
+fn a_killed_splits_work_folder_is_removed_by_the_next_split() {
+    let env = TestEnv::new();
+    env.write("big.csv", generate::item_level(&Spec::clean(7, 400_000)));
+    let input = small_input(&env);
+    let out = env.path().join("out");
+    let mut child = env
+        .command(&["split", "--as-of", AS_OF, "-q", "--out", "out", "big.csv"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once its work folder holds some of the data.
+    let limit = Instant::now() + Duration::from_secs(120);
+    let work = loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "split ended before the kill"
+        );
+        assert!(Instant::now() < limit, "no work folder with data appeared");
+        let folders = if out.exists() {
+            work_folders(&out)
+        } else {
+            vec![]
+        };
+        let held = folders
+            .into_iter()
+            .find(|w| std::fs::read_dir(w).is_ok_and(|mut d| d.next().is_some()));
+        if let Some(w) = held {
+            break w;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let name = work.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with(&format!(".convsubmit-{}-", child.id())),
+        "{name}"
+    );
+    let meta = std::fs::metadata(&work).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o700, "{name}");
+    assert!(work.exists(), "the kill left its work folder");
+    split_into(&env, "out", input);
+    assert_eq!(work_folders(&out), Vec::<PathBuf>::new());
+    assert!(out.join("2026-06-30_in.csv").exists());
+}
+
+#[test]
+fn work_folders_of_live_runs_other_users_and_symlinks_are_left_alone() {
+    let env = TestEnv::new();
+    let input = small_input(&env);
+    let out = env.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let dead = dead_pid();
+    let folder = |name: String| {
+        let path = out.join(name);
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("part.csv"), "customer data").unwrap();
+        path
+    };
+    // Removed: a killed run's, as this version and older ones named it.
+    let killed = folder(format!(".convsubmit-{dead}-0.tmp"));
+    let legacy = folder(format!(".convsubmit-{dead}-sales.tmp"));
+    // Kept: a live process's (this test's).
+    let live = folder(format!(".convsubmit-{}-0.tmp", std::process::id()));
+    // Kept: held locked, as by a live run in another pid namespace.
+    let locked = folder(format!(".convsubmit-{dead}-1.tmp"));
+    let lock = std::fs::File::open(&locked).unwrap();
+    lock.try_lock().unwrap();
+    // Kept: names that only look alike.
+    let unlike = [
+        folder(format!(".convsubmit-{dead}.tmp")),
+        folder(format!(".convsubmit-{dead}-0.tmp.bak")),
+        folder(format!("convsubmit-{dead}-0.tmp")),
+    ];
+    // Kept, and not followed: a symlink named like one, to a folder with files.
+    let target = env.path().join("precious");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::write(target.join("keep.csv"), "not yours").unwrap();
+    let link = out.join(format!(".convsubmit-{dead}-2.tmp"));
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    // Kept: a regular file with such a name.
+    let file = out.join(format!(".convsubmit-{dead}-3.tmp"));
+    std::fs::write(&file, "a file").unwrap();
+    // Kept: another user's (only root can make one).
+    let other = folder(format!(".convsubmit-{dead}-4.tmp"));
+    // SAFETY: no arguments.
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        std::os::unix::fs::chown(&other, Some(54_321), Some(54_321)).unwrap();
+    }
+
+    split_into(&env, "out", input);
+    assert!(
+        !killed.exists() && !legacy.exists(),
+        "a killed run's folder stayed"
+    );
+    for kept in [&live, &locked].into_iter().chain(&unlike) {
+        assert!(
+            kept.join("part.csv").exists(),
+            "{} was removed",
+            kept.display()
+        );
+    }
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(env.read("precious/keep.csv"), "not yours");
+    assert_eq!(env.read(&format!("out/.convsubmit-{dead}-3.tmp")), "a file");
+    if root {
+        assert!(
+            other.join("part.csv").exists(),
+            "another user's folder was removed"
+        );
+        assert_eq!(std::fs::metadata(&other).unwrap().uid(), 54_321);
+    }
+    drop(lock);
+    // Unlocked now, and its pid dead: the next run removes it.
+    split_into(&env, "out", input);
+    assert!(!locked.exists());
+    assert!(live.exists());
 }
