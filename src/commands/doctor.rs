@@ -3,7 +3,7 @@
 use super::push::report_failure;
 use crate::cli::DoctorArgs;
 use crate::config::Config;
-use crate::deliver::push::{deadline, io_timeout, watchdog};
+use crate::deliver::push::{Phase, deadline, io_timeout, watchdog};
 use crate::deliver::retry::Policy;
 use crate::exit::ExitStatus;
 use anyhow::Result;
@@ -21,7 +21,7 @@ pub fn run(args: &DoctorArgs, config: &Config) -> Result<ExitStatus> {
     watchdog(
         policy.deadline,
         Duration::from_secs(args.max_time),
-        None,
+        Phase::Delivering,
         "a temporary failure: check the server, or try again later",
     );
     let mut transport = super::channel::transport(&args.channel, &args.server, config, true)?;

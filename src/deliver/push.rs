@@ -315,32 +315,97 @@ pub enum Failure {
 /// operation's own timeout (at least a second) to fire first.
 pub const WATCHDOG_GRACE: Duration = Duration::from_secs(3);
 
-/// Ends the process with exit code 3 once `deadline` plus [`WATCHDOG_GRACE`] has passed.
-/// Per-read timeouts do not bound a server that sends a byte every few seconds forever (nor
-/// one a library waits on without a timeout); `--max-time` promises an end whatever the
-/// server does. The ledger stays consistent: it is safe against the process stopping at any
-/// point, and what was not recorded is sent or checked by the next run.
-///
-/// `work` is a folder of this run's to remove first; `help` says what to do.
-pub fn watchdog(deadline: Instant, max_time: Duration, work: Option<PathBuf>, help: &'static str) {
-    std::thread::spawn(move || {
-        let end = later(deadline, WATCHDOG_GRACE);
-        while let Some(left) = end
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-        {
-            std::thread::sleep(left);
+/// What a run is doing, for the watchdog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Opening and reading the inputs: nothing has been sent.
+    Reading,
+    /// Connecting and delivering (or checking, for `doctor`).
+    Delivering,
+}
+
+/// The watchdog of a run: see [`watchdog`].
+#[derive(Clone)]
+pub struct Watchdog(std::sync::Arc<std::sync::Mutex<Watched>>);
+
+struct Watched {
+    phase: Phase,
+    /// A folder of this run's to remove before exiting.
+    work: Option<PathBuf>,
+}
+
+impl Watchdog {
+    /// The run has moved on to `phase`.
+    pub fn phase(&self, phase: Phase) {
+        if let Ok(mut w) = self.0.lock() {
+            w.phase = phase;
         }
-        eprintln!(
-            "convsubmit: error: the server did not finish answering within --max-time {}s; stopped",
-            max_time.as_secs()
-        );
-        eprintln!("  help: {help}");
-        if let Some(work) = &work {
+    }
+
+    /// The run's work folder, removed if the watchdog ends the run.
+    pub fn work(&self, work: &Path) {
+        if let Ok(mut w) = self.0.lock() {
+            w.work = Some(work.to_path_buf());
+        }
+    }
+}
+
+/// Ends the process with exit code 3 when `--max-time` has run out: at `deadline` while the
+/// inputs are read (an input that never ends, a FIFO without a writer), and [`WATCHDOG_GRACE`]
+/// later while delivering. Per-read timeouts do not bound a server that sends a byte every
+/// few seconds forever (nor one a library waits on without a timeout), and nothing bounds a
+/// read of a local input: `--max-time` promises an end whatever the input or the server
+/// does. The ledger stays consistent: it is safe against the process stopping at any point,
+/// and what was not recorded is sent or checked by the next run.
+///
+/// `help` says what to do after a delivery ran out of time.
+pub fn watchdog(
+    deadline: Instant,
+    max_time: Duration,
+    phase: Phase,
+    help: &'static str,
+) -> Watchdog {
+    let watched = Watchdog(std::sync::Arc::new(std::sync::Mutex::new(Watched {
+        phase,
+        work: None,
+    })));
+    let state = watched.clone();
+    std::thread::spawn(move || {
+        sleep_until(deadline);
+        let reading = state.0.lock().is_ok_and(|w| w.phase == Phase::Reading);
+        let secs = max_time.as_secs();
+        if reading {
+            eprintln!(
+                "convsubmit: error: --max-time {secs}s ran out while reading the input; nothing was sent"
+            );
+            eprintln!(
+                "  help: a temporary failure: re-run later, when the input is complete (or with a larger --max-time)"
+            );
+        } else {
+            // The last network operation's own timeout fires first, with a clearer message.
+            sleep_until(later(deadline, WATCHDOG_GRACE));
+            eprintln!(
+                "convsubmit: error: the server did not finish answering within --max-time {secs}s; stopped"
+            );
+            eprintln!("  help: {help}");
+        }
+        // Held while exiting: the main thread cannot begin to use the folder again.
+        let w = state.0.lock();
+        if let Some(work) = w.as_ref().ok().and_then(|w| w.work.as_ref()) {
             let _ = std::fs::remove_dir_all(work);
         }
         std::process::exit(crate::exit::ExitStatus::TemporaryDelivery as i32);
     });
+    watched
+}
+
+fn sleep_until(end: Instant) {
+    while let Some(left) = end
+        .checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
+    {
+        std::thread::sleep(left);
+    }
 }
 
 /// A deadline `max_time` from now.

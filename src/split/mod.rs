@@ -79,15 +79,17 @@ pub fn split_file(
             return Err(e).with_context(|| format!("cannot write into {}", out.display()));
         }
     }
-    let (sha256, bytes) = input
-        .finish()
-        .with_context(|| format!("cannot read {name}"))?;
+    // Before the rest is read for the digest: a header past the limits stopped reading, and
+    // what follows it may never end (`/dev/zero`).
     if file_errors > 0 || !splitter.has_header() {
         return Ok(Outcome {
             report,
             entry: None,
         });
     }
+    let (sha256, bytes) = input
+        .finish()
+        .with_context(|| format!("cannot read {name}"))?;
     let written = splitter
         .finish()
         .with_context(|| format!("cannot write into {}", out.display()))?;

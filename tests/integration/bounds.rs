@@ -4,7 +4,7 @@
 
 use crate::generate::{self, Spec};
 use crate::hostile::{measured, mkfifo};
-use crate::util::{AS_OF, TestEnv};
+use crate::util::{AS_OF, Output, TestEnv};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -299,4 +299,151 @@ fn work_folders_of_live_runs_other_users_and_symlinks_are_left_alone() {
     split_into(&env, "out", input);
     assert!(!locked.exists());
     assert!(live.exists());
+}
+
+/// Runs `cmd`, killing it after `limit` (a hang fails the test); its output and how long
+/// it took.
+fn run_limited(mut cmd: std::process::Command, limit: Duration) -> (Output, Duration) {
+    use std::io::Read;
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            r.read_to_string(&mut s).unwrap();
+            s
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("{cmd:?} still runs after {limit:?}: it hangs");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = started.elapsed();
+    let out = Output {
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+        code: status.code().unwrap_or(-1),
+    };
+    assert!(!out.stderr.contains("panicked"), "{out:#?}");
+    (out, took)
+}
+
+/// Writes `header`, then `row` every `every` (as fast as it can when zero), into the FIFO
+/// at `path` until its reader is gone.
+fn feed(path: PathBuf, every: Duration) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&path) else {
+            return;
+        };
+        let row = "18543,27015,2026-06-20T12:00:00Z,ORD-1,c1,1.00\n".repeat(if every.is_zero() {
+            1000
+        } else {
+            1
+        });
+        if f.write_all(format!("{HEADER}\n").as_bytes()).is_err() {
+            return;
+        }
+        while f.write_all(row.as_bytes()).is_ok() {
+            std::thread::sleep(every);
+        }
+    })
+}
+
+#[test]
+fn max_time_bounds_reading_the_input() {
+    let env = TestEnv::new();
+    let tmp = env.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::create_dir(env.path().join("dest")).unwrap();
+    let fifo = env.path().join("in.csv");
+    for (case, every) in [
+        ("a FIFO without a writer", None),
+        ("a FIFO fed a row a second", Some(Duration::from_secs(1))),
+        ("a FIFO fed rows without end", Some(Duration::ZERO)),
+    ] {
+        let _ = std::fs::remove_file(&fifo);
+        mkfifo(&fifo);
+        let writer = every.map(|e| feed(fifo.clone(), e));
+        let mut cmd = env.command(&[
+            "push",
+            "--as-of",
+            AS_OF,
+            "--ledger",
+            "ledger.sqlite",
+            "--max-time",
+            "2",
+            "--dir",
+            "dest",
+            "in.csv",
+        ]);
+        cmd.env("TMPDIR", &tmp);
+        let (out, took) = run_limited(cmd, Duration::from_secs(30));
+        out.assert_code(3);
+        assert!(
+            out.stderr.contains(
+                "convsubmit: error: --max-time 2s ran out while reading the input; nothing was sent"
+            ),
+            "{case}: {out:#?}"
+        );
+        // Before: still running at 30 s.
+        assert!(took < Duration::from_secs(8), "{case}: {took:?}");
+        assert_eq!(
+            std::fs::read_dir(&tmp).unwrap().count(),
+            0,
+            "{case}: the work folder stayed"
+        );
+        assert_eq!(
+            std::fs::read_dir(env.path().join("dest")).unwrap().count(),
+            0
+        );
+        if let Some(w) = writer {
+            w.join().unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_header_past_the_limits_ends_reading_at_once() {
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path().join("dest")).unwrap();
+    for args in [
+        &["validate", "/dev/zero"][..],
+        &["split", "--out", "out", "/dev/zero"],
+        &[
+            "push",
+            "--ledger",
+            "ledger.sqlite",
+            "--max-time",
+            "2",
+            "--dir",
+            "dest",
+            "/dev/zero",
+        ],
+    ] {
+        let (out, took) = run_limited(env.command(args), Duration::from_secs(60));
+        // A file-level error, as for any other header that is not one (exit 1).
+        out.assert_code(1);
+        assert!(
+            out.stdout.contains(
+                "/dev/zero:1: error[value-too-long] the header is over 16 MiB long: this is not a batch file"
+            ),
+            "{args:?}: {out:#?}"
+        );
+        // Before: validate read /dev/zero for ever.
+        assert!(took < Duration::from_secs(10), "{args:?}: {took:?}");
+    }
 }

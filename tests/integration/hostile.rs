@@ -239,9 +239,10 @@ fn degenerate_cases() -> Vec<Case> {
         Case {
             name: "commas.csv",
             bytes: vec![b','; 5 * MB],
-            validate: (1, &["no-rows", "blank-row"]),
+            // Over a million fields: a header past the limits, which stops reading.
+            validate: (1, &["value-too-long"]),
             split: (1, false),
-            fix: (2, "holds only empty rows (1 row)"),
+            fix: (2, "cannot be read as CSV text"),
         },
         Case {
             name: "newlines.csv",
