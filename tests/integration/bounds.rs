@@ -447,3 +447,56 @@ fn a_header_past_the_limits_ends_reading_at_once() {
         assert!(took < Duration::from_secs(10), "{args:?}: {took:?}");
     }
 }
+
+/// A server that answers every request with `head` (an HTTP status line and headers).
+fn answering(head: &'static str) -> u16 {
+    use std::io::{Read, Write};
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        while let Ok((mut s, _)) = server.accept() {
+            // The request (headers and a small body) is read before the answer.
+            s.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let mut buf = [0u8; 65536];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(head.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn a_huge_wait_asked_by_the_api_never_panics() {
+    for head in [
+        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 18446744073709551615\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 9223372036854775807\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 429 Too Many Requests\r\nX-RateLimit-Remaining: 0\r\nX-RateLimit-Reset: 18446744073709551615\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    ] {
+        let env = TestEnv::new();
+        let input = small_input(&env);
+        let port = answering(head);
+        env.write(
+            "convsubmit.toml",
+            format!(
+                "[api]\nbase_url = \"http://127.0.0.1:{port}\"\naccount_sid = \"IRtestAccount0000000000000000001\"\nauth_token_env = \"TEST_API_TOKEN\"\n"
+            ),
+        );
+        let mut cmd = env.command(&[
+            "push",
+            "--as-of",
+            AS_OF,
+            "--api",
+            "--ledger",
+            "ledger.sqlite",
+            "--max-time",
+            "3",
+            input,
+        ]);
+        cmd.env("TEST_API_TOKEN", "t");
+        let (out, took) = run_limited(cmd, Duration::from_secs(30));
+        assert_eq!(out.code, 3, "{head}: {out:#?}");
+        assert!(!out.stderr.contains("overflow"), "{out:#?}");
+        assert!(took < Duration::from_secs(10), "{head}: {took:?}");
+    }
+}
