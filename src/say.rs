@@ -40,6 +40,10 @@ pub fn line(text: &str) {
     let text = crate::redact::redact(text);
     let mut err = std::io::stderr().lock();
     for line in text.split('\n') {
-        let _ = writeln!(err, "{}", crate::escape::controls(line.trim_end_matches('\r')));
+        let _ = writeln!(
+            err,
+            "{}",
+            crate::escape::controls(line.trim_end_matches('\r'))
+        );
     }
 }

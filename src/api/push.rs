@@ -6,7 +6,7 @@
 
 use super::client::{Client, Outcome, is_redirect};
 use super::form::{Conversion, Mapping, encode};
-use crate::deliver::push::Part;
+use crate::deliver::push::{Part, later};
 use crate::deliver::retry::Policy;
 use crate::input::Record;
 use crate::ledger::{Ledger, QueuedConversion};
@@ -243,7 +243,7 @@ fn worker(
             if limits.remaining == Some(0)
                 && let Some(reset) = limits.reset
             {
-                hold(gate, Instant::now() + reset);
+                hold(gate, later(Instant::now(), reset));
             }
             match outcome {
                 Outcome::Queued { uri } => break Done::Queued(uri),
@@ -271,8 +271,8 @@ fn worker(
                     attempt += 1;
                     if status == 429 {
                         // The limit is the account's: every worker waits.
-                        hold(gate, Instant::now() + wait);
-                    } else if Instant::now() + wait < policy.deadline {
+                        hold(gate, later(Instant::now(), wait));
+                    } else if wait < policy.remaining() {
                         std::thread::sleep(wait);
                     } else {
                         // Retrying at once would ignore the backoff.

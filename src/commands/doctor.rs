@@ -3,12 +3,12 @@
 use super::push::report_failure;
 use crate::cli::DoctorArgs;
 use crate::config::Config;
-use crate::deliver::push::{io_timeout, watchdog};
+use crate::deliver::push::{Phase, deadline, io_timeout, watchdog};
 use crate::deliver::retry::Policy;
 use crate::exit::ExitStatus;
 use anyhow::Result;
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Runs the subcommand.
 pub fn run(args: &DoctorArgs, config: &Config) -> Result<ExitStatus> {
@@ -16,12 +16,12 @@ pub fn run(args: &DoctorArgs, config: &Config) -> Result<ExitStatus> {
     for w in config.warnings() {
         writeln!(out, "warning: {w}")?;
     }
-    let policy = Policy::new(0, Instant::now() + Duration::from_secs(args.max_time));
+    let policy = Policy::new(0, deadline(Duration::from_secs(args.max_time)));
     // A server that drips bytes defeats per-read timeouts: the check ends anyway.
     watchdog(
         policy.deadline,
         Duration::from_secs(args.max_time),
-        None,
+        Phase::Delivering,
         "a temporary failure: check the server, or try again later",
     );
     let mut transport = super::channel::transport(&args.channel, &args.server, config, true)?;

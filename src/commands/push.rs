@@ -3,7 +3,7 @@
 use super::validate::{Global, make_reporter, open_input, options, progress_wanted, report_output};
 use crate::cli::{Format, PushArgs};
 use crate::config::Config;
-use crate::deliver::push::{self, DeliverOptions, Event, Failure, Fate, Part, WorkDir};
+use crate::deliver::push::{self, DeliverOptions, Event, Failure, Fate, Part, Phase, WorkDir};
 use crate::deliver::retry::Policy;
 use crate::deliver::{DeliveryError, Kind};
 use crate::exit::ExitStatus;
@@ -19,6 +19,13 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
     let policy = Policy::new(
         args.retries,
         push::deadline(Duration::from_secs(args.max_time)),
+    );
+    // From the start: `--max-time` bounds the whole run, reading the inputs included.
+    let watchdog = push::watchdog(
+        policy.deadline,
+        Duration::from_secs(args.max_time),
+        Phase::Reading,
+        "a temporary failure: re-run later; parts already delivered are not sent again",
     );
     let opts = options(&args.check)?;
     // The API channel sends orders, not files: it has its own sender (see `api`).
@@ -65,6 +72,7 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
 
     // Validate and split every input before anything is sent.
     let work = WorkDir::create()?;
+    watchdog.work(work.path());
     let show_progress = progress_wanted(&args.report, global);
     let mut reporter = make_reporter(&args.report, false, global, report_output(show_progress))?;
     let mut summary = Summary::default();
@@ -143,14 +151,7 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
         return Ok(ExitStatus::DataErrors);
     }
 
-    if !args.dry_run {
-        push::watchdog(
-            policy.deadline,
-            Duration::from_secs(args.max_time),
-            Some(work.path().to_path_buf()),
-            "a temporary failure: re-run later; parts already delivered are not sent again",
-        );
-    }
+    watchdog.phase(Phase::Delivering);
     let ledger_path = config.ledger_path(args.ledger.as_deref());
     let ledger = if args.dry_run && !ledger_path.exists() {
         None

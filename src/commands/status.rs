@@ -114,9 +114,7 @@ pub fn run(args: &StatusArgs, config: &Config, out: &mut dyn Write) -> Result<Ex
         writeln!(out, "nothing pushed yet: no ledger at {}", path.display())?;
         return Ok(ExitStatus::Success);
     }
-    let ledger = Ledger::open(&path, Duration::from_secs(30), &mut |m| {
-        crate::say::note(m)
-    })?;
+    let ledger = Ledger::open(&path, Duration::from_secs(30), &mut |m| crate::say::note(m))?;
     let since = args.since.map(format_day);
     let client = Client::new(
         &api.base_url,

@@ -9,6 +9,7 @@ pub mod push;
 pub mod retry;
 pub mod sftp;
 
+use crate::input::SmallFileError;
 use std::fmt;
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -254,17 +255,33 @@ pub fn connect_tcp(addr: SocketAddr, timeout: Duration) -> std::io::Result<TcpSt
     Ok(stream)
 }
 
-/// The CA certificate in `path` (PEM), parsed by the TLS library's own `parse`.
+/// The largest `ca_file` read: a whole system bundle is a few hundred KiB.
+const MAX_CA_BYTES: u64 = 4 << 20;
+
+/// The CA certificate in `path` (PEM), parsed by the TLS library's own `parse`. Only a
+/// regular file of at most [`MAX_CA_BYTES`] is read.
 pub fn ca_certificate<C, E: fmt::Display>(
     path: &Path,
     parse: impl FnOnce(&[u8]) -> Result<C, E>,
 ) -> Result<C, DeliveryError> {
-    let pem = std::fs::read(path).map_err(|e| {
+    let unreadable = |why: String| {
         DeliveryError::permanent(
             "TLS",
-            format!("cannot read ca_file {}: {e}", path.display()),
+            format!("cannot read ca_file {}: {why}", path.display()),
         )
-    })?;
+    };
+    let pem = match crate::input::read_small(path, MAX_CA_BYTES) {
+        Ok(Some(pem)) => pem,
+        Ok(None) => return Err(unreadable("No such file or directory".into())),
+        Err(SmallFileError::Io(e)) => return Err(unreadable(e.to_string())),
+        Err(SmallFileError::NotRegular) => return Err(unreadable("not a regular file".into())),
+        Err(SmallFileError::TooLarge) => {
+            return Err(unreadable(format!(
+                "over {} MiB: not a PEM certificate",
+                MAX_CA_BYTES >> 20
+            )));
+        }
+    };
     parse(&pem).map_err(|e| {
         DeliveryError::permanent(
             "TLS",

@@ -6,7 +6,7 @@ use super::retry::{self, Policy};
 use super::{DeliveryError, Holding, Kind, Transport};
 use crate::diagnostic::Diagnostic;
 use crate::ledger::{self, Delivery, Ledger};
-use crate::split::{self, FileEntry, Names};
+use crate::split::{self, FileEntry, Names, work};
 use crate::validate::{self, FileReport};
 use anyhow::{Context, Result};
 use std::io::{self, Read};
@@ -60,78 +60,30 @@ pub struct Prepared {
 }
 
 /// A work folder for the parts of one run, removed when dropped.
-pub struct WorkDir(PathBuf);
+pub struct WorkDir(work::WorkDir);
 
 impl WorkDir {
-    /// A new, empty folder of this user's alone (the parts hold customer data), under a name
-    /// no other run has. Folders left by runs that were killed are removed first.
+    /// A new, empty folder of this user's alone (the parts hold customer data) in the
+    /// temporary folder, under a name no other run has. Folders there of runs that were
+    /// killed are removed (see [`work::remove_abandoned`]).
     pub fn create() -> Result<WorkDir> {
         let tmp = std::env::temp_dir();
-        remove_abandoned(&tmp);
-        let pid = std::process::id();
-        let mut n = 0u32;
-        loop {
-            let path = tmp.join(format!("{WORK_PREFIX}{pid}-{n}"));
-            match private_dir(&path) {
-                Ok(()) => return Ok(WorkDir(path)),
-                // Another user's, or a killed run's that is still being removed: next name.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
-                Err(e) => {
-                    return Err(e).with_context(|| {
-                        format!("cannot create the work folder {}", path.display())
-                    });
-                }
-            }
-        }
+        work::WorkDir::create(&tmp, WORK)
+            .map(WorkDir)
+            .with_context(|| format!("cannot create a work folder in {}", tmp.display()))
     }
 
     /// Its path.
     pub fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
 }
 
-/// Work folders are named `<prefix><pid>-<n>` in the temporary folder.
-const WORK_PREFIX: &str = "convsubmit-push-";
-
-fn private_dir(path: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path)
-}
-
-/// Removes the work folders of runs that no longer exist (killed before they could clean
-/// up), so that their copies of the parts do not stay behind. Only where `/proc` tells which
-/// processes exist; folders of other users cannot be removed and are left alone.
-fn remove_abandoned(tmp: &Path) {
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(tmp) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(WORK_PREFIX))
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+/// Work folders are named `convsubmit-push-<pid>-<n>` in the temporary folder.
+const WORK: work::Pattern = work::Pattern {
+    prefix: "convsubmit-push-",
+    suffix: "",
+};
 
 /// Splits one input into `work/<n>/`, and moves its rejects beside the input (`<stem>.rejects.csv`;
 /// in the current folder for standard input). A rejects file of an earlier run is removed
@@ -491,35 +443,134 @@ pub enum Failure {
 /// operation's own timeout (at least a second) to fire first.
 pub const WATCHDOG_GRACE: Duration = Duration::from_secs(3);
 
-/// Ends the process with exit code 3 once `deadline` plus [`WATCHDOG_GRACE`] has passed.
-/// Per-read timeouts do not bound a server that sends a byte every few seconds forever (nor
-/// one a library waits on without a timeout); `--max-time` promises an end whatever the
-/// server does. The ledger stays consistent: it is safe against the process stopping at any
-/// point, and what was not recorded is sent or checked by the next run.
-///
-/// `work` is a folder of this run's to remove first; `help` says what to do.
-pub fn watchdog(deadline: Instant, max_time: Duration, work: Option<PathBuf>, help: &'static str) {
-    std::thread::spawn(move || {
-        let end = deadline + WATCHDOG_GRACE;
-        while let Some(left) = end
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-        {
-            std::thread::sleep(left);
+/// What a run is doing, for the watchdog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Opening and reading the inputs: nothing has been sent.
+    Reading,
+    /// Connecting and delivering (or checking, for `doctor`).
+    Delivering,
+}
+
+/// The watchdog of a run: see [`watchdog`].
+#[derive(Clone)]
+pub struct Watchdog(std::sync::Arc<std::sync::Mutex<Watched>>);
+
+struct Watched {
+    phase: Phase,
+    /// A folder of this run's to remove before exiting.
+    work: Option<PathBuf>,
+}
+
+impl Watchdog {
+    /// The run has moved on to `phase`.
+    pub fn phase(&self, phase: Phase) {
+        if let Ok(mut w) = self.0.lock() {
+            w.phase = phase;
         }
-        crate::say::error(&format!(
-            "the server did not finish answering within --max-time {}s; stopped",
-            max_time.as_secs()
-        ));
-        crate::say::help(help);
-        if let Some(work) = &work {
+    }
+
+    /// The run's work folder, removed if the watchdog ends the run.
+    pub fn work(&self, work: &Path) {
+        if let Ok(mut w) = self.0.lock() {
+            w.work = Some(work.to_path_buf());
+        }
+    }
+}
+
+/// Ends the process with exit code 3 when `--max-time` has run out: at `deadline` while the
+/// inputs are read (an input that never ends, a FIFO without a writer), and [`WATCHDOG_GRACE`]
+/// later while delivering. Per-read timeouts do not bound a server that sends a byte every
+/// few seconds forever (nor one a library waits on without a timeout), and nothing bounds a
+/// read of a local input: `--max-time` promises an end whatever the input or the server
+/// does. The ledger stays consistent: it is safe against the process stopping at any point,
+/// and what was not recorded is sent or checked by the next run.
+///
+/// `help` says what to do after a delivery ran out of time.
+pub fn watchdog(
+    deadline: Instant,
+    max_time: Duration,
+    phase: Phase,
+    help: &'static str,
+) -> Watchdog {
+    let watched = Watchdog(std::sync::Arc::new(std::sync::Mutex::new(Watched {
+        phase,
+        work: None,
+    })));
+    let state = watched.clone();
+    std::thread::spawn(move || {
+        sleep_until(deadline);
+        let reading = state.0.lock().is_ok_and(|w| w.phase == Phase::Reading);
+        let secs = max_time.as_secs();
+        if reading {
+            crate::say::error(&format!(
+                "--max-time {secs}s ran out while reading the input; nothing was sent"
+            ));
+            crate::say::help(
+                "a temporary failure: re-run later, when the input is complete (or with a larger --max-time)",
+            );
+        } else {
+            // The last network operation's own timeout fires first, with a clearer message.
+            sleep_until(later(deadline, WATCHDOG_GRACE));
+            crate::say::error(&format!(
+                "the server did not finish answering within --max-time {secs}s; stopped"
+            ));
+            crate::say::help(help);
+        }
+        // Held while exiting: the main thread cannot begin to use the folder again.
+        let w = state.0.lock();
+        if let Some(work) = w.as_ref().ok().and_then(|w| w.work.as_ref()) {
             let _ = std::fs::remove_dir_all(work);
         }
         std::process::exit(crate::exit::ExitStatus::TemporaryDelivery as i32);
     });
+    watched
+}
+
+fn sleep_until(end: Instant) {
+    while let Some(left) = end
+        .checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
+    {
+        std::thread::sleep(left);
+    }
 }
 
 /// A deadline `max_time` from now.
 pub fn deadline(max_time: Duration) -> Instant {
-    Instant::now() + max_time
+    later(Instant::now(), max_time)
+}
+
+/// `from + wait`, or the latest time the clock can hold when that is past it: any
+/// `--max-time` is accepted (`Instant + Duration` panics on overflow), and a huge one
+/// simply never runs out.
+pub fn later(from: Instant, wait: Duration) -> Instant {
+    let mut wait = wait;
+    loop {
+        match from.checked_add(wait) {
+            Some(t) => return t,
+            // Terminates: `from + 0` always exists.
+            None => wait /= 2,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_saturates_instead_of_panicking() {
+        let now = Instant::now();
+        assert_eq!(
+            later(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
+        for secs in [u64::MAX, i64::MAX as u64] {
+            let t = later(now, Duration::from_secs(secs));
+            assert!(t > now + Duration::from_secs(100 * 365 * 86_400));
+            // The watchdog's grace past it does not overflow either.
+            assert!(later(t, WATCHDOG_GRACE) >= t);
+        }
+    }
 }

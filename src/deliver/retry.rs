@@ -76,7 +76,7 @@ pub fn run<T, E: Retryable>(
         }
         random = xorshift(random);
         let delay = policy.delay(attempt, random);
-        if Instant::now() + delay >= policy.deadline {
+        if delay >= policy.remaining() {
             return Err(err);
         }
         on_retry(&err, delay);

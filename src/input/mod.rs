@@ -69,7 +69,10 @@ impl Identity {
         if now.file != self.file {
             Some("it was replaced by another file".into())
         } else if now.len != self.len {
-            Some(format!("its size went from {} to {} bytes", self.len, now.len))
+            Some(format!(
+                "its size went from {} to {} bytes",
+                self.len, now.len
+            ))
         } else if now.modified != self.modified {
             Some("it was rewritten".into())
         } else {
@@ -105,4 +108,84 @@ pub fn open(arg: &str) -> Result<Input> {
         source: Box::new(file),
         identity: meta.is_file().then(|| Identity::of(&meta)),
     })
+}
+
+/// Why a small file (a manifest, a certificate) was not read.
+#[derive(Debug)]
+pub enum SmallFileError {
+    /// It could not be opened or read.
+    Io(io::Error),
+    /// It is a device, a FIFO, a folder…: reading it might never end, or never stop.
+    NotRegular,
+    /// It is larger than the limit given.
+    TooLarge,
+}
+
+/// Reads a state or configuration file whose size is known to be small: only a regular file
+/// (a symlink is followed, but not to a device or a FIFO), and only when it holds at most
+/// `max` bytes, so that a symlink to `/dev/zero` or a sparse file of gigabytes costs
+/// nothing. `Ok(None)` when it does not exist.
+pub fn read_small(path: &Path, max: u64) -> Result<Option<Vec<u8>>, SmallFileError> {
+    // Checked before opening, because opening a FIFO waits for a writer.
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(SmallFileError::Io(e)),
+        Ok(m) if !m.is_file() => return Err(SmallFileError::NotRegular),
+        Ok(_) => {}
+    }
+    let file = match File::open(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        r => r.map_err(SmallFileError::Io)?,
+    };
+    // Again on what was opened: the path may have changed in between.
+    let meta = file.metadata().map_err(SmallFileError::Io)?;
+    if !meta.is_file() {
+        return Err(SmallFileError::NotRegular);
+    }
+    if meta.len() > max {
+        return Err(SmallFileError::TooLarge);
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // One byte past the limit tells a file that grew since.
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(SmallFileError::Io)?;
+    if bytes.len() as u64 > max {
+        return Err(SmallFileError::TooLarge);
+    }
+    Ok(Some(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_files_are_read_only_when_regular_and_small() {
+        let dir = std::env::temp_dir().join(format!("convsubmit-small-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("f");
+        std::fs::write(&file, b"12345").unwrap();
+        assert_eq!(read_small(&file, 5).unwrap().unwrap(), b"12345");
+        assert!(matches!(
+            read_small(&file, 4),
+            Err(SmallFileError::TooLarge)
+        ));
+        assert!(read_small(&dir.join("missing"), 5).unwrap().is_none());
+        assert!(matches!(
+            read_small(&dir, 5),
+            Err(SmallFileError::NotRegular)
+        ));
+        #[cfg(unix)]
+        {
+            let link = dir.join("zero");
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+            assert!(matches!(
+                read_small(&link, 5),
+                Err(SmallFileError::NotRegular)
+            ));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

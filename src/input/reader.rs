@@ -62,6 +62,9 @@ pub struct Record {
     verbatim: bool,
     /// Fields past [`MAX_FIELDS`]: counted, not kept.
     uncounted: usize,
+    /// Reading stopped inside this record (a header past the limits): it is not blank,
+    /// whatever was read of it, and nothing after it is read.
+    stopped: bool,
 }
 
 /// The field at which a record over [`MAX_RECORD_BYTES`] was cut, and its real length. Fields
@@ -142,7 +145,7 @@ impl Record {
 
     /// True when every field is empty or only spaces and tabs.
     pub fn is_blank(&self) -> bool {
-        (0..self.len()).all(|i| !self.filled(i))
+        !self.stopped && (0..self.len()).all(|i| !self.filled(i))
     }
 
     /// Physical line where the record starts.
@@ -161,6 +164,7 @@ impl Record {
         self.cut = None;
         self.verbatim = false;
         self.uncounted = 0;
+        self.stopped = false;
     }
 
     /// Appends bytes of the current field, up to [`MAX_RECORD_BYTES`] in all.
@@ -240,6 +244,8 @@ pub struct RecordReader<R> {
     raw_lost: bool,
     /// The record just read is known to be ASCII without NUL bytes.
     clean: bool,
+    /// No record but blank ones has been read yet: the next is the header.
+    before_header: bool,
 }
 
 /// How a record ended.
@@ -281,6 +287,7 @@ impl<R: Read> RecordReader<R> {
             ending: Ending::Eof,
             raw_lost: false,
             clean: false,
+            before_header: true,
         }
     }
 
@@ -363,6 +370,9 @@ impl<R: Read> RecordReader<R> {
         self.raw_lost = false;
         self.clean = false;
         self.parse(rec)?;
+        if self.before_header {
+            self.before_header = rec.is_blank() && !self.header_over_limits(rec);
+        }
         if self.clean {
             // ASCII without NUL bytes, as the line scan found.
         } else if self.raw_lost {
@@ -374,6 +384,11 @@ impl<R: Read> RecordReader<R> {
             self.check_raw(rec);
         }
         Ok(true)
+    }
+
+    /// The record being read (the header, or a blank line before it) is past the limits.
+    fn header_over_limits(&self, rec: &Record) -> bool {
+        rec.cut.is_some() || rec.uncounted > 0
     }
 
     fn spot(&self, idx: usize) -> Spot {
@@ -419,6 +434,13 @@ impl<R: Read> RecordReader<R> {
         let mut quoted_cr = false;
         loop {
             if self.pos == self.end {
+                if !self.eof && self.before_header && self.header_over_limits(rec) {
+                    // No header is this long: whatever follows is not read (a header past
+                    // the limits is a file error), so that `/dev/zero` or an endless line of
+                    // commas ends at once instead of being read forever.
+                    self.eof = true;
+                    rec.stopped = true;
+                }
                 if !self.eof {
                     if rec.cut.is_some() || self.pos - self.start > MAX_RECORD_BYTES {
                         // The record's raw bytes are not kept whole (its fields are, up to
@@ -746,6 +768,50 @@ mod tests {
             out.push((rec.line(), fields, rec.malformed.map(|m| m.0)));
         }
         out
+    }
+
+    #[test]
+    fn an_endless_header_stops_at_the_limits() {
+        // NUL bytes (`/dev/zero`), an endless line of commas, of quoted empty values, and an
+        // endless line of spaces after a blank line: each read only up to the limits.
+        let cases: [(&[u8], &[u8]); 4] =
+            [(b"", b"\0"), (b"", b","), (b"", b"\"\","), (b"\n", b" ")];
+        for (start, endless) in cases {
+            let mut r = RecordReader::new(start.chain(RepeatSlice(endless, 0)));
+            let mut rec = Record::default();
+            let mut last = None;
+            while r.read(&mut rec).unwrap() {
+                assert!(
+                    last.is_none() || start == b"\n",
+                    "{endless:?}: a second record"
+                );
+                last = Some((rec.cut.is_some() || rec.len() > MAX_FIELDS, rec.is_blank()));
+            }
+            assert_eq!(last, Some((true, false)), "{endless:?}");
+            assert!(r.offset() < 4 * MAX_RECORD_BYTES as u64, "{endless:?}");
+        }
+        // A long data row is still read to its end: only the header stops reading.
+        let long = format!("A,B\n{}\n1,2\n", "x".repeat(MAX_RECORD_BYTES + 10));
+        let mut r = RecordReader::new(long.as_bytes());
+        let mut rec = Record::default();
+        let mut lines = vec![];
+        while r.read(&mut rec).unwrap() {
+            lines.push((rec.line(), rec.cut.is_some()));
+        }
+        assert_eq!(lines, [(1, false), (2, true), (3, false)]);
+    }
+
+    /// `bytes` repeated forever.
+    struct RepeatSlice(&'static [u8], usize);
+
+    impl Read for RepeatSlice {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            for b in out.iter_mut() {
+                *b = self.0[self.1 % self.0.len()];
+                self.1 += 1;
+            }
+            Ok(out.len())
+        }
     }
 
     fn parse(input: &str) -> Vec<(u64, Vec<String>, Option<Malformed>)> {

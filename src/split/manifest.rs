@@ -1,12 +1,17 @@
 //! `manifest.json`: what `split` wrote, with enough to map a line of a part back to the
 //! line of the input it came from.
 
+use crate::input::{SmallFileError, read_small};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The file name of the manifest in the output folder.
 pub const FILE_NAME: &str = "manifest.json";
+
+/// The largest manifest read. One is about 300 bytes per part and a few hundred per input:
+/// this is hundreds of thousands of parts.
+pub const MAX_BYTES: u64 = 64 << 20;
 
 /// The manifest's format version.
 pub const VERSION: u32 = 1;
@@ -124,20 +129,34 @@ impl FileEntry {
 }
 
 impl Manifest {
-    /// Reads `dir/manifest.json`; an empty manifest when there is none.
+    /// Reads `dir/manifest.json`; an empty manifest when there is none. Only a regular file
+    /// of at most [`MAX_BYTES`] is read: what else is there is not a manifest, and reading it
+    /// might take all memory (a symlink to `/dev/zero`, a sparse file).
     pub fn load(dir: &Path) -> Result<Manifest> {
         let path = dir.join(FILE_NAME);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let not_ours = |why: &str| {
+            anyhow::anyhow!(
+                "{} is not a convsubmit manifest ({why}); choose another --out folder",
+                path.display()
+            )
+        };
+        let bytes = match read_small(&path, MAX_BYTES) {
+            Ok(Some(b)) => b,
+            Ok(None) => {
                 return Ok(Manifest {
                     version: VERSION,
                     files: vec![],
                 });
             }
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+            Err(SmallFileError::Io(e)) => {
+                return Err(e).with_context(|| format!("cannot read {}", path.display()));
+            }
+            Err(SmallFileError::NotRegular) => return Err(not_ours("not a regular file")),
+            Err(SmallFileError::TooLarge) => {
+                return Err(not_ours(&format!("over {} MiB", MAX_BYTES >> 20)));
+            }
         };
-        let m: Manifest = serde_json::from_str(&text).with_context(|| {
+        let m: Manifest = serde_json::from_slice(&bytes).with_context(|| {
             format!(
                 "{} is not a convsubmit manifest; choose another --out folder",
                 path.display()

@@ -8,6 +8,7 @@ mod orders;
 mod parts;
 mod rejects;
 mod spool;
+pub mod work;
 
 pub use manifest::{
     FILE_NAME as MANIFEST, FileEntry, Manifest, Part, Rejects as RejectsEntry, Run,
@@ -49,8 +50,9 @@ pub fn split_file(
     sink: &mut dyn FnMut(&Diagnostic) -> io::Result<()>,
 ) -> Result<Outcome> {
     let names = Names::new(name, opts.as_of);
-    let work = WorkDir::create(out, names.stem())?;
-    let mut splitter = Splitter::new(&work.path, names.clone(), opts.max_rows);
+    let work = work::WorkDir::create(out, WORK)
+        .with_context(|| format!("cannot write into {}", out.display()))?;
+    let mut splitter = Splitter::new(work.path(), names.clone(), opts.max_rows);
     let mut file_errors = 0u64;
     // A report that cannot be written is not a folder that cannot be: say which failed.
     let mut report_failed = false;
@@ -77,15 +79,17 @@ pub fn split_file(
             return Err(e).with_context(|| format!("cannot write into {}", out.display()));
         }
     }
-    let (sha256, bytes) = input
-        .finish()
-        .with_context(|| format!("cannot read {name}"))?;
+    // Before the rest is read for the digest: a header past the limits stopped reading, and
+    // what follows it may never end (`/dev/zero`).
     if file_errors > 0 || !splitter.has_header() {
         return Ok(Outcome {
             report,
             entry: None,
         });
     }
+    let (sha256, bytes) = input
+        .finish()
+        .with_context(|| format!("cannot read {name}"))?;
     let written = splitter
         .finish()
         .with_context(|| format!("cannot write into {}", out.display()))?;
@@ -123,27 +127,13 @@ fn move_into(from: &Path, to: &Path) -> Result<()> {
     std::fs::rename(from, to).with_context(|| format!("cannot write {}", to.display()))
 }
 
-/// A hidden folder inside the output folder for files being written; removed on drop, so
-/// an interrupted split leaves no half-written part under a real name.
-struct WorkDir {
-    path: PathBuf,
-}
-
-impl WorkDir {
-    fn create(out: &Path, stem: &str) -> Result<WorkDir> {
-        let path = out.join(format!(".convsubmit-{}-{stem}.tmp", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir(&path)
-            .with_context(|| format!("cannot write into {}", out.display()))?;
-        Ok(WorkDir { path })
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
+/// The hidden folder inside the output folder for files being written, removed when done,
+/// so that an interrupted split leaves no half-written part under a real name:
+/// `.convsubmit-<pid>-<n>.tmp`. One a killed split left is removed by the next.
+pub const WORK: work::Pattern = work::Pattern {
+    prefix: ".convsubmit-",
+    suffix: ".tmp",
+};
 
 /// What [`Splitter::finish`] leaves in the work folder.
 struct Written {

@@ -189,7 +189,10 @@ fn a_ledger_held_by_another_run_waits_until_max_time_then_exits_3() {
     push(&env, &[]).assert_code(0);
     let after = inbox(&env);
     assert_eq!(after.len(), 2 * before.len(), "{after:?}");
-    assert!(before.iter().all(|(name, ino)| after[name] == *ino), "{after:?}");
+    assert!(
+        before.iter().all(|(name, ino)| after[name] == *ino),
+        "{after:?}"
+    );
 }
 
 /// How many times each part's content was recorded, and the files in `folder`.

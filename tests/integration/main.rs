@@ -4,6 +4,7 @@
 //! every changed file before keeping it.
 
 mod api_trust;
+mod bounds;
 mod contract;
 mod crash;
 mod docs;

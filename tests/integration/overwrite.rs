@@ -211,8 +211,17 @@ fn an_input_that_changes_while_it_is_read_is_not_sent() {
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
     let mut cmd = env.command(&[
-        "push", "--as-of", AS_OF, "--ledger", "l.sqlite", "--dir", "inbox", "--max-time", "60",
-        "a.csv", "b.csv",
+        "push",
+        "--as-of",
+        AS_OF,
+        "--ledger",
+        "l.sqlite",
+        "--dir",
+        "inbox",
+        "--max-time",
+        "60",
+        "a.csv",
+        "b.csv",
     ]);
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -236,5 +245,8 @@ fn an_input_that_changes_while_it_is_read_is_not_sent() {
         "{stderr}"
     );
     assert!(stderr.contains("nothing was sent"), "{stderr}");
-    assert_eq!(std::fs::read_dir(env.path().join("inbox")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(env.path().join("inbox")).unwrap().count(),
+        0
+    );
 }
