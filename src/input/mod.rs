@@ -104,7 +104,7 @@ pub fn open(arg: &str) -> Result<Input> {
         name: arg.to_string(),
         is_stdin: false,
         // A FIFO or a device has no size to show progress against.
-        size: meta.is_file().then(|| meta.len()),
+        size: meta.is_file().then_some(meta.len()),
         source: Box::new(file),
         identity: meta.is_file().then(|| Identity::of(&meta)),
     })
