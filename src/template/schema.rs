@@ -102,9 +102,25 @@ fn parse_builtin(name: &str) -> Result<Template> {
     Ok(t)
 }
 
+/// The largest template file read.
+const MAX_TEMPLATE_BYTES: u64 = 4 << 20;
+
 fn load_path(path: &Path, depth: usize) -> Result<Template> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read template file {}", path.display()))?;
+    // A template is a few KB: a device, a FIFO or a huge file is not one (and reading it
+    // might never end).
+    use crate::input::{SmallFileError, read_small};
+    let cannot =
+        |why: String| anyhow::anyhow!("cannot read template file {}: {why}", path.display());
+    let bytes = match read_small(path, MAX_TEMPLATE_BYTES) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Err(cannot("no such file".into())),
+        Err(SmallFileError::Io(e)) => return Err(cannot(e.to_string())),
+        Err(SmallFileError::NotRegular) => return Err(cannot("not a regular file".into())),
+        Err(SmallFileError::TooLarge) => {
+            return Err(cannot(format!("over {} MiB", MAX_TEMPLATE_BYTES >> 20)));
+        }
+    };
+    let text = String::from_utf8(bytes).map_err(|_| cannot("not UTF-8 text".into()))?;
     from_source(&text, Some(path), depth)
         .with_context(|| format!("in template file {}", path.display()))
 }

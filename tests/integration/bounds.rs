@@ -142,10 +142,10 @@ fn a_ca_file_that_is_a_device_is_refused_unread() {
     cmd.env("TEST_PW", "x");
     let started = std::time::Instant::now();
     let out = crate::util::finish(cmd);
-    out.assert_code(4);
+    // The config's files are checked before anything else: a configuration error.
+    out.assert_code(2);
     assert!(
-        out.stderr
-            .contains("cannot read ca_file ca.pem: not a regular file"),
+        out.stderr.contains("ca_file ca.pem is not a regular file"),
         "{out:#?}"
     );
     assert!(started.elapsed() < Duration::from_secs(10));
@@ -479,7 +479,7 @@ fn a_huge_wait_asked_by_the_api_never_panics() {
         env.write(
             "convsubmit.toml",
             format!(
-                "[api]\nbase_url = \"http://127.0.0.1:{port}\"\naccount_sid = \"IRtestAccount0000000000000000001\"\nauth_token_env = \"TEST_API_TOKEN\"\n"
+                "[api]\nbase_url = \"http://127.0.0.1:{port}\"\naccount_sid = \"IRtestAccount0000000000000000001\"\nauth_token_env = \"TEST_API_TOKEN\"\nallow_insecure_http = true\n"
             ),
         );
         let mut cmd = env.command(&[
@@ -498,5 +498,26 @@ fn a_huge_wait_asked_by_the_api_never_panics() {
         assert_eq!(out.code, 3, "{head}: {out:#?}");
         assert!(!out.stderr.contains("overflow"), "{out:#?}");
         assert!(took < Duration::from_secs(10), "{head}: {took:?}");
+    }
+}
+
+/// A template file is read only when it is a regular file of at most 4 MiB: `/dev/zero`
+/// took memory without end before.
+#[test]
+fn a_template_that_is_a_device_or_huge_is_refused_unread() {
+    let env = TestEnv::new();
+    env.copy_fixture("item-level-valid.csv");
+    std::os::unix::fs::symlink("/dev/zero", env.path().join("zero.toml")).unwrap();
+    let big = std::fs::File::create(env.path().join("big.toml")).unwrap();
+    big.set_len(5 << 20).unwrap();
+    for (template, why) in [
+        ("zero.toml", "not a regular file"),
+        ("big.toml", "over 4 MiB"),
+    ] {
+        let started = std::time::Instant::now();
+        let out = env.run(&["validate", "--template", template, "item-level-valid.csv"]);
+        out.assert_code(2);
+        assert!(out.stderr.contains(why), "{out:#?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 }
