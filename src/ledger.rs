@@ -346,17 +346,16 @@ fn canonical(path: &Path) -> Result<PathBuf> {
     bail!("{}: too many levels of symbolic links", path.display())
 }
 
-/// Locks `file`, waiting until `deadline` (`None`: for ever) for another run. `create`: a
+/// Locks `lock_path`, waiting until `deadline` (`None`: for ever) for another run. `create`: a
 /// lock file, created when missing; else the ledger itself, only read here (a read-only one
 /// is refused later, with advice). `ledger` is the path as the user gave it, for messages.
 fn lock(
-    file: &Path,
+    lock_path: &Path,
     create: bool,
     ledger: &Path,
     deadline: Option<Instant>,
     notice: &mut dyn FnMut(&str),
 ) -> Result<File, OpenError> {
-    let lock_path = file;
     let file = File::options()
         .read(true)
         .create(create)
@@ -365,7 +364,6 @@ fn lock(
         .open(lock_path)
         .with_context(|| format!("cannot open {}", lock_path.display()))
         .map_err(OpenError::Other)?;
-    let path = ledger;
     let mut told = false;
     loop {
         match file.try_lock() {
@@ -374,12 +372,12 @@ fn lock(
                 if !told {
                     notice(&format!(
                         "waiting for another convsubmit run to finish with the ledger {}",
-                        path.display()
+                        ledger.display()
                     ));
                     told = true;
                 }
                 if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Err(OpenError::Busy(path.to_path_buf()));
+                    return Err(OpenError::Busy(ledger.to_path_buf()));
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }

@@ -11,7 +11,6 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use std::fs::Metadata;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The largest config or secret file read (a config is a few hundred bytes, a key a few KiB).
@@ -80,36 +79,22 @@ pub fn check(path: &Path, what: &str) -> Result<Metadata> {
 
 /// [`check`]s `path`, then reads it as text, at most [`MAX_FILE_BYTES`] (it may grow meanwhile).
 pub fn read(path: &Path, what: &str) -> Result<String> {
+    use crate::input::{SmallFileError, read_small_as};
     let checked = check(path, what)?;
-    let cannot = || format!("cannot read {what} {}", path.display());
-    let file = open(path).with_context(cannot)?;
-    let meta = file.metadata().with_context(cannot)?;
-    // The file opened must be the one checked, not one swapped in since.
-    if !meta.is_file() || !unix::same_file(&meta, &checked) {
-        bail!("{what} {} changed while it was read", path.display());
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .with_context(cannot)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        bail!(
+    let bytes = match read_small_as(path, MAX_FILE_BYTES, &checked) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) | Err(SmallFileError::NotRegular | SmallFileError::Changed) => {
+            bail!("{what} {} changed while it was read", path.display())
+        }
+        Err(SmallFileError::Io(e)) => {
+            return Err(e).with_context(|| format!("cannot read {what} {}", path.display()));
+        }
+        Err(SmallFileError::TooLarge) => bail!(
             "{what} {} holds more than the {MAX_FILE_BYTES} bytes a config or secret file may hold",
             path.display()
-        );
-    }
+        ),
+    };
     String::from_utf8(bytes).map_err(|_| anyhow!("{what} {} is not UTF-8 text", path.display()))
-}
-
-/// Opens without blocking: a FIFO swapped in after the check must not hang the run.
-fn open(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, 0o4000); // O_NONBLOCK
-    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, 0x0004); // O_NONBLOCK
-    options.open(path)
 }
 
 fn kind(meta: &Metadata) -> &'static str {
@@ -183,10 +168,6 @@ mod unix {
                 })
             })
             .unwrap_or_else(|| uid.to_string())
-    }
-
-    pub fn same_file(a: &Metadata, b: &Metadata) -> bool {
-        a.dev() == b.dev() && a.ino() == b.ino()
     }
 
     /// The fixes for the file `path` (its metadata `meta`) and every folder above it, both
@@ -271,10 +252,6 @@ mod unix {
 #[cfg(not(unix))]
 mod unix {
     use super::{Metadata, Path, Result};
-
-    pub fn same_file(_a: &Metadata, _b: &Metadata) -> bool {
-        true
-    }
 
     /// Permissions are not Unix modes here: nothing to check.
     pub fn problems(_path: &Path, _meta: &Metadata) -> Result<Vec<String>> {

@@ -275,6 +275,9 @@ pub fn ca_certificate<C, E: fmt::Display>(
         Ok(None) => return Err(unreadable("No such file or directory".into())),
         Err(SmallFileError::Io(e)) => return Err(unreadable(e.to_string())),
         Err(SmallFileError::NotRegular) => return Err(unreadable("not a regular file".into())),
+        Err(SmallFileError::Changed) => {
+            return Err(unreadable("it changed while it was read".into()));
+        }
         Err(SmallFileError::TooLarge) => {
             return Err(unreadable(format!(
                 "over {} MiB: not a PEM certificate",

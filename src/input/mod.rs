@@ -119,6 +119,8 @@ pub enum SmallFileError {
     NotRegular,
     /// It is larger than the limit given.
     TooLarge,
+    /// The file opened is not the one looked at before (it was replaced in between).
+    Changed,
 }
 
 /// Reads a state or configuration file whose size is known to be small: only a regular file
@@ -126,21 +128,35 @@ pub enum SmallFileError {
 /// `max` bytes, so that a symlink to `/dev/zero` or a sparse file of gigabytes costs
 /// nothing. `Ok(None)` when it does not exist.
 pub fn read_small(path: &Path, max: u64) -> Result<Option<Vec<u8>>, SmallFileError> {
-    // Checked before opening, because opening a FIFO waits for a writer.
     match std::fs::metadata(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(SmallFileError::Io(e)),
-        Ok(m) if !m.is_file() => return Err(SmallFileError::NotRegular),
-        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(SmallFileError::Io(e)),
+        Ok(m) => read_small_as(path, max, &m),
     }
-    let file = match File::open(path) {
+}
+
+/// [`read_small`] of the file `looked` describes (taken, and perhaps judged, beforehand):
+/// the file opened must be that very one, not one swapped in since.
+pub fn read_small_as(
+    path: &Path,
+    max: u64,
+    looked: &std::fs::Metadata,
+) -> Result<Option<Vec<u8>>, SmallFileError> {
+    // Checked before opening, because opening a FIFO waits for a writer; and opened without
+    // waiting, for a FIFO swapped in after the look.
+    if !looked.is_file() {
+        return Err(SmallFileError::NotRegular);
+    }
+    let file = match open_nonblocking(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         r => r.map_err(SmallFileError::Io)?,
     };
-    // Again on what was opened: the path may have changed in between.
     let meta = file.metadata().map_err(SmallFileError::Io)?;
     if !meta.is_file() {
         return Err(SmallFileError::NotRegular);
+    }
+    if Identity::of(&meta).file != Identity::of(looked).file {
+        return Err(SmallFileError::Changed);
     }
     if meta.len() > max {
         return Err(SmallFileError::TooLarge);
@@ -154,6 +170,17 @@ pub fn read_small(path: &Path, max: u64) -> Result<Option<Vec<u8>>, SmallFileErr
         return Err(SmallFileError::TooLarge);
     }
     Ok(Some(bytes))
+}
+
+/// Opens for reading without waiting for a FIFO's writer.
+fn open_nonblocking(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, 0o4000); // O_NONBLOCK
+    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, 0x0004); // O_NONBLOCK
+    options.open(path)
 }
 
 #[cfg(test)]

@@ -152,6 +152,12 @@ impl Manifest {
                 return Err(e).with_context(|| format!("cannot read {}", path.display()));
             }
             Err(SmallFileError::NotRegular) => return Err(not_ours("not a regular file")),
+            Err(SmallFileError::Changed) => {
+                return Err(anyhow::anyhow!(
+                    "{} changed while it was read",
+                    path.display()
+                ));
+            }
             Err(SmallFileError::TooLarge) => {
                 return Err(not_ours(&format!("over {} MiB", MAX_BYTES >> 20)));
             }

@@ -116,6 +116,7 @@ fn load_path(path: &Path, depth: usize) -> Result<Template> {
         Ok(None) => return Err(cannot("no such file".into())),
         Err(SmallFileError::Io(e)) => return Err(cannot(e.to_string())),
         Err(SmallFileError::NotRegular) => return Err(cannot("not a regular file".into())),
+        Err(SmallFileError::Changed) => return Err(cannot("it changed while it was read".into())),
         Err(SmallFileError::TooLarge) => {
             return Err(cannot(format!("over {} MiB", MAX_TEMPLATE_BYTES >> 20)));
         }
