@@ -14,6 +14,20 @@ pub fn beside(path: &Path, what: &str) -> PathBuf {
     path.with_file_name(format!(".{name}.{what}-{}.tmp", std::process::id()))
 }
 
+/// Creates the temporary file `path` afresh: whatever is there under that name (a file a
+/// killed run left, or a symbolic link someone planted to make this run write elsewhere) is
+/// removed first, never followed, and the file is created only if the name is then free.
+pub fn create_fresh(path: &Path) -> io::Result<std::fs::File> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if !m.is_dir() => std::fs::remove_file(path)?,
+        _ => {}
+    }
+    std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
 /// Locked standard output; errors name it.
 pub struct Stdout(io::StdoutLock<'static>);
 
@@ -35,5 +49,28 @@ impl Write for Stdout {
 
     fn flush(&mut self) -> io::Result<()> {
         self.0.flush().map_err(named)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_file_never_writes_through_what_was_there() {
+        let dir = std::env::temp_dir().join(format!("convsubmit-fresh-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let tmp = dir.join(".part.tmp");
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        create_fresh(&tmp).unwrap().write_all(b"part").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert!(std::fs::symlink_metadata(&tmp).unwrap().is_file());
+        // A stale file of a killed run is replaced too.
+        create_fresh(&tmp).unwrap().write_all(b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&tmp).unwrap(), "new");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

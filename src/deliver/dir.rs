@@ -71,7 +71,7 @@ impl Transport for Dir {
         let tmp = self.path.join(temporary_name(name));
         let result = (|| {
             let mut src = File::open(local)?;
-            let mut dst = File::create(&tmp)?;
+            let mut dst = crate::output::create_fresh(&tmp)?;
             let mut buf = vec![0; 256 * 1024];
             let mut sent = 0;
             loop {

@@ -208,6 +208,11 @@ fn upload<T: TlsStream>(
     if !rename && remote_size(ftp, name)?.is_some() {
         return Err(name_taken(name));
     }
+    if rename {
+        // A killed run's upload, or a link planted under the temporary name: removed, so
+        // that the upload does not write through it (a server may follow links on STOR).
+        let _ = ftp.rm(&target);
+    }
     let mut src = std::fs::File::open(local)
         .map_err(|e| DeliveryError::permanent("read part", e.to_string()))?;
     let mut stream = ftp

@@ -222,11 +222,13 @@ impl Sftp {
             .len();
         let mut src = std::fs::File::open(local)
             .map_err(|e| DeliveryError::permanent("read part", e.to_string()))?;
-        // Straight to the final name, the file must not exist yet (never truncate one).
-        let flags = match rename {
-            true => OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE,
-            false => OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::EXCLUSIVE,
-        };
+        // The file is always created new: straight to the final name, one that exists is never
+        // truncated; under the temporary name, whatever is there (a killed run's upload, or a
+        // link planted to make this upload write elsewhere) is removed first, never followed.
+        if rename {
+            let _ = conn.sftp.unlink(&tmp);
+        }
+        let flags = OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::EXCLUSIVE;
         let mut remote = conn
             .sftp
             .open_mode(target, flags, 0o644, OpenType::File)

@@ -29,9 +29,10 @@ impl Shared {
     }
 }
 
-/// Creates (or truncates) `path` for writing, and opens it for following.
+/// Creates `path` afresh for writing (see [`crate::output::create_fresh`]), and opens it
+/// for following.
 pub fn create(path: &Path) -> io::Result<(Writer, Follower)> {
-    let file = File::create(path)?;
+    let file = crate::output::create_fresh(path)?;
     let reader = File::open(path)?;
     let shared = Arc::new(Shared::default());
     let writer = Writer {

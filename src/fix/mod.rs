@@ -128,7 +128,8 @@ pub fn prepare(input: &str, output: &Path, template: Option<&Template>) -> Resul
         input == "-" || std::fs::metadata(input).is_ok_and(|m| !m.is_file() && !m.is_dir());
     let path = if stream {
         let p = beside(output, "input");
-        let mut f = File::create(&p).with_context(|| format!("cannot write {}", p.display()))?;
+        let mut f = crate::output::create_fresh(&p)
+            .with_context(|| format!("cannot write {}", p.display()))?;
         spool = Some(TempFile(Some(p.clone())));
         let copied = if input == "-" {
             io::copy(&mut io::stdin().lock(), &mut f)

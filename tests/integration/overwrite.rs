@@ -250,3 +250,32 @@ fn an_input_that_changes_while_it_is_read_is_not_sent() {
         0
     );
 }
+
+/// A link planted under a part's temporary name (to make the upload write elsewhere) is
+/// removed, never written through, on every channel with names.
+#[test]
+fn a_link_planted_under_the_temporary_name_is_not_followed() {
+    for rig in Rig::all() {
+        let what = rig.name();
+        let env = TestEnv::new();
+        let flags = rig.setup(&env);
+        env.write("orders.csv", orders(9));
+        let part = part_of(&env, "orders.csv");
+        let victim = env.path().join("victim.txt");
+        std::fs::write(&victim, "precious").unwrap();
+        let planted = rig.root(&env).join(format!(".{NAME}.uploading"));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        rig.push(&env, &flags, &["orders.csv"]).assert_code(0);
+        assert_eq!(
+            std::fs::read_to_string(&victim).unwrap(),
+            "precious",
+            "{what}"
+        );
+        let delivered = rig.root(&env).join(NAME);
+        assert!(
+            std::fs::symlink_metadata(&delivered).unwrap().is_file(),
+            "{what}"
+        );
+        assert!(std::fs::read(&delivered).unwrap() == part, "{what}");
+    }
+}
