@@ -39,7 +39,7 @@ use exit::ExitStatus;
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
-    let global = commands::validate::Global {
+    let global = commands::shared::Global {
         verbose: cli.verbose,
         quiet: cli.quiet,
     };

@@ -3,3 +3,4 @@
 pub mod client;
 pub mod form;
 pub mod push;
+pub mod settings;

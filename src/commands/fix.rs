@@ -1,6 +1,6 @@
 //! `convsubmit fix`: rewrites a file, says what changed, then reports what is left.
 
-use super::validate::{Global, make_reporter, options, progress_wanted, report_output};
+use super::shared::{Global, options, progress_wanted, report_output};
 use crate::cli::{FixArgs, Format};
 use crate::exit::ExitStatus;
 use crate::fix::{self, Changes};
@@ -20,7 +20,12 @@ pub fn run(args: &FixArgs, global: Global) -> Result<ExitStatus> {
     // done, and nothing but the rewrite's error if it failed.
     let follower = rewrite.follow()?;
     let show_progress = progress_wanted(&args.report, global);
-    let mut reporter = make_reporter(&args.report, false, global, report_output(show_progress))?;
+    let mut reporter = crate::report::make_reporter(
+        &args.report,
+        false,
+        global.quiet,
+        report_output(show_progress),
+    )?;
     std::thread::scope(|scope| {
         let mut gate = Gate {
             writing: Some(scope.spawn(move || rewrite.write())),

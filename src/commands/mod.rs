@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod fix;
 pub mod history;
 pub mod push;
+pub mod shared;
 pub mod split;
 pub mod status;
 pub mod templates;

@@ -1,6 +1,6 @@
 //! `convsubmit push`: validate, set rejects aside, split, deliver, record.
 
-use super::validate::{Global, make_reporter, open_input, options, progress_wanted, report_output};
+use super::shared::{Global, open_input, options, progress_wanted, report_output};
 use crate::cli::{Format, PushArgs};
 use crate::config::Config;
 use crate::deliver::push::{self, DeliverOptions, Event, Failure, Fate, Part, Phase, WorkDir};
@@ -39,7 +39,7 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
         )?),
     };
     let api = match args.channel.api {
-        true => Some(super::api::settings(config, !args.dry_run)?),
+        true => Some(crate::api::settings::settings(config, !args.dry_run)?),
         false => None,
     };
     let text = args.report.format == Format::Text;
@@ -74,7 +74,12 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
     let work = WorkDir::create()?;
     watchdog.work(work.path());
     let show_progress = progress_wanted(&args.report, global);
-    let mut reporter = make_reporter(&args.report, false, global, report_output(show_progress))?;
+    let mut reporter = crate::report::make_reporter(
+        &args.report,
+        false,
+        global.quiet,
+        report_output(show_progress),
+    )?;
     let mut summary = Summary::default();
     let (mut unreadable, mut unusable, mut rejected_rows) = (false, false, 0);
     let mut parts: Vec<Part> = vec![];

@@ -1,6 +1,6 @@
 //! `convsubmit split`: validates each input and writes its parts, rejects and the manifest.
 
-use super::validate::{Global, make_reporter, open_input, options, progress_wanted, report_output};
+use super::shared::{Global, open_input, options, progress_wanted, report_output};
 use crate::cli::{Format, SplitArgs};
 use crate::exit::ExitStatus;
 use crate::progress::Progress;
@@ -19,7 +19,12 @@ pub fn run(args: &SplitArgs, global: Global) -> Result<ExitStatus> {
     check_names(&args.files, out, opts.as_of)?;
     let mut manifest = Manifest::load(out)?;
     let show_progress = progress_wanted(&args.report, global);
-    let mut reporter = make_reporter(&args.report, false, global, report_output(show_progress))?;
+    let mut reporter = crate::report::make_reporter(
+        &args.report,
+        false,
+        global.quiet,
+        report_output(show_progress),
+    )?;
     let mut summary = Summary::default();
     let mut lines = vec![];
     let (mut unreadable, mut rejected) = (false, false);

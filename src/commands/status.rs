@@ -1,8 +1,8 @@
 //! `convsubmit status`: asks impact.com what became of what was pushed, and reports every
 //! error at the input line it came from.
 
-use super::api::settings;
 use crate::api::client::{Client, Outcome, is_redirect};
+use crate::api::settings::settings;
 use crate::cli::{HistoryFormat, StatusArgs};
 use crate::config::Config;
 use crate::exit::ExitStatus;

@@ -5,12 +5,14 @@
 mod github;
 mod json;
 mod junit;
+mod make;
 mod sarif;
 mod text;
 
 pub use github::Github;
 pub use json::{Json, JsonLines};
 pub use junit::Junit;
+pub use make::make_reporter;
 pub use sarif::Sarif;
 pub use text::{Text, TextOptions};
 

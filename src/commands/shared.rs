@@ -1,0 +1,59 @@
+//! What every command that reads inputs shares: the global switches, the validation options
+//! of the command line, the progress and output choices, and opening an input. Not a command.
+
+use crate::cli::{CheckArgs, Format, ReportArgs};
+use crate::input;
+use crate::template;
+use crate::validate::Options;
+use crate::values::date;
+use anyhow::{Context, Result};
+use std::io::{self, BufWriter, IsTerminal, Write};
+
+/// Global switches that shape the output.
+#[derive(Debug, Clone, Copy)]
+pub struct Global {
+    /// `-v` count.
+    pub verbose: u8,
+    /// `--quiet`.
+    pub quiet: bool,
+}
+
+/// The validation options the command line asks for.
+pub fn options(args: &CheckArgs) -> Result<Options> {
+    let template = match args.template.as_str() {
+        "auto" => None,
+        t => Some(template::load(t).with_context(|| format!("cannot use template `{t}`"))?),
+    };
+    Ok(Options {
+        template,
+        as_of: args.as_of.unwrap_or_else(date::today_utc),
+        max_rows: args.max_rows,
+    })
+}
+
+/// True when a progress bar should be drawn (text format, not quiet, stderr a terminal).
+pub fn progress_wanted(report: &ReportArgs, global: Global) -> bool {
+    report.format == Format::Text && !global.quiet
+}
+
+/// Standard output for a report: line by line when a progress bar may be on screen (it
+/// writes inside `suspend`), buffered otherwise.
+pub fn report_output<'a>(progress: bool) -> Box<dyn Write + 'a> {
+    if progress && io::stderr().is_terminal() {
+        Box::new(crate::output::stdout())
+    } else {
+        Box::new(BufWriter::with_capacity(64 * 1024, crate::output::stdout()))
+    }
+}
+
+/// Opens an input, or reports why it cannot be read (and notes that one could not).
+pub fn open_input(arg: &str, unreadable: &mut bool) -> Option<input::Input> {
+    match input::open(arg) {
+        Ok(i) => Some(i),
+        Err(e) => {
+            crate::say::error(&format!("{e:#}"));
+            *unreadable = true;
+            None
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! `--format` → the [`Reporter`] that renders it: the one place formats are dispatched.
+
+use super::Reporter;
+use crate::cli::{Color, Format, ReportArgs};
+use anyhow::{Context, Result};
+use std::io::{self, IsTerminal, Write};
+
+/// The reporter for `--format`.
+pub fn make_reporter<'a>(
+    args: &ReportArgs,
+    strict: bool,
+    quiet: bool,
+    out: Box<dyn Write + 'a>,
+) -> Result<Box<dyn Reporter + 'a>> {
+    Ok(match args.format {
+        Format::Text => {
+            let color = match args.color {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => {
+                    io::stdout().is_terminal()
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+                }
+            };
+            let opts = super::TextOptions {
+                color,
+                quiet,
+                max_per_code: args.max_diagnostics,
+            };
+            Box::new(super::Text::new(out, opts))
+        }
+        Format::Json => Box::new(super::Json::new(out)),
+        Format::Jsonl => Box::new(super::JsonLines::new(out)),
+        Format::Github => {
+            let summary = match std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+                Some(path) => Some(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                        .with_context(|| {
+                            format!(
+                                "cannot open $GITHUB_STEP_SUMMARY ({})",
+                                path.to_string_lossy()
+                            )
+                        })?,
+                ),
+                None => None,
+            };
+            Box::new(super::Github::new(out, summary))
+        }
+        Format::Junit => Box::new(super::Junit::new(out, strict)),
+        Format::Sarif => Box::new(super::Sarif::new(out)),
+    })
+}
