@@ -97,6 +97,7 @@ struct FaultState {
     rate: Option<RateWindow>,
     reset_style: ResetStyle,
     omit_retry_after: bool,
+    omit_rate_headers: bool,
     server_errors: u32,
     server_error_status: u16,
     field_errors: HashMap<String, (String, String, ErrorShape)>,
@@ -122,6 +123,7 @@ struct RateInfo {
     limited: bool,
     style: ResetStyle,
     omit_retry_after: bool,
+    omit_rate_headers: bool,
 }
 
 impl Faults {
@@ -146,6 +148,11 @@ impl Faults {
     }
     pub fn omit_retry_after(&self, on: bool) {
         self.lock().omit_retry_after = on;
+    }
+    /// The limit is enforced but announced by no X-RateLimit-* header (a 429 still carries
+    /// Retry-After unless `omit_retry_after`).
+    pub fn omit_rate_headers(&self, on: bool) {
+        self.lock().omit_rate_headers = on;
     }
     /// The next `n` (authenticated, not rate-limited) Conversions POSTs get `status`.
     pub fn server_errors(&self, n: u32, status: u16) {
@@ -200,6 +207,7 @@ impl Faults {
         let mut s = self.lock();
         let style = s.reset_style;
         let omit_retry_after = s.omit_retry_after;
+        let omit_rate_headers = s.omit_rate_headers;
         let rw = s.rate.as_mut()?;
         let expired = match rw.start {
             None => true,
@@ -221,6 +229,7 @@ impl Faults {
             limited,
             style,
             omit_retry_after,
+            omit_rate_headers,
         })
     }
 
@@ -1066,6 +1075,9 @@ fn conversions_answer(
 }
 
 fn add_rate_headers(mut resp: Response, r: &RateInfo) -> Response {
+    if r.omit_rate_headers {
+        return resp;
+    }
     resp.headers
         .push(("X-RateLimit-Limit".into(), r.limit.to_string()));
     resp.headers
