@@ -2,5 +2,6 @@
 
 pub mod client;
 pub mod form;
+pub mod pace;
 pub mod push;
 pub mod settings;
