@@ -1,12 +1,12 @@
 //! `push --api`: every clean order of the parts becomes one `POST …/Conversions`, sent by
-//! `concurrency` workers. A 429 holds every worker until the time the server names
-//! (`Retry-After`, else `X-RateLimit-Reset`, else backoff with jitter); a response with
-//! `X-RateLimit-Remaining: 0` does the same before the server has to refuse. Queued orders
-//! are recorded in the ledger, so a re-run sends only the rest.
+//! `concurrency` workers, paced by one [`Pacer`] (the announced budget, the hold after a
+//! 429, the default rate). Queued orders are recorded in the ledger, so a re-run sends only
+//! the rest.
 
 use super::client::{Client, Outcome, is_redirect};
 use super::form::{Conversion, Mapping, encode};
-use crate::deliver::push::{Part, later};
+use super::pace::Pacer;
+use crate::deliver::push::Part;
 use crate::deliver::retry::Policy;
 use crate::input::Record;
 use crate::ledger::{Ledger, QueuedConversion};
@@ -146,15 +146,15 @@ pub fn send(
         }
     }
     let queue = Mutex::new(todo);
-    let gate = Mutex::new(Instant::now());
+    let pacer = Pacer::default();
     let stop = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel::<Report>();
     let workers = opts.concurrency.clamp(1, 64);
     std::thread::scope(|scope| -> Result<()> {
         for _ in 0..workers {
             let tx = tx.clone();
-            let (queue, gate, stop) = (&queue, &gate, &stop);
-            scope.spawn(move || worker(jobs, client, &opts.policy, queue, gate, stop, &tx));
+            let (queue, pacer, stop) = (&queue, &pacer, &stop);
+            scope.spawn(move || worker(jobs, client, &opts.policy, queue, pacer, stop, &tx));
         }
         drop(tx);
         for Report { job: i, done, ack } in rx {
@@ -210,7 +210,7 @@ fn worker(
     client: &Client,
     policy: &Policy,
     queue: &Mutex<VecDeque<usize>>,
-    gate: &Mutex<Instant>,
+    pacer: &Pacer,
     stop: &AtomicBool,
     tx: &mpsc::Sender<Report>,
 ) {
@@ -228,23 +228,18 @@ fn worker(
                         .into(),
                 );
             }
-            // Wait for the rate-limit gate, but never past the deadline.
-            let until = gate.lock().map_or_else(|_| Instant::now(), |g| *g);
-            if until >= policy.deadline {
+            // Wait for the rate limit, but never past the deadline.
+            let Ok(permit) = pacer.acquire(policy.deadline) else {
                 break Done::Unsent("out of time (--max-time) while rate-limited".into());
-            }
-            if let Some(d) = until.checked_duration_since(Instant::now()) {
-                std::thread::sleep(d);
-            }
+            };
             if Instant::now() >= policy.deadline {
                 break Done::Unsent("out of time (--max-time)".into());
             }
             let (outcome, limits) = client.post(body.clone());
-            if limits.remaining == Some(0)
-                && let Some(reset) = limits.reset
-            {
-                hold(gate, later(Instant::now(), reset));
-            }
+            random = xorshift(random);
+            let backoff = policy.delay(attempt, random);
+            let (status, hold) = answer(&outcome, backoff);
+            permit.done(&limits, status, hold);
             match outcome {
                 Outcome::Queued { uri } => break Done::Queued(uri),
                 Outcome::Refused {
@@ -266,12 +261,10 @@ fn worker(
                     if attempt >= policy.retries {
                         break Done::Unsent(format!("{message}; no retries left"));
                     }
-                    random = xorshift(random);
-                    let wait = wait.unwrap_or_else(|| policy.delay(attempt, random));
+                    let wait = wait.unwrap_or(backoff);
                     attempt += 1;
                     if status == 429 {
-                        // The limit is the account's: every worker waits.
-                        hold(gate, later(Instant::now(), wait));
+                        // The limit is the account's: the pacer holds every worker.
                     } else if wait < policy.remaining() {
                         std::thread::sleep(wait);
                     } else {
@@ -309,11 +302,13 @@ struct Report {
     ack: Option<mpsc::SyncSender<()>>,
 }
 
-fn hold(gate: &Mutex<Instant>, until: Instant) {
-    if let Ok(mut g) = gate.lock()
-        && *g < until
-    {
-        *g = until;
+/// The status of `outcome` (0: no answer), and for a 429 the wait every request holds:
+/// the one the server named, else `backoff`.
+fn answer(outcome: &Outcome, backoff: Duration) -> (u16, Option<Duration>) {
+    match outcome {
+        Outcome::Queued { .. } => (200, None),
+        Outcome::Refused { status, .. } => (*status, None),
+        Outcome::Retry { status, wait, .. } => (*status, Some(wait.unwrap_or(backoff))),
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::generate::{self, Spec};
 use crate::servers::api::{ApiOptions, ApiServer, ErrorShape, ResetStyle};
 use crate::util::{AS_OF, Output, TestEnv};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const SID: &str = "IRtestAccount0000000000000000001";
 const TOKEN: &str = "tok-Zq8!sEcReT";
@@ -331,6 +331,89 @@ fn remaining_zero_waits_for_the_reset_so_no_request_meets_the_limit() {
         posts.iter().all(|r| !r.while_limited && r.status == 200),
         "a request was sent before the reset"
     );
+}
+
+/// 99 orders of one item each.
+fn ninety_nine_orders() -> String {
+    generate::item_level(&Spec {
+        max_items: 1,
+        ..Spec::clean(67, 99)
+    })
+}
+
+#[test]
+fn pacing_counts_requests_in_flight_against_the_announced_budget() {
+    // Answers take a while, so that requests are in flight when the budget runs out.
+    let server = ApiServer::start(ApiOptions {
+        latency: Duration::from_millis(100),
+        ..ApiOptions::new(SID, TOKEN)
+    });
+    server.faults.rate_limit(25, Duration::from_secs(3));
+    let env = TestEnv::new();
+    config(&env, &server, "concurrency = 4");
+    env.write("many.csv", ninety_nine_orders());
+    let started = Instant::now();
+    push(&env, &["many.csv"]).assert_code(0);
+    let took = started.elapsed();
+    let posts = server.conversion_requests();
+    let refused = posts.iter().filter(|r| r.status == 429).count();
+    let limited = posts.iter().filter(|r| r.while_limited).count();
+    eprintln!(
+        "pacing: {} requests, {refused} answered 429, {limited} while limited, {:.1} s",
+        posts.len(),
+        took.as_secs_f64()
+    );
+    assert_eq!(server.conversions().len(), 99);
+    assert_eq!(
+        posts.len(),
+        99,
+        "a request the budget could not cover was sent"
+    );
+    assert_eq!((refused, limited), (0, 0));
+    // Four windows of 3 s hold the 99 requests; each reset is announced in whole seconds.
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+}
+
+#[test]
+fn without_announced_limits_the_first_429_switches_to_1000_an_hour() {
+    let server = server();
+    server.faults.rate_limit(3, Duration::from_secs(1));
+    server.faults.omit_rate_headers(true);
+    server.faults.omit_retry_after(true);
+    let env = TestEnv::new();
+    config(&env, &server, "concurrency = 4");
+    env.write("many.csv", ninety_nine_orders());
+    let out = push(&env, &["--max-time", "12", "many.csv"]);
+    out.assert_code(3);
+    let mut posts = server.conversion_requests();
+    posts.sort_by_key(|r| r.at);
+    let first_429 = posts.iter().position(|r| r.status == 429).expect("a 429");
+    let t429 = posts[first_429].at;
+    // Before the 429, nothing is paced: the workers send as fast as answers come.
+    let unpaced = t429 - posts[0].at;
+    assert!(
+        unpaced < Duration::from_secs(2),
+        "{unpaced:?} before the first 429"
+    );
+    // After it (and the requests already in flight), one request every 3.6 s at most, the
+    // documented 1,000 an hour, and none that would start past --max-time.
+    let after = posts
+        .iter()
+        .position(|r| r.at > t429 + Duration::from_secs(1));
+    let after = after.expect("a request after the 429");
+    for pair in posts[after - 1..].windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(
+            gap >= Duration::from_millis(3500),
+            "{gap:?} between requests"
+        );
+    }
+    let paced = posts.len() - after;
+    eprintln!(
+        "default pacing: {} requests, {paced} after the first 429",
+        posts.len()
+    );
+    assert!(paced <= 3, "{paced} paced requests in 12 s");
 }
 
 #[test]
