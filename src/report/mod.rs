@@ -53,6 +53,12 @@ pub trait Reporter {
     fn end_file(&mut self, file: &FileReport) -> io::Result<()>;
     /// Every file is done.
     fn finish(&mut self, summary: &Summary) -> io::Result<()>;
+
+    /// What `push` delivered (`--format json|jsonl` carry it; the other formats are about
+    /// findings alone). Called before [`Reporter::finish`].
+    fn delivery(&mut self, _outcome: &serde_json::Value) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// `1 error`, `2 errors`.

@@ -11,7 +11,7 @@ mod spool;
 pub mod work;
 
 pub use manifest::{
-    FILE_NAME as MANIFEST, FileEntry, Manifest, Part, Rejects as RejectsEntry, Run,
+    FILE_NAME as MANIFEST, FileEntry, LineMap, Manifest, Part, Rejects as RejectsEntry, Run,
 };
 pub use names::Names;
 pub use orders::{PartReader, PartRow};
@@ -433,11 +433,15 @@ impl Repack<'_> {
                 header.extend_from_slice(self.newline);
                 Packer::new(self.dir, "repack", header, self.max_rows)
             });
+            let map = LineMap {
+                header_line: self.header_line,
+                runs: part.lines.clone(),
+            };
             while reader.next_order(&mut rows, &mut key)? {
                 let late = !key.is_empty() && self.late.contains(&key);
                 block.order_id = reader.order_id(&rows[0]);
                 for row in &rows {
-                    let line = part.source_line(row.line, self.header_line).unwrap_or(0);
+                    let line = map.source_line(row.line).unwrap_or(0);
                     if late {
                         rejects.add(&row.raw, line, Code::OrderNotConsecutive, MESSAGE)?;
                         continue;
