@@ -235,23 +235,10 @@ pub struct PushArgs {
     pub report: ReportArgs,
 }
 
-/// `convsubmit history`.
+/// What `history` and `status` share: the ledger they read, from which day, and how they
+/// report.
 #[derive(Debug, Args)]
-pub struct HistoryArgs {
-    /// The ledger (overrides the config).
-    #[arg(long, value_name = "PATH")]
-    pub ledger: Option<std::path::PathBuf>,
-    /// Only deliveries on or after this date (YYYY-MM-DD, UTC).
-    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_as_of)]
-    pub since: Option<Day>,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = HistoryFormat::Text)]
-    pub format: HistoryFormat,
-}
-
-/// `convsubmit status`.
-#[derive(Debug, Args)]
-pub struct StatusArgs {
+pub struct LedgerReportArgs {
     /// The ledger (overrides the config).
     #[arg(long, value_name = "PATH")]
     pub ledger: Option<std::path::PathBuf>,
@@ -259,17 +246,39 @@ pub struct StatusArgs {
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_as_of)]
     pub since: Option<Day>,
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = HistoryFormat::Text)]
-    pub format: HistoryFormat,
+    #[arg(short, long, value_enum, default_value_t = LedgerFormat::Text)]
+    pub format: LedgerFormat,
 }
 
-/// `history` output formats.
+/// `convsubmit history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub report: LedgerReportArgs,
+}
+
+/// `convsubmit status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub report: LedgerReportArgs,
+    /// Give up after this many seconds in all (nothing is changed; re-run to ask again).
+    #[arg(long, value_name = "SECONDS", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_time: u64,
+}
+
+/// `history` and `status` output formats (documented in docs/output-formats.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum HistoryFormat {
-    /// A line per delivery.
+pub enum LedgerFormat {
+    /// For people: a line per delivery (`history`), per error and a summary (`status`).
     Text,
-    /// A JSON array.
+    /// One JSON document.
     Json,
+    /// One JSON object per line: a delivery (`history`), an item then the totals (`status`).
+    Jsonl,
 }
 
 /// `convsubmit doctor`.

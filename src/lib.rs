@@ -57,7 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         }
         Command::Status(args) => {
             let config = config::Config::load(cli.config.as_deref())?;
-            commands::status::run(args, &config, &mut output::stdout())
+            commands::status::run(args, global, &config, &mut output::stdout())
         }
         Command::Doctor(args) => {
             let config = config::Config::load(cli.config.as_deref())?;
