@@ -155,9 +155,10 @@ pub struct FixArgs {
     pub report: ReportArgs,
 }
 
-/// Where to deliver: exactly one channel.
+/// Where to deliver files: exactly one channel (with `push`'s `--api`, [`CHANNEL`]). `doctor`
+/// checks these; it cannot check the API, so it has no `--api`.
 #[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
+#[group(id = CHANNEL, required = true, multiple = false)]
 pub struct ChannelArgs {
     /// SFTP ([sftp] in the config; default host batch.impact.com:22).
     #[arg(long)]
@@ -168,16 +169,17 @@ pub struct ChannelArgs {
     /// FTP with explicit TLS ([ftp]), certificate verified.
     #[arg(long)]
     pub ftps: bool,
-    /// Email to the event type's unique impact.com address ([email]), a message per part.
+    /// Email to the event type's unique impact.com address ([email]): push sends a message
+    /// per part; doctor connects and logs in, and sends none.
     #[arg(long)]
     pub email: bool,
-    /// impact.com's Conversions API ([api]), a request per order (push only).
-    #[arg(long)]
-    pub api: bool,
     /// A local folder (written atomically: a temporary name, then rename).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<std::path::PathBuf>,
 }
+
+/// The group of the channel flags: exactly one of them.
+pub const CHANNEL: &str = "channel";
 
 /// Connection settings that override the config file.
 #[derive(Debug, Args)]
@@ -205,6 +207,9 @@ pub struct PushArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub channel: ChannelArgs,
+    /// impact.com's Conversions API ([api]), a request per order.
+    #[arg(long, group = CHANNEL)]
+    pub api: bool,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub server: ServerArgs,

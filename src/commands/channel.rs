@@ -19,11 +19,6 @@ pub fn transport(
     config: &Config,
     read_secrets: bool,
 ) -> Result<Box<dyn Transport>> {
-    if channel.api {
-        bail!(
-            "the API channel sends orders, not files: `push --api --dry-run` shows the requests it would send"
-        );
-    }
     if let Some(dir) = &channel.dir {
         return Ok(Box::new(Dir::new(dir)));
     }

@@ -29,7 +29,7 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
     );
     let opts = options(&args.check)?;
     // The API channel sends orders, not files: it has its own sender (see `api`).
-    let mut transport = match args.channel.api {
+    let mut transport = match args.api {
         true => None,
         false => Some(super::channel::transport(
             &args.channel,
@@ -38,7 +38,7 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> Result<ExitStatu
             !args.dry_run,
         )?),
     };
-    let api = match args.channel.api {
+    let api = match args.api {
         true => Some(crate::api::settings::settings(config, !args.dry_run)?),
         false => None,
     };
