@@ -332,3 +332,80 @@ pub fn dedup_errors(items: &mut [Item]) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(line: u64, reason: &str) -> Finding {
+        Finding {
+            input: "sales.csv".into(),
+            line: Some(line),
+            sent_as: "p.csv line 3".into(),
+            order_id: Some("ORD-2".into()),
+            reason: reason.into(),
+        }
+    }
+
+    fn file(errors: Vec<Finding>) -> Item {
+        let mut it = item("file", "sales.csv".into(), "p.csv".into(), "Complete");
+        it.errors = errors;
+        it
+    }
+
+    #[test]
+    fn status_dedup_keeps_the_first_of_each_error_across_items() {
+        let mut items = vec![
+            file(vec![
+                finding(3, "OID_DUPLICATE"),
+                finding(3, "OID_DUPLICATE"),
+            ]),
+            file(vec![
+                finding(3, "OID_DUPLICATE"),
+                finding(4, "OID_DUPLICATE"),
+            ]),
+            file(vec![finding(3, "OTHER")]),
+        ];
+        dedup_errors(&mut items);
+        let left: Vec<(usize, Option<u64>, &str)> = items
+            .iter()
+            .enumerate()
+            .flat_map(|(n, i)| i.errors.iter().map(move |f| (n, f.line, f.reason.as_str())))
+            .collect();
+        assert_eq!(
+            left,
+            [
+                (0, Some(3), "OID_DUPLICATE"),
+                (1, Some(4), "OID_DUPLICATE"),
+                (2, Some(3), "OTHER")
+            ]
+        );
+    }
+
+    fn delivery(name: &str, lines: &str) -> Delivery {
+        Delivery {
+            sha256: String::new(),
+            destination: "sftp://a@h:22/".into(),
+            remote_name: name.into(),
+            bytes: 0,
+            rows: 0,
+            input: "sales.csv".into(),
+            delivered_at: String::new(),
+            source_lines: lines.into(),
+        }
+    }
+
+    #[test]
+    fn status_asks_each_part_name_once_at_its_latest_delivery() {
+        let latest = latest_each(vec![
+            delivery("a.csv", "first"),
+            delivery("b.csv", "b"),
+            delivery("a.csv", "second"),
+        ]);
+        let got: Vec<(&str, &str)> = latest
+            .iter()
+            .map(|d| (d.remote_name.as_str(), d.source_lines.as_str()))
+            .collect();
+        assert_eq!(got, [("b.csv", "b"), ("a.csv", "second")]);
+    }
+}
