@@ -62,7 +62,12 @@ pub fn run(cli: Cli) -> error::CliResult {
         }
         Command::Status(args) => {
             let config = config::Config::load(cli.config.as_deref())?;
-            Ok(commands::status::run(args, &config, &mut output::stdout())?)
+            Ok(commands::status::run(
+                args,
+                global,
+                &config,
+                &mut output::stdout(),
+            )?)
         }
         Command::Doctor(args) => {
             let config = config::Config::load(cli.config.as_deref())?;

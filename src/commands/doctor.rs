@@ -21,7 +21,12 @@ pub fn run(args: &DoctorArgs, config: &Config) -> CliResult {
     let max_time = Duration::from_secs(args.max_time);
     let policy = Policy::new(0, deadline(max_time));
     // A server that drips bytes defeats per-read timeouts: the check ends anyway.
-    watchdog(policy.deadline, max_time, Phase::Delivering);
+    watchdog(
+        policy.deadline,
+        max_time,
+        Phase::Delivering,
+        "a temporary failure: check the server, or try again later",
+    );
     let mut transport = select::transport(&args.channel, &args.server, config, true)?;
     let destination = transport.label();
     writeln!(out, "checking {destination}")?;

@@ -18,6 +18,7 @@ use anyhow::{Context, Result, bail};
 
 /// Builds the channel. With `read_secrets` false (`--dry-run`), no secret is read.
 pub fn channel(
+    api: bool,
     channel: &ChannelArgs,
     server: &ServerArgs,
     config: &Config,
@@ -25,7 +26,7 @@ pub fn channel(
     policy: &Policy,
     as_of: crate::values::date::Day,
 ) -> Result<Box<dyn Channel>> {
-    if channel.api {
+    if api {
         let settings = crate::api::settings::settings(config, read_secrets)?;
         let api = Api::new(
             settings,
@@ -48,9 +49,6 @@ pub fn transport(
     config: &Config,
     read_secrets: bool,
 ) -> Result<Box<dyn Transport>> {
-    if channel.api {
-        bail!("the API channel sends orders, not files: `doctor` cannot check it");
-    }
     if let Some(dir) = &channel.dir {
         return Ok(Box::new(Dir::new(dir)));
     }

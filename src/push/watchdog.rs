@@ -63,7 +63,14 @@ impl Watchdog {
 ///
 /// Once it fires, nothing else is printed: a part the main thread could no longer read (the
 /// work folder is being removed) does not end the run with a false error and exit 4.
-pub fn watchdog(deadline: Instant, max_time: Duration, phase: Phase) -> Watchdog {
+///
+/// `help` says what to do after a delivery (or a check) ran out of time.
+pub fn watchdog(
+    deadline: Instant,
+    max_time: Duration,
+    phase: Phase,
+    help: &'static str,
+) -> Watchdog {
     let watched = Watchdog(std::sync::Arc::new(std::sync::Mutex::new(Watched {
         phase,
         work: None,
@@ -85,7 +92,7 @@ pub fn watchdog(deadline: Instant, max_time: Duration, phase: Phase) -> Watchdog
                 format!(
                     "convsubmit: error: the server did not finish answering within --max-time {secs}s; stopped"
                 ),
-                format!("  help: {}", super::outcome::RERUN_LATER),
+                format!("  help: {help}"),
             ]
         };
         crate::say::last_words(&words);

@@ -32,6 +32,7 @@ mod servers;
 #[path = "../../src/snapshot.rs"]
 mod snapshot;
 mod split;
+mod status;
 mod templates;
 mod trust;
 mod util;

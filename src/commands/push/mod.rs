@@ -8,6 +8,7 @@ use crate::cli::{Format, PushArgs};
 use crate::config::Config;
 use crate::error::CliResult;
 use crate::push::deliver::{self, How};
+use crate::push::outcome::RERUN_LATER;
 use crate::push::plan::{self, WorkDir};
 use crate::push::retry::Policy;
 use crate::push::watchdog::{self, Phase};
@@ -20,10 +21,10 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> CliResult {
     let max_time = Duration::from_secs(args.max_time);
     let policy = Policy::new(args.retries, watchdog::deadline(max_time));
     // From the start: `--max-time` bounds the whole run, reading the inputs included.
-    let watchdog = watchdog::watchdog(policy.deadline, max_time, Phase::Reading);
+    let watchdog = watchdog::watchdog(policy.deadline, max_time, Phase::Reading, RERUN_LATER);
     let opts = options(&args.check)?;
     let (c, s) = (&args.channel, &args.server);
-    let mut channel = select::channel(c, s, config, !args.dry_run, &policy, opts.as_of)?;
+    let mut channel = select::channel(args.api, c, s, config, !args.dry_run, &policy, opts.as_of)?;
     if !global.quiet {
         render::warnings(args, config);
     }
