@@ -3,8 +3,9 @@
 
 use crate::cli::{CheckArgs, Format, ReportArgs};
 use crate::input;
+use crate::report::{Reporter, Summary};
 use crate::template;
-use crate::validate::Options;
+use crate::validate::{FileReport, Options};
 use crate::values::date;
 use anyhow::{Context, Result};
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -46,14 +47,40 @@ pub fn report_output<'a>(progress: bool) -> Box<dyn Write + 'a> {
     }
 }
 
-/// Opens an input, or reports why it cannot be read (and notes that one could not).
+/// Opens an input, or says on standard error why it cannot be read (and notes that one
+/// could not).
 pub fn open_input(arg: &str, unreadable: &mut bool) -> Option<input::Input> {
-    match input::open(arg) {
-        Ok(i) => Some(i),
-        Err(e) => {
-            crate::say::error(&format!("{e:#}"));
-            *unreadable = true;
-            None
-        }
-    }
+    open_or_say(arg, unreadable).ok()
+}
+
+fn open_or_say(arg: &str, unreadable: &mut bool) -> Result<input::Input, String> {
+    input::open(arg).map_err(|e| {
+        let e = format!("{e:#}");
+        crate::say::error(&e);
+        *unreadable = true;
+        e
+    })
+}
+
+/// [`open_input`], and an input that cannot be opened is also a file of the report, with
+/// its error, so that every input given appears in it.
+pub fn open_reported(
+    arg: &str,
+    unreadable: &mut bool,
+    reporter: &mut dyn Reporter,
+    summary: &mut Summary,
+) -> io::Result<Option<input::Input>> {
+    let error = match open_or_say(arg, unreadable) {
+        Ok(i) => return Ok(Some(i)),
+        Err(e) => e,
+    };
+    let file = FileReport {
+        path: arg.to_string(),
+        error: Some(error),
+        ..FileReport::default()
+    };
+    reporter.begin_file(&file.path)?;
+    reporter.end_file(&file)?;
+    summary.add(&file);
+    Ok(None)
 }

@@ -1,6 +1,6 @@
 //! `convsubmit validate`: checks every file, streams the report, picks the exit status.
 
-use super::shared::{Global, open_input, options, progress_wanted, report_output};
+use super::shared::{Global, open_reported, options, progress_wanted, report_output};
 use crate::cli::ValidateArgs;
 use crate::exit::ExitStatus;
 use crate::progress::Progress;
@@ -18,7 +18,8 @@ pub fn run(args: &ValidateArgs, global: Global) -> Result<ExitStatus> {
     let mut summary = Summary::default();
     let mut unreadable = false;
     for arg in &args.files {
-        let Some(input) = open_input(arg, &mut unreadable) else {
+        let Some(input) = open_reported(arg, &mut unreadable, reporter.as_mut(), &mut summary)?
+        else {
             continue;
         };
         let name = input.name.clone();
@@ -26,7 +27,7 @@ pub fn run(args: &ValidateArgs, global: Global) -> Result<ExitStatus> {
         let bar = Progress::new(&name, input.size, show_progress);
         reporter.begin_file(&name)?;
         let extension = (!input.is_stdin).then_some(name.as_str());
-        let (file, outcome) = validate::check(
+        let (mut file, outcome) = validate::check(
             &name,
             extension,
             input.source,
@@ -39,7 +40,9 @@ pub fn run(args: &ValidateArgs, global: Global) -> Result<ExitStatus> {
             Ok(()) => {}
             Err(Failure::Write(e)) => return Err(e.into()),
             Err(Failure::Read(e)) => {
-                crate::say::error(&format!("cannot read {name}: {e}"));
+                let e = format!("cannot read {name}: {e}");
+                crate::say::error(&e);
+                file.error = Some(e);
                 unreadable = true;
             }
         }

@@ -31,6 +31,8 @@ pub struct Summary {
     pub errors: u64,
     /// Warnings over all files.
     pub warnings: u64,
+    /// Files that could not be opened or read to the end (counted in `files` too).
+    pub unreadable: u64,
 }
 
 impl Summary {
@@ -40,6 +42,7 @@ impl Summary {
         self.rows += f.rows;
         self.errors += f.errors;
         self.warnings += f.warnings;
+        self.unreadable += u64::from(f.error.is_some());
     }
 }
 
@@ -126,6 +129,7 @@ pub(crate) mod fixture {
             errors: 3,
             warnings: 1,
             infos: 1,
+            error: None,
         };
         r.end_file(&fa).unwrap();
         sum.add(&fa);

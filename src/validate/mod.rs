@@ -50,6 +50,9 @@ pub struct FileReport {
     pub warnings: u64,
     /// Diagnostics of severity info.
     pub infos: u64,
+    /// Why the input could not be opened or read to its end, if so: the report lists it
+    /// with this error rather than leaving it out.
+    pub error: Option<String>,
 }
 
 /// Why validating a file stopped early.

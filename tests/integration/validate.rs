@@ -538,8 +538,11 @@ fn an_unreadable_file_does_not_stop_the_others() {
         out.stderr
     );
     let report = model::parse_json(&out.stdout);
-    assert_eq!(report.files.len(), 1);
-    assert_eq!(report.files[0].path, bad);
+    assert_eq!(report.files.len(), 2);
+    assert_eq!(report.files[0].path, "missing.csv");
+    assert!(report.files[0].error.is_some());
+    assert_eq!(report.files[1].path, bad);
+    assert_eq!(report.files[1].error, None);
     assert_eq!(report.summary.errors, 3);
 }
 
