@@ -26,10 +26,10 @@ pub fn run(args: &ValidateArgs, global: Global) -> Result<ExitStatus> {
         let started = Instant::now();
         let bar = Progress::new(&name, input.size, show_progress);
         reporter.begin_file(&name)?;
-        let extension = (!input.is_stdin).then_some(name.as_str());
+        let extension = input.extension_name().map(str::to_string);
         let (mut file, outcome) = validate::check(
             &name,
-            extension,
+            extension.as_deref(),
             input.source,
             &opts,
             &mut |bytes| bar.set(bytes),
