@@ -76,11 +76,3 @@ impl From<std::io::Error> for CliError {
 
 /// What a command returns.
 pub type CliResult = Result<ExitStatus, CliError>;
-
-/// True when the error is a closed standard output (`convsubmit … | head`).
-pub fn is_broken_pipe(err: &CliError) -> bool {
-    err.error
-        .chain()
-        .filter_map(|e| e.downcast_ref::<std::io::Error>())
-        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-}

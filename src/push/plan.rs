@@ -4,9 +4,9 @@
 
 use super::part::PartFile;
 use crate::diagnostic::Diagnostic;
-use crate::input::{self, Identity};
+use crate::input::Identity;
 use crate::progress::Progress;
-use crate::report::{Reporter, Summary, plural};
+use crate::report::{Reporter, Summary, open_reported, plural};
 use crate::split::{self, FileEntry, LineMap, Names, work};
 use crate::validate::{self, FileReport};
 use anyhow::{Context, Result};
@@ -59,13 +59,9 @@ pub fn plan(
 ) -> Result<Plan> {
     let mut plan = Plan::default();
     for (i, arg) in files.iter().enumerate() {
-        let input = match input::open(arg) {
-            Ok(input) => input,
-            Err(e) => {
-                crate::say::error(&format!("{e:#}"));
-                plan.unreadable = true;
-                continue;
-            }
+        let opened = open_reported(arg, &mut plan.unreadable, reporter, &mut plan.summary)?;
+        let Some(input) = opened else {
+            continue;
         };
         let name = input.name.clone();
         if let Some(identity) = input.identity {

@@ -90,9 +90,14 @@ impl<W: Write> Reporter for Json<W> {
         serde_json::to_writer(&mut self.out, &f.template).map_err(json_err)?;
         write!(
             self.out,
-            ",\"rows\":{},\"orders\":{},\"errors\":{},\"warnings\":{}}}",
+            ",\"rows\":{},\"orders\":{},\"errors\":{},\"warnings\":{}",
             f.rows, f.orders, f.errors, f.warnings
-        )
+        )?;
+        if let Some(e) = &f.error {
+            self.out.write_all(b",\"error\":")?;
+            serde_json::to_writer(&mut self.out, e).map_err(json_err)?;
+        }
+        self.out.write_all(b"}")
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
@@ -124,6 +129,9 @@ struct FileObject {
     orders: u64,
     errors: u64,
     warnings: u64,
+    /// Only for a file that could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 impl From<&FileReport> for FileObject {
@@ -135,6 +143,7 @@ impl From<&FileReport> for FileObject {
             orders: f.orders,
             errors: f.errors,
             warnings: f.warnings,
+            error: f.error.clone(),
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod api_trust;
 mod bounds;
+mod closed_output;
 mod contract;
 mod crash;
 mod docs;
