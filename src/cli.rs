@@ -155,9 +155,10 @@ pub struct FixArgs {
     pub report: ReportArgs,
 }
 
-/// Where to deliver: exactly one channel.
+/// Where to deliver files: exactly one channel (with `push`'s `--api`, [`CHANNEL`]). `doctor`
+/// checks these; it cannot check the API, so it has no `--api`.
 #[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
+#[group(id = CHANNEL, required = true, multiple = false)]
 pub struct ChannelArgs {
     /// SFTP ([sftp] in the config; default host batch.impact.com:22).
     #[arg(long)]
@@ -168,16 +169,17 @@ pub struct ChannelArgs {
     /// FTP with explicit TLS ([ftp]), certificate verified.
     #[arg(long)]
     pub ftps: bool,
-    /// Email to the event type's unique impact.com address ([email]), a message per part.
+    /// Email to the event type's unique impact.com address ([email]): push sends a message
+    /// per part; doctor connects and logs in, and sends none.
     #[arg(long)]
     pub email: bool,
-    /// impact.com's Conversions API ([api]), a request per order (push only).
-    #[arg(long)]
-    pub api: bool,
     /// A local folder (written atomically: a temporary name, then rename).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<std::path::PathBuf>,
 }
+
+/// The group of the channel flags: exactly one of them.
+pub const CHANNEL: &str = "channel";
 
 /// Connection settings that override the config file.
 #[derive(Debug, Args)]
@@ -205,6 +207,9 @@ pub struct PushArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub channel: ChannelArgs,
+    /// impact.com's Conversions API ([api]), a request per order.
+    #[arg(long, group = CHANNEL)]
+    pub api: bool,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub server: ServerArgs,
@@ -235,23 +240,10 @@ pub struct PushArgs {
     pub report: ReportArgs,
 }
 
-/// `convsubmit history`.
+/// What `history` and `status` share: the ledger they read, from which day, and how they
+/// report.
 #[derive(Debug, Args)]
-pub struct HistoryArgs {
-    /// The ledger (overrides the config).
-    #[arg(long, value_name = "PATH")]
-    pub ledger: Option<std::path::PathBuf>,
-    /// Only deliveries on or after this date (YYYY-MM-DD, UTC).
-    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_as_of)]
-    pub since: Option<Day>,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = HistoryFormat::Text)]
-    pub format: HistoryFormat,
-}
-
-/// `convsubmit status`.
-#[derive(Debug, Args)]
-pub struct StatusArgs {
+pub struct LedgerReportArgs {
     /// The ledger (overrides the config).
     #[arg(long, value_name = "PATH")]
     pub ledger: Option<std::path::PathBuf>,
@@ -259,17 +251,39 @@ pub struct StatusArgs {
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_as_of)]
     pub since: Option<Day>,
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = HistoryFormat::Text)]
-    pub format: HistoryFormat,
+    #[arg(short, long, value_enum, default_value_t = LedgerFormat::Text)]
+    pub format: LedgerFormat,
 }
 
-/// `history` output formats.
+/// `convsubmit history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub report: LedgerReportArgs,
+}
+
+/// `convsubmit status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub report: LedgerReportArgs,
+    /// Give up after this many seconds in all (nothing is changed; re-run to ask again).
+    #[arg(long, value_name = "SECONDS", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_time: u64,
+}
+
+/// `history` and `status` output formats (documented in docs/output-formats.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum HistoryFormat {
-    /// A line per delivery.
+pub enum LedgerFormat {
+    /// For people: a line per delivery (`history`), per error and a summary (`status`).
     Text,
-    /// A JSON array.
+    /// One JSON document.
     Json,
+    /// One JSON object per line: a delivery (`history`), an item then the totals (`status`).
+    Jsonl,
 }
 
 /// `convsubmit doctor`.

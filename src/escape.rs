@@ -28,6 +28,19 @@ pub fn for_display(text: &str) -> String {
     out
 }
 
+/// A path as a shell word, so that the printed fix can be pasted as is.
+pub fn shell_word(path: &std::path::Path) -> String {
+    let s = path.display().to_string();
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./-+,:@%=".contains(c));
+    if plain {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
 fn push_escaped(out: &mut String, c: char) {
     match c {
         '\n' => out.push_str("\\n"),

@@ -55,8 +55,9 @@ pub struct QueuedConversion {
 
 /// An open, locked ledger.
 pub struct Ledger {
-    // Dropped in field order: the connection before the locks.
-    conn: Connection,
+    // Dropped in field order: the connection before the locks. Behind a mutex so that the
+    // API's concurrent senders share one ledger.
+    conn: std::sync::Mutex<Connection>,
     path: PathBuf,
     /// `<canonical path>.lock`: taken first, it also serialises creating the ledger.
     _lock: File,
@@ -145,7 +146,7 @@ impl Ledger {
         let file_lock = lock(&real, false, path, deadline, notice)?;
         let conn = open_db(&real, path).map_err(OpenError::Other)?;
         Ok(Ledger {
-            conn,
+            conn: std::sync::Mutex::new(conn),
             path: path.to_path_buf(),
             _lock: path_lock,
             _file_lock: file_lock,
@@ -157,9 +158,15 @@ impl Ledger {
         &self.path
     }
 
+    /// The connection. A panic while it was held cannot leave a transaction half-done
+    /// (SQLite rolls it back), so a poisoned lock is taken over.
+    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The delivery of content `sha256` to `destination`, if it was delivered.
     pub fn find(&self, destination: &str, sha256: &str) -> Result<Option<Delivery>> {
-        self.conn
+        self.db()
             .query_row(
                 "SELECT sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines
                  FROM deliveries WHERE destination = ?1 AND sha256 = ?2
@@ -181,7 +188,7 @@ impl Ledger {
         remote_name: &str,
         bytes: u64,
     ) -> Result<()> {
-        self.conn
+        self.db()
             .execute(
                 "INSERT OR REPLACE INTO sending (sha256, destination, remote_name, bytes, started_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -193,7 +200,7 @@ impl Ledger {
 
     /// The remote name of a part a run began to send and did not record, if any.
     pub fn unfinished(&self, destination: &str, sha256: &str) -> Result<Option<String>> {
-        self.conn
+        self.db()
             .query_row(
                 "SELECT remote_name FROM sending WHERE destination = ?1 AND sha256 = ?2",
                 params![destination, sha256],
@@ -203,18 +210,30 @@ impl Ledger {
             .with_context(|| format!("cannot read the ledger {}", self.path.display()))
     }
 
-    /// Records a confirmed delivery and clears its note, in one transaction (durably:
-    /// committed before this returns).
-    pub fn record(&self, d: &Delivery) -> Result<()> {
-        let tx = self
-            .conn
+    /// A transaction that begins by clearing the note of `key` (a part's sha256, an order's
+    /// key) at `destination`: a record and the end of its note are one change.
+    fn clearing<'c>(
+        &self,
+        db: &'c Connection,
+        destination: &str,
+        key: &str,
+    ) -> Result<rusqlite::Transaction<'c>> {
+        let tx = db
             .unchecked_transaction()
             .with_context(|| format!("cannot write to the ledger {}", self.path.display()))?;
         tx.execute(
             "DELETE FROM sending WHERE destination = ?1 AND sha256 = ?2",
-            params![d.destination, d.sha256],
+            params![destination, key],
         )
         .with_context(|| format!("cannot write to the ledger {}", self.path.display()))?;
+        Ok(tx)
+    }
+
+    /// Records a confirmed delivery and clears its note, in one transaction (durably:
+    /// committed before this returns).
+    pub fn record(&self, d: &Delivery) -> Result<()> {
+        let db = self.db();
+        let tx = self.clearing(&db, &d.destination, &d.sha256)?;
         tx
             .execute(
                 "INSERT INTO deliveries (sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines)
@@ -241,7 +260,7 @@ impl Ledger {
         destination: &str,
         order_key: &str,
     ) -> Result<Option<(String, String)>> {
-        self.conn
+        self.db()
             .query_row(
                 "SELECT queued_uri, queued_at FROM conversions WHERE destination = ?1 AND order_key = ?2",
                 params![destination, order_key],
@@ -253,19 +272,23 @@ impl Ledger {
 
     /// Records a queued conversion (committed before this returns).
     pub fn record_conversion(&self, c: &QueuedConversion) -> Result<()> {
-        self.conn
+        let db = self.db();
+        let tx = self.clearing(&db, &c.destination, &c.order_key)?;
+        tx
             .execute(
                 "INSERT OR REPLACE INTO conversions (destination, order_key, order_id, queued_uri, input, line, queued_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![c.destination, c.order_key, c.order_id, c.queued_uri, c.input, c.line as i64, c.queued_at],
             )
             .with_context(|| format!("cannot write to the ledger {}", self.path.display()))?;
-        Ok(())
+        tx.commit()
+            .with_context(|| format!("cannot write to the ledger {}", self.path.display()))
     }
 
     /// Queued conversions, oldest first, optionally only those at or after `since`.
     pub fn conversions(&self, since: Option<&str>) -> Result<Vec<QueuedConversion>> {
-        let mut stmt = self.conn.prepare(
+        let db = self.db();
+        let mut stmt = db.prepare(
             "SELECT destination, order_key, order_id, queued_uri, input, line, queued_at
              FROM conversions WHERE queued_at >= ?1 ORDER BY queued_at, rowid",
         )?;
@@ -287,7 +310,8 @@ impl Ledger {
     /// Every delivery, oldest first, optionally only those at or after `since` (a date or
     /// timestamp prefix compared as text, which ISO 8601 UTC allows).
     pub fn history(&self, since: Option<&str>) -> Result<Vec<Delivery>> {
-        let mut stmt = self.conn.prepare(
+        let db = self.db();
+        let mut stmt = db.prepare(
             "SELECT sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines
              FROM deliveries WHERE delivered_at >= ?1 ORDER BY id",
         )?;

@@ -13,6 +13,7 @@ pub mod csv_out;
 pub mod deliver;
 pub mod diagnostic;
 pub mod digest;
+pub mod error;
 pub mod escape;
 pub mod exit;
 pub mod fast_hash;
@@ -21,6 +22,7 @@ pub mod input;
 pub mod ledger;
 pub mod output;
 pub mod progress;
+pub mod push;
 pub mod redact;
 pub mod report;
 pub mod say;
@@ -35,37 +37,45 @@ pub mod values;
 mod snapshot;
 
 use cli::{Cli, Command};
-use exit::ExitStatus;
 
 /// Runs a parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+pub fn run(cli: Cli) -> error::CliResult {
     let global = commands::shared::Global {
         verbose: cli.verbose,
         quiet: cli.quiet,
     };
     match &cli.command {
-        Command::Validate(args) => commands::validate::run(args, global),
-        Command::Split(args) => commands::split::run(args, global),
-        Command::Fix(args) => commands::fix::run(args, global),
+        Command::Validate(args) => Ok(commands::validate::run(args, global)?),
+        Command::Split(args) => Ok(commands::split::run(args, global)?),
+        Command::Fix(args) => Ok(commands::fix::run(args, global)?),
         Command::Push(args) => {
             let config = config::Config::load(cli.config.as_deref())?;
-            commands::push::run(args, global, &config)
+            Ok(commands::push::run(args, global, &config)?)
         }
         Command::History(args) => {
             let config = config::Config::load(cli.config.as_deref())?;
-            commands::history::run(args, &config, &mut output::stdout())
+            Ok(commands::history::run(
+                args,
+                &config,
+                &mut output::stdout(),
+            )?)
         }
         Command::Status(args) => {
             let config = config::Config::load(cli.config.as_deref())?;
-            commands::status::run(args, &config, &mut output::stdout())
+            Ok(commands::status::run(
+                args,
+                global,
+                &config,
+                &mut output::stdout(),
+            )?)
         }
         Command::Doctor(args) => {
             let config = config::Config::load(cli.config.as_deref())?;
-            commands::doctor::run(args, &config)
+            Ok(commands::doctor::run(args, &config)?)
         }
         Command::Templates(args) => {
             let mut out = output::stdout();
-            commands::templates::run(&args.action, &mut out)
+            Ok(commands::templates::run(&args.action, &mut out)?)
         }
     }
 }

@@ -1,9 +1,11 @@
 //! Where output goes: standard output whose write errors say what could not be written (so
 //! that a full disk behind `>` reads "cannot write to standard output: No space left on
-//! device"), and temporary names for files written whole or not at all.
+//! device") and whose closing by the reader (`| head`) only ends the output, never the run;
+//! and temporary names for files written whole or not at all.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A hidden temporary name beside `path` (same folder, so that renaming it to `path` is
 /// atomic), marked with `what` and the process id.
@@ -28,27 +30,52 @@ pub fn create_fresh(path: &Path) -> io::Result<std::fs::File> {
         .open(path)
 }
 
-/// Locked standard output; errors name it.
+/// Locked standard output; errors name it. Once its reader has gone (a closed pipe, as
+/// after `| head -1`), what is written is dropped: the run goes on to its verdict, and its
+/// exit code is the one it would have had with the whole output read.
 pub struct Stdout(io::StdoutLock<'static>);
+
+/// Set when the reader of standard output has closed it: for the whole process, since
+/// every writer shares the one descriptor.
+static CLOSED: AtomicBool = AtomicBool::new(false);
 
 /// Standard output, locked.
 pub fn stdout() -> Stdout {
     Stdout(io::stdout().lock())
 }
 
-fn named(e: io::Error) -> io::Error {
-    // The kind stays: a closed pipe must still end quietly, and `write_all` retries
-    // `Interrupted`.
-    io::Error::new(e.kind(), format!("cannot write to standard output: {e}"))
+/// True once standard output was found closed by its reader.
+pub fn stdout_closed() -> bool {
+    CLOSED.load(Ordering::Relaxed)
+}
+
+/// What a write that failed with `e` returns: success when the reader has gone (noted, so
+/// that nothing more is tried), else the error, naming standard output.
+fn closed_or_named<T>(e: io::Error, done: T) -> io::Result<T> {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        CLOSED.store(true, Ordering::Relaxed);
+        return Ok(done);
+    }
+    // The kind stays: `write_all` retries `Interrupted`.
+    Err(io::Error::new(
+        e.kind(),
+        format!("cannot write to standard output: {e}"),
+    ))
 }
 
 impl Write for Stdout {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf).map_err(named)
+        if stdout_closed() {
+            return Ok(buf.len());
+        }
+        self.0.write(buf).or_else(|e| closed_or_named(e, buf.len()))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.0.flush().map_err(named)
+        if stdout_closed() {
+            return Ok(());
+        }
+        self.0.flush().or_else(|e| closed_or_named(e, ()))
     }
 }
 

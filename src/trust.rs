@@ -119,18 +119,7 @@ fn kind(meta: &Metadata) -> &'static str {
     }
 }
 
-/// A path as a shell word, so that the printed fix can be pasted as is.
-pub fn shell_word(path: &Path) -> String {
-    let s = path.display().to_string();
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_./-+,:@%=".contains(c));
-    if plain {
-        s
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
+pub use crate::escape::shell_word;
 
 #[cfg(unix)]
 mod unix {

@@ -92,11 +92,13 @@ impl Client {
         resolve(&self.base, uri)
     }
 
-    /// GETs `url` (from [`Client::resolve`]), for `status`, returning the JSON body.
-    pub fn get_json(&self, url: Url) -> Result<serde_json::Value, Outcome> {
+    /// GETs `url` (from [`Client::resolve`]), for `status`, returning the JSON body; the
+    /// whole request, answer included, takes at most `timeout`.
+    pub fn get_json(&self, url: Url, timeout: Duration) -> Result<serde_json::Value, Outcome> {
         let resp = self
             .http
             .get(url)
+            .timeout(timeout)
             .basic_auth(&self.account_sid, Some(self.token.expose()))
             .header("Accept", "application/json")
             .send()

@@ -1,7 +1,6 @@
-//! The Conversions API channel (`push --api`) and the submission-status calls (`status`).
+//! The Conversions API client: the HTTP calls of `push --api` and `status`, the form of a
+//! conversion, and the `[api]` settings. Leaves: nothing here knows of the push use case.
 
 pub mod client;
 pub mod form;
-pub mod pace;
-pub mod push;
 pub mod settings;

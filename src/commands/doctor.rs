@@ -1,30 +1,33 @@
 //! `convsubmit doctor`: checks a channel end to end without sending data.
 
-use super::push::report_failure;
 use crate::cli::DoctorArgs;
 use crate::config::Config;
-use crate::deliver::push::{Phase, deadline, io_timeout, watchdog};
-use crate::deliver::retry::Policy;
+use crate::deliver::{DeliveryError, Transport};
+use crate::error::{CliError, CliResult};
 use crate::exit::ExitStatus;
-use anyhow::Result;
+use crate::push::outcome::Stopped;
+use crate::push::retry::Policy;
+use crate::push::select;
+use crate::push::watchdog::{Phase, deadline, io_timeout, watchdog};
 use std::io::Write;
 use std::time::Duration;
 
 /// Runs the subcommand.
-pub fn run(args: &DoctorArgs, config: &Config) -> Result<ExitStatus> {
+pub fn run(args: &DoctorArgs, config: &Config) -> CliResult {
     let mut out = crate::output::stdout();
     for w in config.warnings() {
         writeln!(out, "warning: {w}")?;
     }
-    let policy = Policy::new(0, deadline(Duration::from_secs(args.max_time)));
+    let max_time = Duration::from_secs(args.max_time);
+    let policy = Policy::new(0, deadline(max_time));
     // A server that drips bytes defeats per-read timeouts: the check ends anyway.
     watchdog(
         policy.deadline,
-        Duration::from_secs(args.max_time),
+        max_time,
         Phase::Delivering,
         "a temporary failure: check the server, or try again later",
     );
-    let mut transport = super::channel::transport(&args.channel, &args.server, config, true)?;
+    let mut transport = select::transport(&args.channel, &args.server, config, true)?;
     let destination = transport.label();
     writeln!(out, "checking {destination}")?;
     if args.channel.ftp {
@@ -33,9 +36,25 @@ pub fn run(args: &DoctorArgs, config: &Config) -> Result<ExitStatus> {
             "warning: plain FTP: the password and the data travel in clear text"
         )?;
     }
-    if let Err(e) = transport.connect(io_timeout(&policy)) {
-        return Ok(report_failure(&e, &destination));
+    let checked = check(transport.as_mut(), args, &policy, &mut out);
+    transport.disconnect();
+    match checked {
+        Ok(()) => {
+            writeln!(out, "{destination} is ready for push")?;
+            Ok(ExitStatus::Success)
+        }
+        Err(e) => Err(failure(&e, &destination)),
     }
+}
+
+/// Connects, then writes, renames and removes a probe file, printing each step that worked.
+fn check(
+    transport: &mut dyn Transport,
+    args: &DoctorArgs,
+    policy: &Policy,
+    out: &mut dyn Write,
+) -> Result<(), DeliveryError> {
+    transport.connect(io_timeout(policy))?;
     let what = if args.channel.dir.is_some() {
         "the folder exists"
     } else if args.channel.sftp {
@@ -47,17 +66,14 @@ pub fn run(args: &DoctorArgs, config: &Config) -> Result<ExitStatus> {
     } else {
         "connected, logged in"
     };
-    writeln!(out, "ok: {what}")?;
+    let _ = writeln!(out, "ok: {what}");
     // A failed line here shows again at the last line, which is checked.
-    let result = transport.probe(&mut |step| {
+    transport.probe(&mut |step| {
         let _ = writeln!(out, "ok: {step}");
-    });
-    transport.disconnect();
-    match result {
-        Ok(()) => {
-            writeln!(out, "{destination} is ready for push")?;
-            Ok(ExitStatus::Success)
-        }
-        Err(e) => Ok(report_failure(&e, &destination)),
-    }
+    })
+}
+
+/// A failed check as push would report it (the same message, help and exit code).
+fn failure(e: &DeliveryError, destination: &str) -> CliError {
+    Stopped::channel(e, destination).error()
 }

@@ -1,6 +1,6 @@
 //! `convsubmit history`: the deliveries the ledger records.
 
-use crate::cli::{HistoryArgs, HistoryFormat};
+use crate::cli::{HistoryArgs, LedgerFormat};
 use crate::config::Config;
 use crate::exit::ExitStatus;
 use crate::ledger::Ledger;
@@ -11,6 +11,7 @@ use std::time::Duration;
 
 /// Runs the subcommand.
 pub fn run(args: &HistoryArgs, config: &Config, out: &mut dyn Write) -> Result<ExitStatus> {
+    let args = &args.report;
     let path = config.ledger_path(args.ledger.as_deref());
     let deliveries = if path.exists() {
         let ledger = Ledger::open(&path, Duration::from_secs(30), &mut |m| crate::say::note(m))?;
@@ -20,11 +21,17 @@ pub fn run(args: &HistoryArgs, config: &Config, out: &mut dyn Write) -> Result<E
         vec![]
     };
     match args.format {
-        HistoryFormat::Json => {
+        LedgerFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &deliveries)?;
             writeln!(out)?;
         }
-        HistoryFormat::Text => {
+        LedgerFormat::Jsonl => {
+            for d in &deliveries {
+                serde_json::to_writer(&mut *out, d)?;
+                writeln!(out)?;
+            }
+        }
+        LedgerFormat::Text => {
             if deliveries.is_empty() {
                 writeln!(out, "no deliveries recorded in {}", path.display())?;
             }

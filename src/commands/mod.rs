@@ -1,7 +1,5 @@
 //! One module per subcommand; each is glue between the CLI and the library.
 
-pub mod api;
-pub mod channel;
 pub mod doctor;
 pub mod fix;
 pub mod history;

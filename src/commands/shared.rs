@@ -2,7 +2,6 @@
 //! of the command line, the progress and output choices, and opening an input. Not a command.
 
 use crate::cli::{CheckArgs, Format, ReportArgs};
-use crate::input;
 use crate::template;
 use crate::validate::Options;
 use crate::values::date;
@@ -43,17 +42,5 @@ pub fn report_output<'a>(progress: bool) -> Box<dyn Write + 'a> {
         Box::new(crate::output::stdout())
     } else {
         Box::new(BufWriter::with_capacity(64 * 1024, crate::output::stdout()))
-    }
-}
-
-/// Opens an input, or reports why it cannot be read (and notes that one could not).
-pub fn open_input(arg: &str, unreadable: &mut bool) -> Option<input::Input> {
-    match input::open(arg) {
-        Ok(i) => Some(i),
-        Err(e) => {
-            crate::say::error(&format!("{e:#}"));
-            *unreadable = true;
-            None
-        }
     }
 }

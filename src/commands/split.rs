@@ -1,9 +1,10 @@
 //! `convsubmit split`: validates each input and writes its parts, rejects and the manifest.
 
-use super::shared::{Global, open_input, options, progress_wanted, report_output};
+use super::shared::{Global, options, progress_wanted, report_output};
 use crate::cli::{Format, SplitArgs};
 use crate::exit::ExitStatus;
 use crate::progress::Progress;
+use crate::report::open_reported;
 use crate::report::{Summary, plural};
 use crate::split::{self, FileEntry, Manifest, Names};
 use anyhow::{Context, Result, bail};
@@ -29,7 +30,8 @@ pub fn run(args: &SplitArgs, global: Global) -> Result<ExitStatus> {
     let mut lines = vec![];
     let (mut unreadable, mut rejected) = (false, false);
     for arg in &args.files {
-        let Some(input) = open_input(arg, &mut unreadable) else {
+        let Some(input) = open_reported(arg, &mut unreadable, reporter.as_mut(), &mut summary)?
+        else {
             continue;
         };
         let name = input.name.clone();

@@ -1,10 +1,12 @@
-//! `convsubmit templates list|show`.
+//! `convsubmit templates list|show`: the built-in templates, and the blank CSV or schema
+//! of one of them (or of a template file).
 
 use crate::cli::TemplatesAction;
 use crate::exit::ExitStatus;
-use crate::template::{self, BUILTIN_NAMES};
-use anyhow::{Context, Result};
+use crate::template::{self, BUILTIN_NAMES, Template};
+use anyhow::{Context, Result, bail};
 use std::io::Write;
+use std::path::Path;
 
 /// Runs the subcommand.
 pub fn run(action: &TemplatesAction, out: &mut dyn Write) -> Result<ExitStatus> {
@@ -22,7 +24,7 @@ pub fn run(action: &TemplatesAction, out: &mut dyn Write) -> Result<ExitStatus> 
         TemplatesAction::Show { name, schema: true } => match template::builtin_source(name) {
             Some(src) => out.write_all(src.as_bytes())?,
             None => {
-                template::load(name)?;
+                shown(name)?;
                 let text =
                     std::fs::read_to_string(name).with_context(|| format!("cannot read {name}"))?;
                 out.write_all(text.as_bytes())?;
@@ -32,10 +34,29 @@ pub fn run(action: &TemplatesAction, out: &mut dyn Write) -> Result<ExitStatus> 
             name,
             schema: false,
         } => {
-            let t = template::load(name)?;
+            let t = shown(name)?;
             out.write_all(t.blank.as_bytes())?;
         }
     }
     out.flush()?;
     Ok(ExitStatus::Success)
+}
+
+/// The template `templates show NAME` shows: a built-in one or a template file. A bare word
+/// that is neither is unknown, and the message lists what can be shown: `auto` is not a
+/// template but the `--template` choice that detects one of them per file.
+fn shown(name: &str) -> Result<Template> {
+    let bare = !name.contains(['/', '\\', '.']);
+    if template::builtin_source(name).is_none() && bare && !Path::new(name).exists() {
+        let auto = if name == "auto" {
+            "; `auto` is not a template to show: `--template auto` (the default of validate, split, fix and push) picks one of these for each file from its header"
+        } else {
+            ""
+        };
+        bail!(
+            "unknown template `{name}`: use one of {}, or the path of a template file{auto}",
+            BUILTIN_NAMES.join(", ")
+        );
+    }
+    template::load(name)
 }

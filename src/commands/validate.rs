@@ -1,9 +1,10 @@
 //! `convsubmit validate`: checks every file, streams the report, picks the exit status.
 
-use super::shared::{Global, open_input, options, progress_wanted, report_output};
+use super::shared::{Global, options, progress_wanted, report_output};
 use crate::cli::ValidateArgs;
 use crate::exit::ExitStatus;
 use crate::progress::Progress;
+use crate::report::open_reported;
 use crate::report::{self, Summary};
 use crate::validate::{self, Failure};
 use anyhow::Result;
@@ -18,17 +19,18 @@ pub fn run(args: &ValidateArgs, global: Global) -> Result<ExitStatus> {
     let mut summary = Summary::default();
     let mut unreadable = false;
     for arg in &args.files {
-        let Some(input) = open_input(arg, &mut unreadable) else {
+        let Some(input) = open_reported(arg, &mut unreadable, reporter.as_mut(), &mut summary)?
+        else {
             continue;
         };
         let name = input.name.clone();
         let started = Instant::now();
         let bar = Progress::new(&name, input.size, show_progress);
         reporter.begin_file(&name)?;
-        let extension = (!input.is_stdin).then_some(name.as_str());
-        let (file, outcome) = validate::check(
+        let extension = input.extension_name().map(str::to_string);
+        let (mut file, outcome) = validate::check(
             &name,
-            extension,
+            extension.as_deref(),
             input.source,
             &opts,
             &mut |bytes| bar.set(bytes),
@@ -39,7 +41,9 @@ pub fn run(args: &ValidateArgs, global: Global) -> Result<ExitStatus> {
             Ok(()) => {}
             Err(Failure::Write(e)) => return Err(e.into()),
             Err(Failure::Read(e)) => {
-                crate::say::error(&format!("cannot read {name}: {e}"));
+                let e = format!("cannot read {name}: {e}");
+                crate::say::error(&e);
+                file.error = Some(e);
                 unreadable = true;
             }
         }

@@ -50,6 +50,12 @@ impl Transport for Dir {
     }
 
     fn connect(&mut self, _timeout: Duration) -> Result<(), DeliveryError> {
+        self.check()
+    }
+
+    /// The folder must exist: it is never created (a missing mount or a mistyped path would
+    /// otherwise receive the parts unnoticed). The same check for `--dry-run` and `doctor`.
+    fn check(&self) -> Result<(), DeliveryError> {
         match std::fs::metadata(&self.path) {
             Ok(m) if m.is_dir() => Ok(()),
             Ok(_) => Err(DeliveryError::permanent(
@@ -58,7 +64,10 @@ impl Transport for Dir {
             )),
             Err(e) => Err(self
                 .fail("open folder", &e)
-                .help("create the folder, or give --dir an existing one")),
+                .help(format!(
+                    "create the folder (mkdir -p {}) or give --dir an existing one; convsubmit never creates it",
+                    crate::escape::shell_word(&self.path)
+                ))),
         }
     }
 

@@ -203,6 +203,7 @@ fn classify(stage: &'static str, e: &lettre::transport::smtp::Error) -> Delivery
         stage,
         message,
         help: None,
+        wait: None,
     };
     if certificate {
         err.help("the server's certificate is not trusted or does not name the host; if it is signed by your own CA, set ca_file under [email]")

@@ -178,6 +178,7 @@ fn classify(stage: &'static str, e: FtpError) -> DeliveryError {
                 stage,
                 message: reply(&r),
                 help: None,
+                wait: None,
             }
         }
         FtpError::SecureError(m) if certificate_rejected(&m) => DeliveryError::permanent(stage, m),

@@ -1,12 +1,10 @@
-//! Delivery: one [`Transport`] trait for every channel, the errors they report (temporary or
-//! permanent, with the stage they failed at), and retries with backoff.
+//! Transports: one [`Transport`] trait for every way a part file leaves (a folder, SFTP,
+//! FTP/FTPS, email), and the errors they report (temporary or permanent, with the stage they
+//! failed at). Leaves: nothing here knows of the push use case, the ledger or the commands.
 
 pub mod dir;
 pub mod email;
-pub mod fit;
 pub mod ftp;
-pub mod push;
-pub mod retry;
 pub mod sftp;
 
 use crate::input::SmallFileError;
@@ -36,6 +34,8 @@ pub struct DeliveryError {
     pub message: String,
     /// What a person should do, when there is something specific.
     pub help: Option<String>,
+    /// How long the server asked to wait before trying again (HTTP `Retry-After`).
+    pub wait: Option<Duration>,
 }
 
 impl DeliveryError {
@@ -46,6 +46,7 @@ impl DeliveryError {
             stage,
             message: message.into(),
             help: None,
+            wait: None,
         }
     }
 
@@ -56,12 +57,19 @@ impl DeliveryError {
             stage,
             message: message.into(),
             help: None,
+            wait: None,
         }
     }
 
     /// Adds what to do.
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Adds the wait the server asked for before the next attempt.
+    pub fn after(mut self, wait: Option<Duration>) -> Self {
+        self.wait = wait;
         self
     }
 
@@ -102,6 +110,7 @@ impl DeliveryError {
             stage,
             message,
             help: None,
+            wait: None,
         }
     }
 }
@@ -165,7 +174,7 @@ pub fn name_taken(name: &str) -> DeliveryError {
 /// Every implementation makes a part appear under its final name only when it is complete
 /// (a temporary name, then a rename), never replaces a file that is already there under
 /// that name, and reports failures as [`DeliveryError`]s.
-pub trait Transport {
+pub trait Transport: Send {
     /// Where parts go, for people and the ledger: `sftp://acme@batch.impact.com:22/` (never
     /// a secret).
     fn destination(&self) -> String;
@@ -187,6 +196,12 @@ pub trait Transport {
     /// digest `sha256` (before a part is sent, and after a run that died mid-delivery, to
     /// tell whether its last part arrived). Channels that cannot look (email) say `Absent`.
     fn holds(&mut self, name: &str, bytes: u64, sha256: &str) -> Result<Holding, DeliveryError>;
+
+    /// Checks what can be checked without connecting or sending (for `--dry-run` as for a
+    /// real run): a folder that does not exist, say.
+    fn check(&self) -> Result<(), DeliveryError> {
+        Ok(())
+    }
 
     /// The largest part the channel takes (email attachments), if it has a limit.
     fn max_part_bytes(&self) -> Option<u64> {

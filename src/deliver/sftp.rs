@@ -258,6 +258,7 @@ impl Sftp {
                     stage: "upload",
                     message: e.to_string(),
                     help: None,
+                    wait: None,
                 }
             })?;
             sent += n as u64;
@@ -309,6 +310,7 @@ fn classify(stage: &'static str, e: &ssh2::Error) -> DeliveryError {
         stage,
         message: e.message().to_string(),
         help: None,
+        wait: None,
     }
 }
 

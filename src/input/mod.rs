@@ -33,6 +33,24 @@ pub struct Input {
     pub identity: Option<Identity>,
 }
 
+/// Names that stand for an open descriptor, not for a file with a name of its own: bash's
+/// `<(…)` is `/dev/fd/63`.
+const DESCRIPTOR_NAMES: &[&str] = &["/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/"];
+const STREAM_NAMES: &[&str] = &["/dev/stdin"];
+
+impl Input {
+    /// The name whose extension says what the file is, for the `file-extension` check: only
+    /// a regular file reached by a name of its own. Standard input, a descriptor name
+    /// (`/dev/fd/N`, `/proc/self/fd/N`, `/dev/stdin`) and anything that is not a regular
+    /// file (a FIFO, a device) carry no extension to judge.
+    pub fn extension_name(&self) -> Option<&str> {
+        let name = self.name.as_str();
+        let descriptor =
+            DESCRIPTOR_NAMES.iter().any(|p| name.starts_with(p)) || STREAM_NAMES.contains(&name);
+        (self.identity.is_some() && !self.is_stdin && !descriptor).then_some(name)
+    }
+}
+
 /// A regular file's identity and state: which file (device, inode), its size and its last
 /// change. Another value after a pass over the file means it changed while it was read
 /// (it grew, was rewritten, or was replaced by another file).

@@ -1,7 +1,8 @@
 //! GitHub Actions workflow commands. GitHub shows at most 10 error and 10 warning annotations
 //! per step and drops the rest silently, so only the first 10 of each become annotations; the
 //! rest are printed as plain log lines, a notice says how many were not annotated, and the
-//! full table goes to `$GITHUB_STEP_SUMMARY` when it is set.
+//! full table goes to `$GITHUB_STEP_SUMMARY` when it is set. A file that could not be read is
+//! always annotated (`title=convsubmit cannot read`), outside the caps: it was not checked.
 
 use super::{Reporter, Summary, plural};
 use crate::diagnostic::{Diagnostic, Severity};
@@ -70,17 +71,29 @@ impl<W: Write> Github<W> {
     }
 
     fn table_row(&mut self, path: &str, d: &Diagnostic) -> io::Result<()> {
+        let line = d.line.map(|l| l.to_string()).unwrap_or_default();
+        let column = d.column.as_deref().unwrap_or("");
+        let cells = [
+            &line,
+            d.severity.as_str(),
+            d.code.as_str(),
+            column,
+            &d.message,
+        ];
+        self.table_line(path, cells)
+    }
+
+    /// One row of the step summary: the path, then line, severity, code, column, message.
+    fn table_line(&mut self, path: &str, cells: [&str; 5]) -> io::Result<()> {
         let Some(s) = self.summary.as_mut() else {
             return Ok(());
         };
-        let line = d.line.map(|l| l.to_string()).unwrap_or_default();
+        let [line, severity, code, column, message] = cells;
         let row = format!(
-            "| {} | {line} | {} | `{}` | {} | {} |\n",
+            "| {} | {line} | {severity} | `{code}` | {} | {} |\n",
             cell(&controls(path)),
-            d.severity,
-            d.code,
-            cell(d.column.as_deref().unwrap_or("")),
-            cell(&d.message)
+            cell(column),
+            cell(message)
         );
         if s.written == 0 {
             let head = "### convsubmit\n\n| File | Line | Severity | Code | Column | Message |\n|---|---|---|---|---|---|\n";
@@ -143,6 +156,16 @@ impl<W: Write> Reporter for Github<W> {
     }
 
     fn end_file(&mut self, f: &FileReport) -> io::Result<()> {
+        if let Some(e) = &f.error {
+            self.table_line(&f.path, ["", "error", "cannot read", "", e])?;
+            return writeln!(
+                self.out,
+                "::error file={},title={}::{}",
+                property(&controls(&f.path)),
+                property("convsubmit cannot read"),
+                data(&controls(e))
+            );
+        }
         let template = f.template.as_deref().unwrap_or("no template");
         writeln!(
             self.out,
@@ -228,7 +251,7 @@ mod tests {
             files: 1,
             rows: 25,
             errors: 25,
-            warnings: 0,
+            ..Summary::default()
         })
         .unwrap();
         let out = String::from_utf8(buf).unwrap();

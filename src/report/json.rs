@@ -43,6 +43,8 @@ pub struct Json<W: Write> {
     out: W,
     files: u64,
     diagnostics: u64,
+    /// What `push` delivered, written after the summary.
+    delivery: Option<serde_json::Value>,
 }
 
 impl<W: Write> Json<W> {
@@ -52,6 +54,7 @@ impl<W: Write> Json<W> {
             out,
             files: 0,
             diagnostics: 0,
+            delivery: None,
         }
     }
 
@@ -87,9 +90,14 @@ impl<W: Write> Reporter for Json<W> {
         serde_json::to_writer(&mut self.out, &f.template).map_err(json_err)?;
         write!(
             self.out,
-            ",\"rows\":{},\"orders\":{},\"errors\":{},\"warnings\":{}}}",
+            ",\"rows\":{},\"orders\":{},\"errors\":{},\"warnings\":{}",
             f.rows, f.orders, f.errors, f.warnings
-        )
+        )?;
+        if let Some(e) = &f.error {
+            self.out.write_all(b",\"error\":")?;
+            serde_json::to_writer(&mut self.out, e).map_err(json_err)?;
+        }
+        self.out.write_all(b"}")
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
@@ -98,8 +106,17 @@ impl<W: Write> Reporter for Json<W> {
         }
         self.out.write_all(b"],\"summary\":")?;
         serde_json::to_writer(&mut self.out, &SummaryObject::from(s)).map_err(json_err)?;
+        if let Some(delivery) = &self.delivery {
+            self.out.write_all(b",\"delivery\":")?;
+            serde_json::to_writer(&mut self.out, delivery).map_err(json_err)?;
+        }
         self.out.write_all(b"}\n")?;
         self.out.flush()
+    }
+
+    fn delivery(&mut self, outcome: &serde_json::Value) -> io::Result<()> {
+        self.delivery = Some(outcome.clone());
+        Ok(())
     }
 }
 
@@ -112,6 +129,9 @@ struct FileObject {
     orders: u64,
     errors: u64,
     warnings: u64,
+    /// Only for a file that could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 impl From<&FileReport> for FileObject {
@@ -123,6 +143,7 @@ impl From<&FileReport> for FileObject {
             orders: f.orders,
             errors: f.errors,
             warnings: f.warnings,
+            error: f.error.clone(),
         }
     }
 }
@@ -131,6 +152,8 @@ impl From<&FileReport> for FileObject {
 pub struct JsonLines<W: Write> {
     out: W,
     files: Vec<FileObject>,
+    /// What `push` delivered, but its units (each a line of its own).
+    delivery: Option<serde_json::Value>,
 }
 
 impl<W: Write> JsonLines<W> {
@@ -139,6 +162,7 @@ impl<W: Write> JsonLines<W> {
         JsonLines {
             out,
             files: Vec::new(),
+            delivery: None,
         }
     }
 }
@@ -177,14 +201,34 @@ impl<W: Write> Reporter for JsonLines<W> {
         struct Line<'a> {
             summary: SummaryObject,
             files: &'a [FileObject],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            delivery: Option<&'a serde_json::Value>,
         }
         let line = Line {
             summary: s.into(),
             files: &self.files,
+            delivery: self.delivery.as_ref(),
         };
         serde_json::to_writer(&mut self.out, &line).map_err(json_err)?;
         self.out.write_all(b"\n")?;
         self.out.flush()
+    }
+
+    /// One line per part or order (`"unit": "part"`), then the rest on the summary line.
+    fn delivery(&mut self, outcome: &serde_json::Value) -> io::Result<()> {
+        let mut rest = outcome.clone();
+        let units = rest.as_object_mut().and_then(|o| o.remove("units"));
+        for unit in units
+            .as_ref()
+            .and_then(|u| u.as_array())
+            .into_iter()
+            .flatten()
+        {
+            serde_json::to_writer(&mut self.out, unit).map_err(json_err)?;
+            self.out.write_all(b"\n")?;
+        }
+        self.delivery = Some(rest);
+        Ok(())
     }
 }
 

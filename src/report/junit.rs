@@ -1,6 +1,8 @@
 //! JUnit XML: one test suite per file, one test case per file × code (every code, so a clean
 //! file shows every check passing). Errors fail their test case; with `--strict`, warnings do
-//! too. Each case lists at most [`LISTED_PER_CASE`] findings, with the exact count.
+//! too. Each case lists at most [`LISTED_PER_CASE`] findings, with the exact count. A file
+//! that could not be read is a suite with one test case in error (JUnit's `<error>`: the test
+//! could not run), named `read`.
 
 use super::{Reporter, Summary, plural};
 use crate::diagnostic::{Code, Diagnostic, Severity};
@@ -27,6 +29,7 @@ pub struct Junit<W: Write> {
     suites: String,
     tests: u64,
     failures: u64,
+    errors: u64,
 }
 
 /// Escapes text for XML, dropping characters XML 1.0 cannot carry.
@@ -57,7 +60,20 @@ impl<W: Write> Junit<W> {
             suites: String::new(),
             tests: 0,
             failures: 0,
+            errors: 0,
         }
+    }
+
+    /// The suite of a file that could not be read: one test case in error.
+    fn unread(&mut self, path: &str, error: &str) {
+        self.tests += 1;
+        self.errors += 1;
+        let path = xml(path);
+        let _ = write!(
+            self.suites,
+            "  <testsuite name=\"{path}\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\">\n    <testcase classname=\"{path}\" name=\"read\">\n      <error message=\"{}\" type=\"unreadable-input\"/>\n    </testcase>\n  </testsuite>\n",
+            xml(error)
+        );
     }
 
     fn fails(&self, worst: Option<Severity>) -> bool {
@@ -88,6 +104,10 @@ impl<W: Write> Reporter for Junit<W> {
     }
 
     fn end_file(&mut self, f: &FileReport) -> io::Result<()> {
+        if let Some(e) = &f.error {
+            self.unread(&f.path, e);
+            return Ok(());
+        }
         let mut body = String::new();
         let mut failures = 0;
         for &code in Code::ALL {
@@ -139,8 +159,8 @@ impl<W: Write> Reporter for Junit<W> {
     fn finish(&mut self, _s: &Summary) -> io::Result<()> {
         write!(
             self.out,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"convsubmit\" tests=\"{}\" failures=\"{}\" errors=\"0\">\n{}</testsuites>\n",
-            self.tests, self.failures, self.suites
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"convsubmit\" tests=\"{}\" failures=\"{}\" errors=\"{}\">\n{}</testsuites>\n",
+            self.tests, self.failures, self.errors, self.suites
         )?;
         self.out.flush()
     }

@@ -6,6 +6,7 @@ mod github;
 mod json;
 mod junit;
 mod make;
+mod open;
 mod sarif;
 mod text;
 
@@ -13,6 +14,7 @@ pub use github::Github;
 pub use json::{Json, JsonLines};
 pub use junit::Junit;
 pub use make::make_reporter;
+pub use open::open_reported;
 pub use sarif::Sarif;
 pub use text::{Text, TextOptions};
 
@@ -31,6 +33,8 @@ pub struct Summary {
     pub errors: u64,
     /// Warnings over all files.
     pub warnings: u64,
+    /// Files that could not be opened or read to the end (counted in `files` too).
+    pub unreadable: u64,
 }
 
 impl Summary {
@@ -40,6 +44,7 @@ impl Summary {
         self.rows += f.rows;
         self.errors += f.errors;
         self.warnings += f.warnings;
+        self.unreadable += u64::from(f.error.is_some());
     }
 }
 
@@ -53,6 +58,12 @@ pub trait Reporter {
     fn end_file(&mut self, file: &FileReport) -> io::Result<()>;
     /// Every file is done.
     fn finish(&mut self, summary: &Summary) -> io::Result<()>;
+
+    /// What `push` delivered (`--format json|jsonl` carry it; the other formats are about
+    /// findings alone). Called before [`Reporter::finish`].
+    fn delivery(&mut self, _outcome: &serde_json::Value) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// `1 error`, `2 errors`.
@@ -126,6 +137,7 @@ pub(crate) mod fixture {
             errors: 3,
             warnings: 1,
             infos: 1,
+            error: None,
         };
         r.end_file(&fa).unwrap();
         sum.add(&fa);

@@ -13,6 +13,9 @@ pub struct Sarif<W: Write> {
     results: u64,
     started: bool,
     artifacts: Vec<serde_json::Value>,
+    /// One per input that could not be read: SARIF's place for what stopped the tool from
+    /// checking something.
+    notifications: Vec<serde_json::Value>,
 }
 
 fn level(s: Severity) -> &'static str {
@@ -45,6 +48,7 @@ impl<W: Write> Sarif<W> {
             results: 0,
             started: false,
             artifacts: Vec::new(),
+            notifications: Vec::new(),
         }
     }
 
@@ -102,6 +106,15 @@ impl<W: Write> Reporter for Sarif<W> {
     }
 
     fn end_file(&mut self, f: &FileReport) -> io::Result<()> {
+        if let Some(e) = &f.error {
+            self.notifications.push(json!({
+                "level": "error",
+                "message": { "text": e },
+                "locations": [{
+                    "physicalLocation": { "artifactLocation": { "uri": uri(&f.path) } }
+                }],
+            }));
+        }
         // Each checked file is an artifact; its properties name the template used.
         self.artifacts.push(json!({
             "location": { "uri": uri(&f.path) },
@@ -120,6 +133,13 @@ impl<W: Write> Reporter for Sarif<W> {
         self.start()?;
         self.out.write_all(b"],\"artifacts\":")?;
         serde_json::to_writer(&mut self.out, &self.artifacts).map_err(super::json::json_err)?;
+        if !self.notifications.is_empty() {
+            let invocations = json!([{
+                "executionSuccessful": false,
+                "toolExecutionNotifications": self.notifications,
+            }]);
+            write!(self.out, ",\"invocations\":{invocations}")?;
+        }
         self.out.write_all(b"}]}\n")?;
         self.out.flush()
     }

@@ -125,7 +125,8 @@ impl<W: Write> Reporter for Text<W> {
                 controls(&f.path)
             )?;
         }
-        if self.opts.quiet {
+        // A file that could not be read gets no totals: its error is on standard error.
+        if self.opts.quiet || f.error.is_some() {
             return Ok(());
         }
         let template = f.template.as_deref().unwrap_or("no template");
@@ -141,10 +142,14 @@ impl<W: Write> Reporter for Text<W> {
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
         if !self.opts.quiet && s.files > 1 {
+            let unread = match s.unreadable {
+                0 => String::new(),
+                n => format!(" ({n} could not be read)"),
+            };
             writeln!(
                 self.out,
-                "{} checked, {}: {}",
-                plural(s.files, "file"),
+                "{} checked{unread}, {}: {}",
+                plural(s.files - s.unreadable, "file"),
                 plural(s.rows, "row"),
                 self.counts(s.errors, s.warnings)
             )?;

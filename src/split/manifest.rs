@@ -96,16 +96,6 @@ pub struct Rejects {
     pub orders: u64,
 }
 
-impl Part {
-    /// The input line that `line` of this part came from (line 1 is the header).
-    pub fn source_line(&self, line: u64, header_line: u64) -> Option<u64> {
-        if line == 1 {
-            return Some(header_line);
-        }
-        self.lines.iter().find_map(|r| r.source_line(line))
-    }
-}
-
 impl Run {
     /// The input line of part line `line`, when the run holds it. Checked: the runs come
     /// from files (the manifest, the ledger), where any numbers may have been written.
@@ -219,7 +209,11 @@ mod tests {
                 },
             ],
         };
-        let mapped: Vec<_> = (1..=7).map(|l| part.source_line(l, 3)).collect();
+        let map = LineMap {
+            header_line: 3,
+            runs: part.lines.clone(),
+        };
+        let mapped: Vec<_> = (1..=7).map(|l| map.source_line(l)).collect();
         assert_eq!(
             mapped,
             [
@@ -232,5 +226,27 @@ mod tests {
                 None
             ]
         );
+    }
+}
+
+/// Where every line of a part comes from in its input: the header's line and the runs of
+/// data lines. Stored in the ledger as JSON (`{"header_line":…,"runs":[…]}`) so that `status`
+/// can map impact.com's line numbers back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineMap {
+    /// The input's header line.
+    pub header_line: u64,
+    /// The part's data lines, as runs.
+    pub runs: Vec<Run>,
+}
+
+impl LineMap {
+    /// The input line of line `line` of the part (line 1 is the header). Checked: a map read
+    /// back from the ledger may hold any numbers.
+    pub fn source_line(&self, line: u64) -> Option<u64> {
+        if line == 1 {
+            return Some(self.header_line);
+        }
+        self.runs.iter().find_map(|r| r.source_line(line))
     }
 }

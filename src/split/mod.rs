@@ -11,7 +11,7 @@ mod spool;
 pub mod work;
 
 pub use manifest::{
-    FILE_NAME as MANIFEST, FileEntry, Manifest, Part, Rejects as RejectsEntry, Run,
+    FILE_NAME as MANIFEST, FileEntry, LineMap, Manifest, Part, Rejects as RejectsEntry, Run,
 };
 pub use names::Names;
 pub use orders::{PartReader, PartRow};
@@ -21,7 +21,7 @@ use crate::digest::HashingReader;
 use crate::fast_hash::FastHash;
 use crate::input::Ending;
 use crate::template::Template;
-use crate::validate::{self, Failure, FileReport, HeaderSeen, RowSeen, RowSink};
+use crate::validate::{self, Failure, FileReport, HeaderSeen, OrderOf, RowSeen, RowSink};
 use crate::values::date::format_day;
 use anyhow::{Context, Result};
 use parts::{Packer, RowSpan, Unit};
@@ -210,11 +210,11 @@ impl Splitter {
         if block.key.is_empty() && block.rows.is_empty() {
             return Ok(());
         }
-        let s = self.started();
-        if block.error.is_some() {
-            s.rejects.orders += 1;
-        } else {
-            s.packer.commit(&block.rows, &block.order_id)?;
+        if block.error.is_none() {
+            let order = OrderOf::Key(&block.key);
+            self.started()
+                .packer
+                .commit(&block.rows, &block.order_id, order)?;
         }
         if block.repeat {
             self.late.insert(block.key.clone());
@@ -253,10 +253,7 @@ impl Splitter {
                 Some(d) => (d.code, d.message.clone()),
                 None => sibling(&self.block),
             };
-            return self
-                .started()
-                .rejects
-                .add(row.raw, row.line, code, &message);
+            return (self.started().rejects).add(row.raw, row.line, row.order, code, &message);
         }
         let Some(s) = self.started.as_mut() else {
             unreachable!("rows come after the header")
@@ -279,7 +276,8 @@ impl Splitter {
         let mut start = 0;
         for r in &self.block.rows {
             let raw = &s.packer.gathered()[start..r.end - newline_len];
-            s.rejects.add(raw, r.line, code, &message)?;
+            let order = OrderOf::Key(&self.block.key);
+            s.rejects.add(raw, r.line, order, code, &message)?;
             start = r.end;
         }
         s.packer.discard();
@@ -312,7 +310,7 @@ impl Splitter {
             };
             parts = ctx.run(parts, &mut rejects)?;
         }
-        let orders = rejects.orders;
+        let orders = rejects.orders();
         let rows = rejects.rows;
         let rejects = rejects.finish()?.map(|p| (p, rows, orders));
         Ok(Written {
@@ -372,9 +370,8 @@ impl RowSink for Splitter {
             // A bad row without an order key (no OrderId, or unreadable) is set aside alone,
             // and leaves the open order open: the order rules saw no break either.
             (None, Some(e)) => {
-                let s = self.started();
-                s.rejects.orders += 1;
-                s.rejects.add(row.raw, row.line, e.code, &e.message)
+                let rejects = &mut self.started().rejects;
+                rejects.add(row.raw, row.line, row.order, e.code, &e.message)
             }
             // A good row that belongs to no order spanning rows is an order of its own. It
             // goes straight into a part, so an open order stays whole.
@@ -395,6 +392,7 @@ impl RowSink for Splitter {
                     data,
                     rows: &[span],
                     order_id: row.order_id,
+                    order: row.order,
                 })
             }
         }
@@ -433,13 +431,19 @@ impl Repack<'_> {
                 header.extend_from_slice(self.newline);
                 Packer::new(self.dir, "repack", header, self.max_rows)
             });
+            let map = LineMap {
+                header_line: self.header_line,
+                runs: part.lines.clone(),
+            };
             while reader.next_order(&mut rows, &mut key)? {
                 let late = !key.is_empty() && self.late.contains(&key);
+                let order =
+                    validate::order_of(self.template.kind, (!key.is_empty()).then_some(&key[..]));
                 block.order_id = reader.order_id(&rows[0]);
                 for row in &rows {
-                    let line = part.source_line(row.line, self.header_line).unwrap_or(0);
+                    let line = map.source_line(row.line).unwrap_or(0);
                     if late {
-                        rejects.add(&row.raw, line, Code::OrderNotConsecutive, MESSAGE)?;
+                        rejects.add(&row.raw, line, order, Code::OrderNotConsecutive, MESSAGE)?;
                         continue;
                     }
                     packer.gather(&row.raw);
@@ -450,7 +454,7 @@ impl Repack<'_> {
                         end: packer.gathered().len(),
                     });
                 }
-                flush_clean(&mut block, packer)?;
+                flush_clean(&mut block, packer, order)?;
             }
         }
         let Some(packer) = packer else {
@@ -463,9 +467,9 @@ impl Repack<'_> {
     }
 }
 
-fn flush_clean(block: &mut Block, packer: &mut Packer) -> io::Result<()> {
+fn flush_clean(block: &mut Block, packer: &mut Packer, order: OrderOf) -> io::Result<()> {
     if !block.rows.is_empty() {
-        packer.commit(&block.rows, &block.order_id)?;
+        packer.commit(&block.rows, &block.order_id, order)?;
     }
     block.rows.clear();
     Ok(())

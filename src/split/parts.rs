@@ -4,6 +4,7 @@
 
 use super::manifest::{Part, Run};
 use super::spool::{Spool, Written};
+use crate::validate::{OrderOf, OrderTally};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
@@ -28,6 +29,8 @@ pub struct Unit<'a> {
     pub rows: &'a [RowSpan],
     /// The OrderId as written.
     pub order_id: &'a str,
+    /// The order, for counting.
+    pub order: OrderOf<'a>,
 }
 
 /// A part being written.
@@ -36,6 +39,8 @@ struct Open {
     part: Part,
     /// The part's physical line for the next row.
     next_line: u64,
+    /// Its orders, by the counting rule.
+    orders: OrderTally,
 }
 
 /// Writes parts into a work folder.
@@ -88,10 +93,10 @@ impl Packer {
     /// Packs the order gathered, whose rows are `rows` (`end` counted from its first
     /// byte): into the open part if it fits, else into a new one. An order larger than
     /// `max_rows` never gets here (it is rejected as `order-too-large`).
-    pub fn commit(&mut self, rows: &[RowSpan], order_id: &str) -> io::Result<()> {
+    pub fn commit(&mut self, rows: &[RowSpan], order_id: &str, order: OrderOf) -> io::Result<()> {
         self.make_room(rows.len() as u64)?;
         self.spool.commit()?;
-        self.record(rows, order_id);
+        self.record(rows, order_id, order);
         Ok(())
     }
 
@@ -99,7 +104,7 @@ impl Packer {
     pub fn add(&mut self, unit: &Unit) -> io::Result<()> {
         self.make_room(unit.rows.len() as u64)?;
         self.spool.write(unit.data)?;
-        self.record(unit.rows, unit.order_id);
+        self.record(unit.rows, unit.order_id, unit.order);
         Ok(())
     }
 
@@ -118,7 +123,7 @@ impl Packer {
         Ok(())
     }
 
-    fn record(&mut self, rows: &[RowSpan], order_id: &str) {
+    fn record(&mut self, rows: &[RowSpan], order_id: &str, order: OrderOf) {
         let Some(o) = self.open.as_mut() else {
             unreachable!("a part was just opened")
         };
@@ -144,7 +149,10 @@ impl Packer {
         o.part.last_order.clear();
         o.part.last_order.push_str(order_id);
         o.part.rows += rows.len() as u64;
-        o.part.orders += 1;
+        if let Some(r) = rows.first() {
+            o.orders.note(order, r.line);
+        }
+        o.part.orders = o.orders.count();
     }
 
     fn start(&mut self) -> io::Result<Open> {
@@ -165,6 +173,7 @@ impl Packer {
                 lines: vec![],
             },
             next_line: 2,
+            orders: OrderTally::default(),
         })
     }
 

@@ -4,6 +4,7 @@
 use crate::csv_out::{write_field, write_fields};
 use crate::diagnostic::Code;
 use crate::input::{Record, RecordReader};
+use crate::validate::{OrderOf, OrderTally};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -20,8 +21,8 @@ pub struct Rejects {
     rec: Record,
     /// Rows written.
     pub rows: u64,
-    /// Orders they belong to.
-    pub orders: u64,
+    /// The orders they belong to.
+    orders: OrderTally,
 }
 
 impl Rejects {
@@ -44,12 +45,24 @@ impl Rejects {
             parser: RecordReader::new(io::empty()),
             rec: Record::default(),
             rows: 0,
-            orders: 0,
+            orders: OrderTally::default(),
         }
     }
 
-    /// Sets aside the row whose bytes (as in the input, no line break) are `raw`.
-    pub fn add(&mut self, raw: &[u8], line: u64, code: Code, message: &str) -> io::Result<()> {
+    /// Orders the rows set aside belong to, by the counting rule.
+    pub fn orders(&self) -> u64 {
+        self.orders.count()
+    }
+
+    /// Sets aside the row whose bytes (as in the input, no line break) are `raw`, of `order`.
+    pub fn add(
+        &mut self,
+        raw: &[u8],
+        line: u64,
+        order: OrderOf,
+        code: Code,
+        message: &str,
+    ) -> io::Result<()> {
         if self.out.is_none() {
             let mut out = BufWriter::new(File::create(&self.path)?);
             out.write_all(&self.header)?;
@@ -69,6 +82,7 @@ impl Rejects {
         }
         out.write_all(self.newline)?;
         self.rows += 1;
+        self.orders.note(order, line);
         Ok(())
     }
 

@@ -8,7 +8,7 @@ mod row;
 mod similar;
 
 pub use header::Plan;
-pub use orders::describe as describe_order;
+pub use orders::{OrderOf, OrderTally, describe as describe_order, order_of};
 pub use row::{MAX_AGE_DAYS, MAX_AGE_WITH_MEDIA_DAYS, MAX_FUTURE_DAYS};
 
 use crate::diagnostic::{Code, Diagnostic, Severity};
@@ -41,7 +41,8 @@ pub struct FileReport {
     pub template: Option<String>,
     /// Data records, not counting the header or blank rows (rows with errors count).
     pub rows: u64,
-    /// Distinct orders (event type, OrderId).
+    /// Orders, by the one counting rule ([`order_of`]): distinct (event type, OrderId);
+    /// in a modification file, every row.
     pub orders: u64,
     /// Diagnostics of severity error.
     pub errors: u64,
@@ -49,6 +50,9 @@ pub struct FileReport {
     pub warnings: u64,
     /// Diagnostics of severity info.
     pub infos: u64,
+    /// Why the input could not be opened or read to its end, if so: the report lists it
+    /// with this error rather than leaving it out.
+    pub error: Option<String>,
 }
 
 /// Why validating a file stopped early.
@@ -89,6 +93,8 @@ pub struct RowSeen<'a> {
     pub key: Option<&'a [u8]>,
     /// The order had rows earlier in the file, apart from this run of rows.
     pub apart: bool,
+    /// The order the row counts towards, for any template ([`order_of`]).
+    pub order: OrderOf<'a>,
     /// The OrderId as written (empty when there is none).
     pub order_id: &'a str,
     /// The first error found on this row, if any.
@@ -351,6 +357,11 @@ fn track(
         lines: slot.lines,
         key: if readable { orders.last_key() } else { None },
         apart: readable && orders.last_apart(),
+        order: if readable {
+            orders.last_order()
+        } else {
+            OrderOf::Nothing
+        },
         order_id: match plan.order_id {
             Some(c) if readable => rec.get(c),
             _ => "",

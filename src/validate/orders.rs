@@ -1,6 +1,9 @@
 //! Order rules across rows: item rows of one order must be consecutive (and agree on
 //! order-level fields, and fit in one file); an order-level (event type, OrderId) may appear
 //! once. Memory grows with the number of distinct orders, never with the file's size.
+//!
+//! Also the one rule by which every report counts orders ([`order_of`], [`OrderTally`]):
+//! validate's `orders`, and split's parts, rejects and manifest.
 
 use super::header::Plan;
 use crate::diagnostic::{Code, Diagnostic};
@@ -8,6 +11,58 @@ use crate::escape::for_display as shown;
 use crate::fast_hash::KeySet;
 use crate::input::Record;
 use crate::template::Kind;
+
+/// The order a row counts towards (see [`order_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderOf<'a> {
+    /// None: the row has no order key (no OrderId, or the row could not be read).
+    Nothing,
+    /// An order of its own: a row of a modification file.
+    Own,
+    /// The order with this key (event type, OrderId): every row with the key is one order.
+    Key(&'a [u8]),
+}
+
+/// The counting rule. In item-level, order-level and chained files an order is a distinct
+/// (event type, OrderId), however many rows it has; a row without an OrderId is no order. In a
+/// modification file every row is one order: a row changes one action (`ActionId`, or `Oid`
+/// with `ActionTrackerId`), and an item-level modification puts an order's items in its one
+/// row (spec §3), so each row is a unit of its own, whatever its identifier repeats.
+pub fn order_of(kind: Kind, key: Option<&[u8]>) -> OrderOf<'_> {
+    match (kind, key) {
+        (Kind::Modification, _) => OrderOf::Own,
+        (_, Some(key)) => OrderOf::Key(key),
+        (_, None) => OrderOf::Nothing,
+    }
+}
+
+/// Counts orders by [`order_of`]'s rule, remembering each key with the line of its first row.
+#[derive(Default)]
+pub struct OrderTally {
+    seen: KeySet,
+    count: u64,
+}
+
+impl OrderTally {
+    /// Counts a row of `order` at `line`. Returns the line of the order's first row when it
+    /// was counted before.
+    pub fn note(&mut self, order: OrderOf, line: u64) -> Option<u64> {
+        let first = match order {
+            OrderOf::Nothing => return None,
+            OrderOf::Own => None,
+            OrderOf::Key(key) => self.seen.get_or_insert(key, line),
+        };
+        if first.is_none() {
+            self.count += 1;
+        }
+        first
+    }
+
+    /// Orders counted.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}
 
 /// The run of consecutive rows of one order (item-level files).
 #[derive(Default)]
@@ -29,8 +84,8 @@ struct Block {
 pub struct Orders {
     kind: Kind,
     max_rows: u64,
-    /// Every order key seen, with the line of its first row.
-    seen: KeySet,
+    /// Every order seen, keys with the line of their first row.
+    tally: OrderTally,
     current: Option<Block>,
     key: Vec<u8>,
     /// `key` belongs to the row fed last.
@@ -43,7 +98,7 @@ impl Orders {
         Orders {
             kind,
             max_rows,
-            seen: KeySet::default(),
+            tally: OrderTally::default(),
             current: None,
             key: Vec::new(),
             keyed: false,
@@ -62,9 +117,14 @@ impl Orders {
         self.last_key().is_some() && self.current.as_ref().is_some_and(|b| b.repeat_of.is_some())
     }
 
-    /// Distinct orders seen so far.
+    /// The order of the row fed last, by the counting rule.
+    pub fn last_order(&self) -> OrderOf<'_> {
+        order_of(self.kind, self.keyed.then_some(self.key.as_slice()))
+    }
+
+    /// Orders seen so far, by the counting rule.
     pub fn count(&self) -> u64 {
-        self.seen.len() as u64
+        self.tally.count()
     }
 
     /// Feeds one well-formed row.
@@ -77,8 +137,13 @@ impl Orders {
         emit: &mut dyn FnMut(Diagnostic),
     ) {
         self.keyed = false;
+        if self.kind == Kind::Modification {
+            // No order rules; each row is an order of its own.
+            self.tally.note(OrderOf::Own, line);
+            return;
+        }
         let Some(oid_col) = plan.order_id else { return };
-        if self.kind == Kind::Modification || !plan.order_key(rec, &mut self.key) {
+        if !plan.order_key(rec, &mut self.key) {
             return;
         }
         self.keyed = true;
@@ -95,7 +160,7 @@ impl Orders {
     }
 
     fn order_row(&mut self, line: u64, emit: &mut dyn FnMut(Diagnostic)) {
-        if let Some(first) = self.seen.get_or_insert(&self.key, line) {
+        if let Some(first) = self.tally.note(OrderOf::Key(&self.key), line) {
             emit(Diagnostic::new(
                 Code::DuplicateOrder,
                 format!(
@@ -145,15 +210,15 @@ impl Orders {
         }
     }
 
-    /// Starts a new block for `self.key`, recording the order in `seen` if it is new, reusing
-    /// the previous block's buffers (no allocation per order beyond its 16 bytes in `seen`).
+    /// Starts a new block for `self.key`, counting the order if it is new, reusing the
+    /// previous block's buffers (no allocation per order beyond its 16 bytes in the tally).
     fn start_block(&mut self, plan: &Plan, rec: &Record, line: u64) {
         let mut block = self.current.take().unwrap_or_default();
         block.key.clear();
         block.key.extend_from_slice(&self.key);
         block.first_line = line;
         block.rows = 0;
-        block.repeat_of = self.seen.get_or_insert(&self.key, line);
+        block.repeat_of = self.tally.note(OrderOf::Key(&self.key), line);
         block.values.clear();
         block.ends.clear();
         for &c in &plan.order_fields {
@@ -286,6 +351,25 @@ mod tests {
     fn oversized_orders_reported_once() {
         let (got, _) = run(Kind::Item, 2, "1,A,d\n1,A,d\n1,A,d\n1,A,d\n1,B,d\n");
         assert_eq!(got, [(3, "order-too-large")]);
+    }
+
+    #[test]
+    fn every_row_of_a_modification_file_is_an_order_of_its_own() {
+        let (got, count) = run(Kind::Modification, 100, "1,A,d\n1,A,d\n1,,d\n");
+        assert_eq!((got.len(), count), (0, 3));
+    }
+
+    #[test]
+    fn a_tally_counts_keys_once_and_rows_without_a_key_never() {
+        let mut t = OrderTally::default();
+        assert_eq!(t.note(OrderOf::Key(b"a"), 2), None);
+        assert_eq!(t.note(OrderOf::Key(b"a"), 3), Some(2));
+        assert_eq!(t.note(OrderOf::Nothing, 4), None);
+        assert_eq!(t.note(OrderOf::Own, 5), None);
+        assert_eq!(t.note(OrderOf::Own, 6), None);
+        assert_eq!(t.count(), 3);
+        assert_eq!(order_of(Kind::Modification, Some(b"a")), OrderOf::Own);
+        assert_eq!(order_of(Kind::Order, None), OrderOf::Nothing);
     }
 
     #[test]

@@ -191,7 +191,11 @@ fn an_empty_run_is_still_a_document() {
     let out = env.validate(&["--format", "json", "missing.csv"]);
     out.assert_code(2);
     let report = model::parse_json(&out.stdout);
-    assert!(report.files.is_empty());
+    // The one input is listed, with why it could not be checked.
+    assert_eq!(report.files.len(), 1);
+    assert_eq!(report.files[0].path, "missing.csv");
+    assert!(report.files[0].error.is_some());
+    assert!(report.files[0].diagnostics.is_empty());
 }
 
 #[test]

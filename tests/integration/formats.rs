@@ -249,3 +249,72 @@ fn several_files_end_with_a_total_line() {
         out.stdout
     );
 }
+
+/// `validate --format FORMAT missing.csv DEMO`: exit code 2, and the output.
+fn with_a_missing_file(format: &str) -> String {
+    let env = TestEnv::new();
+    env.copy_fixture(DEMO);
+    let out = env.validate(&["--format", format, "missing.csv", DEMO]);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("cannot open missing.csv"),
+        "{format}: {out:?}"
+    );
+    out.stdout
+}
+
+#[test]
+fn an_input_that_cannot_be_opened_is_listed_with_its_error() {
+    let report = model::parse_json(&with_a_missing_file("json"));
+    let paths: Vec<&str> = report.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["missing.csv", DEMO]);
+    let missing = &report.files[0];
+    let error = missing.error.as_deref().unwrap_or_default();
+    assert!(error.starts_with("cannot open missing.csv: "), "{error}");
+    assert_eq!((missing.rows, missing.template.as_deref()), (0, None));
+    assert_eq!(report.files[1].error, None);
+
+    let (_, last) = model::parse_jsonl(&with_a_missing_file("jsonl"));
+    assert_eq!(last.files.len(), 2);
+    assert!(
+        last.files[0]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("cannot open")
+    );
+
+    let sarif: Value = serde_json::from_str(&with_a_missing_file("sarif")).unwrap();
+    let run = &sarif["runs"][0];
+    let note = &run["invocations"][0]["toolExecutionNotifications"][0];
+    assert_eq!(run["invocations"][0]["executionSuccessful"], false);
+    assert_eq!(note["level"], "error");
+    assert!(
+        note["message"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot open missing.csv")
+    );
+    assert_eq!(
+        note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "missing.csv"
+    );
+
+    let junit = with_a_missing_file("junit");
+    assert!(
+        junit.contains("<testsuite name=\"missing.csv\" tests=\"1\" failures=\"0\" errors=\"1\""),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("<error message=\"cannot open missing.csv"),
+        "{junit}"
+    );
+
+    let github = with_a_missing_file("github");
+    assert!(
+        github.lines().any(|l| l.starts_with(
+            "::error file=missing.csv,title=convsubmit cannot read::cannot open missing.csv"
+        )),
+        "{github}"
+    );
+}

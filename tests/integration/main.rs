@@ -5,6 +5,7 @@
 
 mod api_trust;
 mod bounds;
+mod closed_output;
 mod contract;
 mod crash;
 mod docs;
@@ -32,6 +33,7 @@ mod servers;
 #[path = "../../src/snapshot.rs"]
 mod snapshot;
 mod split;
+mod status;
 mod templates;
 mod trust;
 mod util;

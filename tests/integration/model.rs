@@ -49,6 +49,9 @@ pub struct File {
     pub errors: u64,
     pub warnings: u64,
     pub diagnostics: Vec<Diagnostic>,
+    /// Why the file could not be read (only then present).
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 impl File {
@@ -160,7 +163,13 @@ pub fn parse_json(text: &str) -> Report {
     let raw: Value = serde_json::from_str(text).expect("valid JSON");
     assert_keys(&raw, &["version", "files", "summary"]);
     for f in raw["files"].as_array().expect("files is an array") {
-        assert_keys(f, FILE_KEYS);
+        let mut keys = FILE_KEYS.to_vec();
+        // Present only for a file that could not be read, and then a string.
+        if f.get("error").is_some() {
+            assert!(f["error"].is_string(), "{f}");
+            keys.push("error");
+        }
+        assert_keys(f, &keys);
         for d in f["diagnostics"]
             .as_array()
             .expect("diagnostics is an array")
@@ -203,6 +212,8 @@ pub struct FileTotals {
     pub orders: u64,
     pub errors: u64,
     pub warnings: u64,
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -395,3 +395,36 @@ fn a_killed_runs_work_folder_is_removed_and_another_users_is_left_alone() {
         .collect();
     assert_eq!(left.len(), 1, "the run removed its own folder: {left:?}");
 }
+
+#[test]
+fn doctor_help_offers_only_the_channels_it_can_check() {
+    let env = TestEnv::new();
+    let help = env.run(&["doctor", "--help"]);
+    help.assert_code(0);
+    assert!(!help.stdout.contains("--api"), "{}", help.stdout);
+    for flag in ["--sftp", "--ftp", "--ftps", "--dir <DIR>"] {
+        assert!(help.stdout.contains(flag), "{flag}: {}", help.stdout);
+    }
+    let email = help
+        .stdout
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("--email"))
+        .take_while(|l| !l.trim_start().starts_with("--dir"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        email.contains("[email]")
+            && email.contains("impact.com address")
+            && email.contains("sends none"),
+        "{}",
+        help.stdout
+    );
+    let api = env.run(&["doctor", "--api"]);
+    api.assert_code(2);
+    assert!(api.stderr.contains("--api"), "{api:?}");
+    // push still offers it, as one of the channels.
+    let push = env.run(&["push", "--help"]);
+    assert!(push.stdout.contains("--api"), "{}", push.stdout);
+    env.run(&["push", "--api", "--dir", "x", "f.csv"])
+        .assert_code(2);
+}

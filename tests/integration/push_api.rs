@@ -264,12 +264,18 @@ fn status_maps_impact_errors_back_to_input_lines() {
     );
     let json = run(&env, &["status", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v["items"].as_array().unwrap().len(), 2);
 }
 
 /// Pushes sales.csv into a folder, then makes the ledger say it went over SFTP.
 fn push_dir_then_pretend_ftp(env: &TestEnv) {
-    let out = env.run(&[
+    push_dir(env, "sales.csv", &[]);
+    pretend_sftp(env);
+}
+
+/// Pushes `input` into the folder `inbox` (created before), with `extra` arguments.
+pub fn push_dir(env: &TestEnv, input: &str, extra: &[&str]) {
+    let mut args = vec![
         "push",
         "--as-of",
         AS_OF,
@@ -277,9 +283,15 @@ fn push_dir_then_pretend_ftp(env: &TestEnv) {
         "inbox",
         "--ledger",
         "ledger.sqlite",
-        "sales.csv",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    args.push(input);
+    let out = env.run(&args);
     assert!(out.code == 0 || out.code == 1, "{out:?}");
+}
+
+/// Makes the ledger say every delivery went over SFTP: an impact.com file submission.
+pub fn pretend_sftp(env: &TestEnv) {
     let db = env.path().join("ledger.sqlite");
     let status = std::process::Command::new("python3")
         .args([

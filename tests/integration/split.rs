@@ -384,3 +384,58 @@ fn every_fixture_splits_into_parts_that_validate_and_rejects_that_add_up() {
         assert_eq!(out.code == 1, rejected > 0, "{name}: {out:?}");
     }
 }
+
+/// The `orders` of `validate --format json` for `file`.
+fn validated_orders(env: &TestEnv, file: &str) -> u64 {
+    let out = env.validate(&["--format", "json", file]);
+    crate::model::parse_json(&out.stdout).files[0].orders
+}
+
+#[test]
+fn order_level_rejects_count_one_order_for_the_rows_of_one_order() {
+    let env = TestEnv::new();
+    let header = "CampaignId,ActionTrackerId,EventDate,OrderId,ClickId,Amount";
+    env.write(
+        "dup.csv",
+        format!(
+            "{header}\n18543,27015,2026-06-20T12:00:00Z,ORD-1,c,fifty\n\
+             18543,27015,2026-06-20T12:00:00Z,ORD-1,c,sixty\n\
+             18543,27015,2026-06-20T12:00:00Z,ORD-2,c,1.00\n"
+        ),
+    );
+    let out = split(&env, &["dup.csv"]);
+    out.assert_code(1);
+    assert!(
+        out.stdout.contains("set aside 2 rows (1 order) in out"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains(": 1 row, 1 order\n"), "{}", out.stdout);
+    let m = manifest(&env);
+    assert_eq!(m["files"][0]["rejects"]["orders"], 1);
+    assert_eq!(m["files"][0]["orders"], validated_orders(&env, "dup.csv"));
+}
+
+#[test]
+fn a_modification_file_has_as_many_orders_in_validate_as_in_split() {
+    let env = TestEnv::new();
+    env.copy_fixture("valid/modification.csv");
+    let rows = crate::util::fixture("valid/modification.csv")
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count() as u64
+        - 1;
+    // One row per action: each row is an order of its own.
+    assert_eq!(validated_orders(&env, "valid/modification.csv"), rows);
+    let out = split(&env, &["valid/modification.csv"]);
+    out.assert_code(0);
+    let m = manifest(&env);
+    let entry = &m["files"][0];
+    assert_eq!(entry["orders"], rows);
+    let parts: u64 = (entry["parts"].as_array().unwrap().iter())
+        .map(|p| p["orders"].as_u64().unwrap())
+        .sum();
+    assert_eq!(parts, rows);
+    let summary = format!("modification, {rows} rows, {rows} orders");
+    assert!(out.stdout.contains(&summary), "{}", out.stdout);
+}

@@ -174,3 +174,28 @@ fn broken_template_files_are_usage_errors() {
         assert_eq!(show.code, 2, "templates show {name}");
     }
 }
+
+#[test]
+fn show_auto_says_auto_is_a_choice_of_template_not_a_template() {
+    let env = TestEnv::new();
+    for schema in [false, true] {
+        let mut args = vec!["templates", "show", "auto"];
+        if schema {
+            args.push("--schema");
+        }
+        let out = env.run(&args);
+        out.assert_code(2);
+        assert!(
+            out.stderr.contains(
+                "unknown template `auto`: use one of item-level, order-level, chained, modification"
+            ),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("--template auto"), "{}", out.stderr);
+    }
+    // Another unknown name is not offered `auto` as something to show.
+    let out = env.run(&["templates", "show", "nope"]);
+    out.assert_code(2);
+    assert!(!out.stderr.contains("`auto`"), "{}", out.stderr);
+}

@@ -538,8 +538,11 @@ fn an_unreadable_file_does_not_stop_the_others() {
         out.stderr
     );
     let report = model::parse_json(&out.stdout);
-    assert_eq!(report.files.len(), 1);
-    assert_eq!(report.files[0].path, bad);
+    assert_eq!(report.files.len(), 2);
+    assert_eq!(report.files[0].path, "missing.csv");
+    assert!(report.files[0].error.is_some());
+    assert_eq!(report.files[1].path, bad);
+    assert_eq!(report.files[1].error, None);
     assert_eq!(report.summary.errors, 3);
 }
 
@@ -552,4 +555,54 @@ fn info_findings_are_listed_but_not_counted() {
     assert_eq!(file.count(Severity::Info), 1);
     assert_eq!((file.errors, file.warnings), (0, 2));
     assert_eq!((file.rows, file.orders), (3, 3));
+}
+
+const PIPED: &str = "CampaignId,ActionTrackerId,EventDate,OrderId,ClickId,Amount\n\
+                     18543,27015,2026-06-20T12:00:00Z,ORD-1,c1,1.00\n";
+
+/// `validate --strict ARG` with `PIPED` written into the FIFO `fifo` (when given) or on
+/// standard input.
+fn validate_streamed(env: &TestEnv, arg: &str, fifo: Option<&str>) -> crate::util::Output {
+    let args = [
+        "validate",
+        "--as-of",
+        crate::util::AS_OF,
+        "--strict",
+        "--format",
+        "json",
+        arg,
+    ];
+    match fifo {
+        None => env.run_with_stdin(&args, PIPED.as_bytes()),
+        Some(name) => {
+            let path = env.path().join(name);
+            crate::hostile::mkfifo(&path);
+            let writer = std::thread::spawn(move || std::fs::write(&path, PIPED).unwrap());
+            let out = env.run(&args);
+            writer.join().unwrap();
+            out
+        }
+    }
+}
+
+#[test]
+fn a_stream_has_no_file_name_to_judge_its_extension_by() {
+    let env = TestEnv::new();
+    for (arg, fifo) in [
+        // A FIFO, as `mkfifo` makes it, and the name bash gives `<(…)`.
+        ("export-fifo", Some("export-fifo")),
+        ("/dev/stdin", None),
+        ("/dev/fd/0", None),
+        ("/proc/self/fd/0", None),
+    ] {
+        let out = validate_streamed(&env, arg, fifo);
+        let report = model::parse_json(&out.stdout);
+        assert_eq!(report.files[0].findings(), [], "{arg}: {out:?}");
+        out.assert_code(0);
+    }
+    // A regular file is still judged by its name.
+    let named = env.write("export.txt", PIPED);
+    let out = env.validate(&["--strict", named]);
+    out.assert_code(1);
+    assert!(out.stdout.contains("warning[file-extension]"), "{out:?}");
 }

@@ -2,8 +2,9 @@
 //! limit is split again by bytes, never cutting an order. Part `x.csv` becomes `x-1.csv`,
 //! `x-2.csv`, … in the same folder; each starts with the header.
 
-use super::push::Part;
+use super::part::PartFile as Part;
 use crate::digest::sha256_hex;
+use crate::split::LineMap;
 use crate::split::PartReader;
 use crate::template::Template;
 use anyhow::{Context, Result, bail};
@@ -86,8 +87,10 @@ fn cut(part: &Part, max: u64, template: Option<&Template>) -> Result<Vec<Part>> 
             bytes: piece.data.len() as u64,
             rows: piece.rows,
             // Pieces go by email, whose channel reports no line numbers.
-            lines: vec![],
-            header_line: part.header_line,
+            lines: LineMap {
+                header_line: part.lines.header_line,
+                runs: vec![],
+            },
         });
     }
     Ok(out)
@@ -118,8 +121,10 @@ mod tests {
             sha256: sha256_hex(text.as_bytes()),
             bytes: text.len() as u64,
             rows: orders.iter().map(|o| o.1 as u64).sum(),
-            lines: vec![],
-            header_line: 1,
+            lines: LineMap {
+                header_line: 1,
+                runs: vec![],
+            },
         }
     }
 

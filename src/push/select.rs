@@ -1,6 +1,11 @@
-//! Turns `--sftp|--ftp|--ftps|--dir`, the connection flags and the config file into a
-//! transport. Flags override the config; secrets come only from the config's sources.
+//! Turns `--sftp|--ftp|--ftps|--email|--dir|--api`, the connection flags and the config
+//! file into a channel. Flags override the config; secrets come only from the config's
+//! sources.
 
+use super::api::Api;
+use super::channel::{Channel, Files};
+use super::retry::Policy;
+use super::watchdog::io_timeout;
 use crate::cli::{ChannelArgs, ServerArgs};
 use crate::config::{Config, DEFAULT_HOST, Server};
 use crate::deliver::Transport;
@@ -11,6 +16,31 @@ use crate::deliver::sftp::{Auth, HostKeyCheck, Sftp, SftpSettings};
 use crate::secret::Secret;
 use anyhow::{Context, Result, bail};
 
+/// Builds the channel. With `read_secrets` false (`--dry-run`), no secret is read.
+pub fn channel(
+    api: bool,
+    channel: &ChannelArgs,
+    server: &ServerArgs,
+    config: &Config,
+    read_secrets: bool,
+    policy: &Policy,
+    as_of: crate::values::date::Day,
+) -> Result<Box<dyn Channel>> {
+    if api {
+        let settings = crate::api::settings::settings(config, read_secrets)?;
+        let api = Api::new(
+            settings,
+            io_timeout(policy),
+            policy.deadline,
+            as_of,
+            read_secrets,
+        )?;
+        return Ok(Box::new(api));
+    }
+    let transport = transport(channel, server, config, read_secrets)?;
+    Ok(Box::new(Files::new(transport)))
+}
+
 /// Builds the transport. With `read_secrets` false (`--dry-run`), no secret is read: the
 /// transport can name its destination but not connect.
 pub fn transport(
@@ -19,11 +49,6 @@ pub fn transport(
     config: &Config,
     read_secrets: bool,
 ) -> Result<Box<dyn Transport>> {
-    if channel.api {
-        bail!(
-            "the API channel sends orders, not files: `push --api --dry-run` shows the requests it would send"
-        );
-    }
     if let Some(dir) = &channel.dir {
         return Ok(Box::new(Dir::new(dir)));
     }

@@ -18,8 +18,8 @@
 //!
 //! [`State`] is the arithmetic on explicit instants; [`Pacer`] shares it between threads.
 
-use super::client::Limits;
-use crate::deliver::push::later;
+use super::watchdog::later;
+use crate::api::client::Limits;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,8 @@
-//! Retries of temporary failures: exponential backoff with jitter, bounded by a count and a
-//! deadline. Permanent failures are returned at once.
+//! The one retry loop: temporary failures are retried after the wait the server named, else
+//! exponential backoff with jitter, bounded by a count and the run's deadline. Permanent
+//! failures are returned at once.
 
-use super::{DeliveryError, Kind};
+use crate::deliver::{DeliveryError, Kind};
 use std::time::{Duration, Instant};
 
 /// How long and how often to retry.
@@ -49,11 +50,20 @@ impl Policy {
 pub trait Retryable {
     /// True when retrying can help.
     fn is_temporary(&self) -> bool;
+
+    /// The wait the other side asked for, used instead of the backoff.
+    fn wait(&self) -> Option<Duration> {
+        None
+    }
 }
 
 impl Retryable for DeliveryError {
     fn is_temporary(&self) -> bool {
         self.kind == Kind::Temporary
+    }
+
+    fn wait(&self) -> Option<Duration> {
+        self.wait
     }
 }
 
@@ -75,7 +85,7 @@ pub fn run<T, E: Retryable>(
             return Err(err);
         }
         random = xorshift(random);
-        let delay = policy.delay(attempt, random);
+        let delay = err.wait().unwrap_or_else(|| policy.delay(attempt, random));
         if delay >= policy.remaining() {
             return Err(err);
         }
@@ -89,7 +99,9 @@ fn seed() -> u64 {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64);
-    (t ^ u64::from(std::process::id()).rotate_left(32)) | 1
+    // The stack address tells apart the API's senders, which start in the same instant.
+    let here = 0u8;
+    (t ^ u64::from(std::process::id()).rotate_left(32) ^ (&here as *const u8 as u64)) | 1
 }
 
 fn xorshift(mut x: u64) -> u64 {

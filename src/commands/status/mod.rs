@@ -1,0 +1,213 @@
+//! `convsubmit status`: asks impact.com what became of what the ledger says was pushed, and
+//! reports every error once, at the input line it came from. This module owns the run: the
+//! `[api]` settings, the ledger, `--max-time`, and the exit code with its message; the
+//! questions are [`ask`]'s, the report [`report`]'s.
+
+pub mod ask;
+pub mod report;
+
+pub use ask::{Finding, Item, conversion_status, source_line};
+
+use crate::api::client::{Client, Outcome, is_redirect};
+use crate::api::settings::{ApiSettings, settings};
+use crate::cli::{LedgerFormat, StatusArgs};
+use crate::commands::shared::Global;
+use crate::config::Config;
+use crate::exit::ExitStatus;
+use crate::ledger::{Ledger, OpenError};
+use crate::push::retry::Policy;
+use crate::push::watchdog::{Phase, deadline, io_timeout, watchdog};
+use crate::values::date::format_day;
+use anyhow::Result;
+use ask::{Asker, Found};
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+/// The longest wait for a ledger another run holds (within `--max-time`).
+const LEDGER_WAIT: Duration = Duration::from_secs(30);
+
+/// Runs the subcommand.
+pub fn run(
+    args: &StatusArgs,
+    global: Global,
+    config: &Config,
+    out: &mut dyn Write,
+) -> Result<ExitStatus> {
+    let max_time = Duration::from_secs(args.max_time);
+    let policy = Policy::new(0, deadline(max_time));
+    // A server that drips bytes defeats per-request timeouts: the run ends anyway.
+    watchdog(
+        policy.deadline,
+        max_time,
+        Phase::Delivering,
+        "a temporary failure: nothing was changed; re-run later (or with a larger --max-time)",
+    );
+    let api = settings(config, true)?;
+    let path = config.ledger_path(args.report.ledger.as_deref());
+    if !path.exists() {
+        if args.report.format != LedgerFormat::Text {
+            report::write(&[], args.report.format, global.quiet, out)?;
+        } else if !global.quiet {
+            writeln!(out, "nothing pushed yet: no ledger at {}", path.display())?;
+        }
+        return Ok(ExitStatus::Success);
+    }
+    let Some(ledger) = open_ledger(&path, &policy, global.quiet)? else {
+        return Ok(ExitStatus::TemporaryDelivery);
+    };
+    let found = ask_all(&ledger, &api, args, &policy)?;
+    if let Some(f) = &found.failure {
+        // Part of the answers would read as all of them: no report, the reason instead.
+        report_foreign(&found.foreign, &api);
+        return Ok(failed(f, &api, !found.foreign.is_empty(), &policy, args));
+    }
+    report::write(&found.items, args.report.format, global.quiet, out)?;
+    report_foreign(&found.foreign, &api);
+    Ok(if !found.foreign.is_empty() {
+        ExitStatus::PermanentDelivery
+    } else if found.items.iter().any(|i| !i.errors.is_empty()) {
+        ExitStatus::DataErrors
+    } else {
+        ExitStatus::Success
+    })
+}
+
+/// The ledger, waiting for another run within the time left; `None` (said) when it stays
+/// held.
+fn open_ledger(path: &Path, policy: &Policy, quiet: bool) -> Result<Option<Ledger>> {
+    let wait = policy.remaining().min(LEDGER_WAIT);
+    match Ledger::open(path, wait, &mut |m| {
+        if !quiet {
+            crate::say::note(m)
+        }
+    }) {
+        Ok(l) => Ok(Some(l)),
+        Err(OpenError::Busy(_)) => {
+            crate::say::error(&format!(
+                "another run still holds the ledger {}; nothing was asked (re-run later)",
+                path.display()
+            ));
+            Ok(None)
+        }
+        Err(e @ OpenError::Other(_)) => Err(e.into()),
+    }
+}
+
+/// Asks impact.com of everything the ledger records for `[api]`'s account (since
+/// `--since`), each error once.
+fn ask_all(
+    ledger: &Ledger,
+    api: &ApiSettings,
+    args: &StatusArgs,
+    policy: &Policy,
+) -> Result<Found> {
+    let since = args.report.since.map(format_day);
+    let client = Client::new(
+        &api.base_url,
+        &api.account_sid,
+        api.token.clone(),
+        io_timeout(policy),
+    )?;
+    let asker = Asker {
+        client: &client,
+        account_sid: &api.account_sid,
+        policy,
+    };
+    let destination = api.destination();
+    let queued = ledger
+        .conversions(since.as_deref())?
+        .into_iter()
+        .filter(|c| c.destination == destination)
+        .collect();
+    let mut found = Found::default();
+    ask::conversions(&asker, queued, &mut found);
+    if found.failure.is_none() {
+        let files = ledger
+            .history(since.as_deref())?
+            .into_iter()
+            .filter(|d| !d.destination.starts_with("dir://"))
+            .collect();
+        ask::files(&asker, files, since.as_deref(), &mut found);
+    }
+    ask::dedup_errors(&mut found.items);
+    Ok(found)
+}
+
+/// Says which URIs named another server, and what to check.
+fn report_foreign(foreign: &[String], api: &ApiSettings) {
+    for f in foreign {
+        crate::say::error(f);
+    }
+    if !foreign.is_empty() {
+        crate::say::help(&format!(
+            "base_url under [api] ({}) must name the server that queued them; check it, and the ledger's entries",
+            api.base_url
+        ));
+    }
+}
+
+/// Says why impact.com could not be asked, and what to do; the exit code.
+fn failed(
+    f: &Outcome,
+    api: &ApiSettings,
+    foreign: bool,
+    policy: &Policy,
+    args: &StatusArgs,
+) -> ExitStatus {
+    let (status, message) = match f {
+        Outcome::Refused {
+            status, message, ..
+        } => (*status, message),
+        Outcome::Retry { message, .. } if foreign => {
+            // What a person must fix (above) outweighs what a re-run may.
+            crate::say::error(&format!("cannot ask impact.com now ({message})"));
+            return ExitStatus::PermanentDelivery;
+        }
+        Outcome::Retry { message, .. } => {
+            if policy.remaining().is_zero() {
+                crate::say::error(&format!(
+                    "impact.com did not answer within --max-time {}s ({message}); nothing was changed",
+                    args.max_time
+                ));
+                crate::say::help("a temporary failure: re-run later, or with a larger --max-time");
+            } else {
+                crate::say::error(&format!(
+                    "cannot ask impact.com at {} now ({message}); nothing was changed: re-run later",
+                    api.base_url
+                ));
+            }
+            return ExitStatus::TemporaryDelivery;
+        }
+        Outcome::Queued { .. } => return ExitStatus::Success,
+    };
+    refused(status, message, api);
+    ExitStatus::PermanentDelivery
+}
+
+/// Says what a person must change after impact.com refused a request.
+fn refused(status: u16, message: &str, api: &ApiSettings) {
+    let base = &api.base_url;
+    let (error, help) = match status {
+        s if is_redirect(s) => (
+            format!("{base}: {message}"),
+            "base_url under [api] must name the API itself (https://api.impact.com); a redirect is not followed, so nothing went elsewhere",
+        ),
+        401 | 403 => (
+            format!(
+                "{base}: impact.com refused the account SID or auth token (HTTP {status}: {message})"
+            ),
+            "check account_sid and the auth token named under [api]",
+        ),
+        0 => (
+            format!("{base}: {message}"),
+            "check base_url under [api]: it must name impact.com's API, with a certificate this system trusts",
+        ),
+        _ => (
+            format!("impact.com refused the status request (HTTP {status}: {message})"),
+            "check base_url and account_sid under [api]",
+        ),
+    };
+    crate::say::error(&error);
+    crate::say::help(help);
+}

@@ -1,0 +1,70 @@
+//! The push use case: plan (every input validated and split before anything is sent, rows
+//! with errors set aside), then deliver (the plan's parts, or their orders for the API,
+//! through one [`channel::Channel`]: ledger note → send → record, retried and bounded by
+//! `--max-time`), and an [`outcome::Outcome`] that is data. Commands parse arguments, call
+//! these, and render the outcome. Below this layer, `deliver/` (transports) and `api/`
+//! (the HTTP client) know nothing of it.
+
+pub mod api;
+pub mod channel;
+pub mod deliver;
+pub mod fit;
+pub mod names;
+pub mod outcome;
+pub mod pace;
+pub mod part;
+pub mod plan;
+pub mod retry;
+pub mod select;
+pub mod watchdog;
+
+use crate::error::CliError;
+use crate::exit::ExitStatus;
+use crate::ledger::{Ledger, OpenError};
+use plan::Plan;
+use retry::Policy;
+use std::path::Path;
+
+/// Whether the plan may be sent: `Err` for an input that changed while it was read (a file
+/// still being written; exit 3), `Ok(Some(…))` when nothing is to be sent, with the exit
+/// code and why.
+pub fn admit(plan: &Plan, fail_on_reject: bool) -> Result<Option<(ExitStatus, &str)>, CliError> {
+    if let Some(change) = plan.changed_input() {
+        return Err(CliError::temporary(format!("{change}; nothing was sent"))
+            .help("it is still being written: re-run once it is complete"));
+    }
+    if plan.unreadable {
+        return Ok(Some((
+            ExitStatus::Failure,
+            "nothing sent: an input could not be read",
+        )));
+    }
+    if fail_on_reject && plan.data_errors() {
+        return Ok(Some((
+            ExitStatus::DataErrors,
+            "nothing sent (--fail-on-reject): rows would be set aside",
+        )));
+    }
+    Ok(None)
+}
+
+/// Opens the ledger, waiting for another run until the deadline (exit 3 when it does not
+/// end in time). `--dry-run` does not create one.
+pub fn open_ledger(
+    path: &Path,
+    dry_run: bool,
+    policy: &Policy,
+) -> Result<Option<Ledger>, CliError> {
+    if dry_run && !path.exists() {
+        return Ok(None);
+    }
+    match Ledger::open(path, policy.remaining(), &mut |m| crate::say::note(m)) {
+        Ok(l) => Ok(Some(l)),
+        Err(OpenError::Busy(_)) => Err(CliError::temporary(format!(
+            "another run still holds the ledger {}; nothing was sent",
+            path.display()
+        ))
+        .help("re-run later, when the other run has ended")),
+        Err(e @ OpenError::Other(_)) => Err(CliError::from(anyhow::Error::from(e))),
+    }
+}
