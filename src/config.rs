@@ -24,13 +24,13 @@ pub struct Config {
     pub ftp: Server,
     /// `[email]`.
     #[serde(default)]
-    pub email: Email,
+    pub email: EmailConfig,
     /// `[api]`.
     #[serde(default)]
-    pub api: Api,
+    pub api: ApiConfig,
     /// `[ledger]`.
     #[serde(default)]
-    pub ledger: Ledger,
+    pub ledger: LedgerConfig,
     /// Where the file was read from (`None`: no file, all defaults).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -72,7 +72,7 @@ pub struct Server {
 /// `[email]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Email {
+pub struct EmailConfig {
     /// SMTP server.
     pub smtp_host: Option<String>,
     /// SMTP port (default 587).
@@ -103,7 +103,7 @@ pub struct Email {
 /// `[api]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Api {
+pub struct ApiConfig {
     /// Default `https://api.impact.com`.
     pub base_url: Option<String>,
     /// The account SID.
@@ -123,7 +123,7 @@ pub struct Api {
 /// `[ledger]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Ledger {
+pub struct LedgerConfig {
     /// The ledger database (default: the user's state folder).
     pub path: Option<String>,
 }

@@ -177,6 +177,29 @@ impl Diagnostic {
     }
 }
 
+/// What validating one file found, besides its diagnostics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileReport {
+    /// The path as given, or `<stdin>`.
+    pub path: String,
+    /// The template used (`None` when the file could not be read as CSV text at all).
+    pub template: Option<String>,
+    /// Data records, not counting the header or blank rows (rows with errors count).
+    pub rows: u64,
+    /// Orders, by the one counting rule ([`crate::validate::order_of`]): distinct (event type, OrderId);
+    /// in a modification file, every row.
+    pub orders: u64,
+    /// Diagnostics of severity error.
+    pub errors: u64,
+    /// Diagnostics of severity warning.
+    pub warnings: u64,
+    /// Diagnostics of severity info.
+    pub infos: u64,
+    /// Why the input could not be opened or read to its end, if so: the report lists it
+    /// with this error rather than leaving it out.
+    pub error: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

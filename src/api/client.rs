@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How a request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Reply {
     /// 200 with `Status: QUEUED`.
     Queued {
         /// `QueuedUri`.
@@ -94,7 +94,7 @@ impl Client {
 
     /// GETs `url` (from [`Client::resolve`]), for `status`, returning the JSON body; the
     /// whole request, answer included, takes at most `timeout`.
-    pub fn get_json(&self, url: Url, timeout: Duration) -> Result<serde_json::Value, Outcome> {
+    pub fn get_json(&self, url: Url, timeout: Duration) -> Result<serde_json::Value, Reply> {
         let resp = self
             .http
             .get(url)
@@ -113,7 +113,7 @@ impl Client {
     }
 
     /// Posts one conversion.
-    pub fn post(&self, body: String) -> (Outcome, Limits) {
+    pub fn post(&self, body: String) -> (Reply, Limits) {
         let sent = self
             .http
             .post(&self.url)
@@ -141,13 +141,13 @@ impl Client {
 
     /// `outcome` with this client's credentials cut out of the server's text: a server
     /// may echo what it received, and the message is printed.
-    fn scrub_outcome(&self, outcome: Outcome) -> Outcome {
+    fn scrub_outcome(&self, outcome: Reply) -> Reply {
         match outcome {
-            Outcome::Refused {
+            Reply::Refused {
                 status,
                 message,
                 fields,
-            } => Outcome::Refused {
+            } => Reply::Refused {
                 status,
                 message: self.scrub(&message),
                 fields: fields
@@ -155,11 +155,11 @@ impl Client {
                     .map(|(f, m)| (self.scrub(&f), self.scrub(&m)))
                     .collect(),
             },
-            Outcome::Retry {
+            Reply::Retry {
                 status,
                 message,
                 wait,
-            } => Outcome::Retry {
+            } => Reply::Retry {
                 status,
                 message: self.scrub(&message),
                 wait,
@@ -229,10 +229,10 @@ pub fn resolve(base: &Url, uri: &str) -> Result<Url, String> {
 
 /// The body of `resp`, read up to [`MAX_BODY`]: longer is a temporary failure (a proxy's
 /// error page, or a hostile server), never an unbounded read.
-pub fn read_body(resp: impl Read, status: u16) -> Result<String, Outcome> {
+pub fn read_body(resp: impl Read, status: u16) -> Result<String, Reply> {
     let mut bytes = Vec::new();
     let read = resp.take(MAX_BODY + 1).read_to_end(&mut bytes);
-    let fail = |message: String| Outcome::Retry {
+    let fail = |message: String| Reply::Retry {
         status,
         message,
         wait: None,
@@ -257,12 +257,12 @@ pub fn read_get(
     headers: &reqwest::header::HeaderMap,
     body: &str,
     now: u64,
-) -> Result<serde_json::Value, Outcome> {
+) -> Result<serde_json::Value, Reply> {
     if let Some(refused) = redirect(status, headers, &shorten) {
         return Err(refused);
     }
     if status == 200 {
-        return serde_json::from_str(body).map_err(|e| Outcome::Retry {
+        return serde_json::from_str(body).map_err(|e| Reply::Retry {
             status,
             message: format!("the response is not JSON: {e}"),
             wait: None,
@@ -283,7 +283,7 @@ pub fn read_post(
     headers: &reqwest::header::HeaderMap,
     body: &str,
     now: u64,
-) -> (Outcome, Limits) {
+) -> (Reply, Limits) {
     let limits = limits(headers, now);
     if let Some(refused) = redirect(status, headers, &shorten) {
         return (refused, limits);
@@ -292,14 +292,14 @@ pub fn read_post(
         let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
         if let Some(uri) = field(&json, "QueuedUri").and_then(|v| v.as_str()) {
             return (
-                Outcome::Queued {
+                Reply::Queued {
                     uri: uri.to_string(),
                 },
                 limits,
             );
         }
         return (
-            Outcome::Retry {
+            Reply::Retry {
                 status,
                 // Shortened by the client, once the credentials are cut out.
                 message: format!("no QueuedUri in the response: {}", body.trim()),
@@ -319,18 +319,18 @@ pub fn conversions_url(base: &str, account_sid: &str) -> String {
     )
 }
 
-fn network(e: reqwest::Error) -> Outcome {
+fn network(e: reqwest::Error) -> Reply {
     // reqwest's message names the URL, never the credentials; its causes say what broke.
     let message = crate::deliver::error_chain(&e.without_url());
     if crate::deliver::certificate_rejected(&message) {
         // Every request would meet the same certificate: refused, not retried.
-        return Outcome::Refused {
+        return Reply::Refused {
             status: 0,
             message: format!("the server's TLS certificate was not accepted: {message}"),
             fields: vec![],
         };
     }
-    Outcome::Retry {
+    Reply::Retry {
         status: 0,
         message,
         wait: None,
@@ -344,7 +344,7 @@ fn redirect(
     status: u16,
     headers: &reqwest::header::HeaderMap,
     scrub: &dyn Fn(&str) -> String,
-) -> Option<Outcome> {
+) -> Option<Reply> {
     if !is_redirect(status) {
         return None;
     }
@@ -360,21 +360,21 @@ fn redirect(
             "HTTP {status}: a redirect (with no Location), not followed (convsubmit never follows redirects)"
         ),
     };
-    Some(Outcome::Refused {
+    Some(Reply::Refused {
         status,
         message,
         fields: vec![],
     })
 }
 
-/// A redirect (any 3xx), as [`Outcome::Refused`] reports it.
+/// A redirect (any 3xx), as [`Reply::Refused`] reports it.
 pub fn is_redirect(status: u16) -> bool {
     (300..400).contains(&status)
 }
 
-fn classify(status: u16, body: &str, limits: Limits, retry_after: Option<Duration>) -> Outcome {
+fn classify(status: u16, body: &str, limits: Limits, retry_after: Option<Duration>) -> Reply {
     if status == 429 || status >= 500 {
-        return Outcome::Retry {
+        return Reply::Retry {
             status,
             message: format!("HTTP {status}"),
             wait: retry_after.or(limits.reset),
@@ -385,7 +385,7 @@ fn classify(status: u16, body: &str, limits: Limits, retry_after: Option<Duratio
         .and_then(|v| v.as_str())
         .map(str::to_string)
         .unwrap_or_else(|| format!("HTTP {status}"));
-    Outcome::Refused {
+    Reply::Refused {
         status,
         message,
         fields: field_errors(&json),
@@ -568,7 +568,7 @@ mod tests {
         let endless = std::io::repeat(b' ');
         assert!(matches!(
             read_body(endless, 200),
-            Err(Outcome::Retry { status: 200, message, .. }) if message == TOO_LONG
+            Err(Reply::Retry { status: 200, message, .. }) if message == TOO_LONG
         ));
     }
 
@@ -597,13 +597,13 @@ mod tests {
         for status in [301, 302, 303, 307, 308] {
             let (outcome, _) = read_post(status, &headers, "", 0);
             assert!(
-                matches!(&outcome, Outcome::Refused { status: s, message, .. }
+                matches!(&outcome, Reply::Refused { status: s, message, .. }
                     if *s == status && message.contains("https://elsewhere.example/x")),
                 "{outcome:?}"
             );
             assert!(matches!(
                 read_get(status, &headers, "", 0),
-                Err(Outcome::Refused { .. })
+                Err(Reply::Refused { .. })
             ));
         }
     }
@@ -612,16 +612,16 @@ mod tests {
     fn statuses_are_classified() {
         let l = Limits::default();
         assert!(
-            matches!(classify(429, "", l, Some(Duration::from_secs(3))), Outcome::Retry { wait: Some(w), .. } if w == Duration::from_secs(3))
+            matches!(classify(429, "", l, Some(Duration::from_secs(3))), Reply::Retry { wait: Some(w), .. } if w == Duration::from_secs(3))
         );
-        assert!(matches!(classify(503, "", l, None), Outcome::Retry { .. }));
+        assert!(matches!(classify(503, "", l, None), Reply::Retry { .. }));
         assert!(matches!(
             classify(401, "{}", l, None),
-            Outcome::Refused { status: 401, .. }
+            Reply::Refused { status: 401, .. }
         ));
         assert!(matches!(
             classify(400, "{}", l, None),
-            Outcome::Refused { status: 400, .. }
+            Reply::Refused { status: 400, .. }
         ));
     }
 }

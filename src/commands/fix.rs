@@ -69,15 +69,20 @@ pub fn run(args: &FixArgs, global: Global) -> Result<ExitStatus> {
         if !begun {
             begin(&mut gate, &mut *reporter)?;
         }
-        reporter.end_file(&report)?;
-        let mut summary = Summary::default();
-        summary.add(&report);
-        reporter.finish(&summary)?;
-        Ok(if report.errors > 0 {
-            ExitStatus::DataErrors
-        } else {
-            ExitStatus::Success
-        })
+        Ok(verdict(&report, &mut *reporter)?)
+    })
+}
+
+/// Ends the report with what is left in the output; errors there make exit 1.
+fn verdict(report: &validate::FileReport, reporter: &mut dyn Reporter) -> io::Result<ExitStatus> {
+    reporter.end_file(report)?;
+    let mut summary = Summary::default();
+    summary.add(report);
+    reporter.finish(&summary)?;
+    Ok(if report.errors > 0 {
+        ExitStatus::DataErrors
+    } else {
+        ExitStatus::Success
     })
 }
 

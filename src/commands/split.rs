@@ -7,97 +7,125 @@ use crate::progress::Progress;
 use crate::report::open_reported;
 use crate::report::{Summary, plural};
 use crate::split::{self, FileEntry, Manifest, Names};
+use crate::validate::FileReport;
 use anyhow::{Context, Result, bail};
 use std::collections::HashSet;
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
 /// Runs the subcommand.
 pub fn run(args: &SplitArgs, global: Global) -> Result<ExitStatus> {
     let opts = options(&args.check)?;
     let out = args.out.as_path();
+    // The split's own output, created like an `-o` file (a destination of `push --dir` is
+    // never created: see docs/delivery.md).
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     check_names(&args.files, out, opts.as_of)?;
     let mut manifest = Manifest::load(out)?;
-    let show_progress = progress_wanted(&args.report, global);
-    let mut reporter = crate::report::make_reporter(
-        &args.report,
-        false,
-        global.quiet,
-        report_output(show_progress),
-    )?;
-    let mut summary = Summary::default();
-    let mut lines = vec![];
-    let (mut unreadable, mut rejected) = (false, false);
+    let progress = progress_wanted(&args.report, global);
+    let output = report_output(progress);
+    let mut reporter = crate::report::make_reporter(&args.report, false, global.quiet, output)?;
+    let mut tally = Tally::default();
     for arg in &args.files {
-        let Some(input) = open_reported(arg, &mut unreadable, reporter.as_mut(), &mut summary)?
-        else {
+        let (unreadable, summary) = (&mut tally.unreadable, &mut tally.summary);
+        let Some(input) = open_reported(arg, unreadable, reporter.as_mut(), summary)? else {
             continue;
         };
-        let name = input.name.clone();
-        let bar = Progress::new(&name, input.size, show_progress);
-        reporter.begin_file(&name)?;
-        let outcome = split::split_file(
-            &name,
-            input.source,
+        let split = split_one(
+            input,
             &opts,
             out,
-            &mut |bytes| bar.set(bytes),
-            &mut |d| bar.suspend(|| reporter.diagnostic(&name, d)),
+            progress,
+            reporter.as_mut(),
+            &mut manifest,
         );
-        bar.finish();
-        let outcome = match outcome {
-            Ok(o) => o,
+        match split {
+            Ok((report, entry)) => tally.add(&report, entry.as_ref(), out),
             Err(e) => {
                 // Keep what other inputs produced on record before giving up.
                 manifest.save(out)?;
                 return Err(e);
             }
-        };
-        reporter.end_file(&outcome.report)?;
-        summary.add(&outcome.report);
-        let stem = Names::new(&name, opts.as_of).stem().to_string();
-        replace_entry(
-            &mut manifest,
-            out,
-            &stem,
-            outcome.entry.as_ref(),
-            opts.as_of,
-        )?;
-        match &outcome.entry {
+        }
+    }
+    manifest.save(out)?;
+    reporter.finish(&tally.summary)?;
+    if !global.quiet {
+        // Text goes on with the report; other formats keep stdout machine-readable.
+        for l in &tally.lines {
+            match args.report.format {
+                Format::Text => crate::say::out(l)?,
+                _ => crate::say::line(l),
+            }
+        }
+    }
+    Ok(tally.status())
+}
+
+/// What the inputs of a run gave.
+#[derive(Default)]
+struct Tally {
+    summary: Summary,
+    lines: Vec<String>,
+    unreadable: bool,
+    rejected: bool,
+}
+
+impl Tally {
+    fn add(&mut self, report: &FileReport, entry: Option<&FileEntry>, out: &Path) {
+        self.summary.add(report);
+        match entry {
             Some(entry) => {
-                rejected |= entry.rejects.is_some();
-                describe(entry, out, &mut lines);
+                self.rejected |= entry.rejects.is_some();
+                describe(entry, out, &mut self.lines);
             }
             None => {
-                rejected = true;
-                lines.push(format!(
-                    "{name}: nothing written: the file has errors that affect every row (see above)"
+                self.rejected = true;
+                self.lines.push(format!(
+                    "{}: nothing written: the file has errors that affect every row (see above)",
+                    report.path
                 ));
             }
         }
     }
-    manifest.save(out)?;
-    reporter.finish(&summary)?;
-    if !global.quiet {
-        // Text goes on with the report; other formats keep stdout machine-readable.
-        let mut to: Box<dyn Write> = if args.report.format == Format::Text {
-            Box::new(crate::output::stdout())
+
+    fn status(&self) -> ExitStatus {
+        if self.unreadable {
+            ExitStatus::Failure
+        } else if self.rejected {
+            ExitStatus::DataErrors
         } else {
-            Box::new(io::stderr().lock())
-        };
-        for l in lines {
-            writeln!(to, "{}", crate::escape::controls(&l))?;
+            ExitStatus::Success
         }
-        to.flush()?;
     }
-    Ok(if unreadable {
-        ExitStatus::Failure
-    } else if rejected {
-        ExitStatus::DataErrors
-    } else {
-        ExitStatus::Success
-    })
+}
+
+/// Splits one input into `out` and puts its entry in the manifest.
+fn split_one(
+    input: crate::input::Input,
+    opts: &crate::validate::Options,
+    out: &Path,
+    progress: bool,
+    reporter: &mut dyn crate::report::Reporter,
+    manifest: &mut Manifest,
+) -> Result<(FileReport, Option<FileEntry>)> {
+    let name = input.name.clone();
+    let bar = Progress::new(&name, input.size, progress);
+    reporter.begin_file(&name)?;
+    let outcome = split::split_file(
+        &name,
+        input.source,
+        opts,
+        out,
+        &mut |bytes| bar.set(bytes),
+        &mut |d| bar.suspend(|| reporter.diagnostic(&name, d)),
+    );
+    bar.finish();
+    let outcome = outcome?;
+    reporter.end_file(&outcome.report)?;
+    let stem = Names::new(&name, opts.as_of).stem().to_string();
+    replace_entry(manifest, out, &stem, outcome.entry.as_ref(), opts.as_of)?;
+    Ok((outcome.report, outcome.entry))
 }
 
 /// Refuses inputs that would write over one another or over an input.

@@ -4,8 +4,8 @@
 //! delivered only on the server's final `250` after DATA. Failures name the SMTP stage.
 
 use super::{
-    DeliveryError, Holding, Kind, Transport, ca_certificate, certificate_rejected, error_chain,
-    resolve,
+    DeliveryError, FailureKind, Holding, Transport, ca_certificate, certificate_rejected,
+    error_chain, resolve,
 };
 use crate::secret::Secret;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
@@ -114,7 +114,7 @@ impl Email {
             conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
                 .map_err(|e| {
                     let err = classify("AUTH", &e);
-                    if err.kind == Kind::Permanent {
+                    if err.kind == FailureKind::Permanent {
                         err.help("check the username and the password variable or file named under [email]")
                     } else {
                         err
@@ -190,9 +190,9 @@ impl Email {
 fn classify(stage: &'static str, e: &lettre::transport::smtp::Error) -> DeliveryError {
     let certificate = certificate_rejected(&error_chain(e));
     let kind = if e.is_permanent() || e.is_client() || certificate {
-        Kind::Permanent
+        FailureKind::Permanent
     } else {
-        Kind::Temporary
+        FailureKind::Temporary
     };
     let mut message = e.to_string();
     if let Some(code) = e.status() {
@@ -244,7 +244,7 @@ impl Transport for Email {
         let result = self.send(&formatted);
         match &result {
             Ok(()) => progress(std::fs::metadata(local).map_or(0, |m| m.len())),
-            Err(e) if e.kind == Kind::Temporary => {
+            Err(e) if e.kind == FailureKind::Temporary => {
                 // The connection is in an unknown state: start afresh on the next attempt.
                 if let Some(mut c) = self.conn.take() {
                     c.abort();

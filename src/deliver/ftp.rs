@@ -3,8 +3,8 @@
 //! private one), binary transfers, a temporary name, a size check, then a rename.
 
 use super::{
-    DeliveryError, Holding, Kind, PROBE_NAME, Transport, ca_certificate, certificate_rejected,
-    connect_tcp, name_taken, put_probe, resolve, server_url, temporary_name,
+    DeliveryError, FailureKind, Holding, PROBE_NAME, Transport, ca_certificate,
+    certificate_rejected, connect_tcp, name_taken, put_probe, resolve, server_url, temporary_name,
 };
 use crate::secret::Secret;
 use std::io::{Read, Write};
@@ -169,9 +169,9 @@ fn classify(stage: &'static str, e: FtpError) -> DeliveryError {
             // 4xx: try again later; 5xx: refused. A reply without a code is a protocol
             // problem, worth another try.
             let kind = if code(&r) < 500 {
-                Kind::Temporary
+                FailureKind::Temporary
             } else {
-                Kind::Permanent
+                FailureKind::Permanent
             };
             DeliveryError {
                 kind,
@@ -249,7 +249,7 @@ fn upload<T: TlsStream>(
         }
         ftp.rename(&target, &name.to_string()).map_err(|e| {
             let err = classify("rename", e);
-            if err.kind == Kind::Permanent {
+            if err.kind == FailureKind::Permanent {
                 err.help("the server refuses to rename uploads; set `rename = false` under [ftp] to upload straight to the final name (a partial file can then appear under it while uploading)")
             } else {
                 err
@@ -317,7 +317,10 @@ impl Transport for Ftp {
             Some(Conn::Plain(f)) => upload(f, local, name, rename, progress),
             Some(Conn::Tls(f)) => upload(f, local, name, rename, progress),
         };
-        if result.as_ref().is_err_and(|e| e.kind == Kind::Temporary) {
+        if result
+            .as_ref()
+            .is_err_and(|e| e.kind == FailureKind::Temporary)
+        {
             // The connection is in an unknown state: start afresh on the next attempt.
             self.conn = None;
         }
@@ -330,7 +333,10 @@ impl Transport for Ftp {
             Some(Conn::Plain(f)) => holds(f, name, bytes, sha256),
             Some(Conn::Tls(f)) => holds(f, name, bytes, sha256),
         };
-        if result.as_ref().is_err_and(|e| e.kind == Kind::Temporary) {
+        if result
+            .as_ref()
+            .is_err_and(|e| e.kind == FailureKind::Temporary)
+        {
             self.conn = None;
         }
         result

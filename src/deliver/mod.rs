@@ -16,7 +16,7 @@ use std::time::Duration;
 
 /// Whether re-running later can help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum FailureKind {
     /// Network trouble, a busy server, a 4xx reply: retried, then exit 3.
     Temporary,
     /// Authentication, host key, certificate, refused operation: exit 4 at once.
@@ -27,7 +27,7 @@ pub enum Kind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryError {
     /// Temporary or permanent.
-    pub kind: Kind,
+    pub kind: FailureKind,
     /// The step that failed: `connect`, `TLS`, `login`, `host key`, `upload`, `rename`, …
     pub stage: &'static str,
     /// What happened.
@@ -42,7 +42,7 @@ impl DeliveryError {
     /// A temporary failure.
     pub fn temporary(stage: &'static str, message: impl Into<String>) -> Self {
         DeliveryError {
-            kind: Kind::Temporary,
+            kind: FailureKind::Temporary,
             stage,
             message: message.into(),
             help: None,
@@ -53,7 +53,7 @@ impl DeliveryError {
     /// A permanent failure.
     pub fn permanent(stage: &'static str, message: impl Into<String>) -> Self {
         DeliveryError {
-            kind: Kind::Permanent,
+            kind: FailureKind::Permanent,
             stage,
             message: message.into(),
             help: None,
@@ -96,9 +96,9 @@ impl DeliveryError {
                 | K::ResourceBusy
         );
         let kind = if temporary {
-            Kind::Temporary
+            FailureKind::Temporary
         } else {
-            Kind::Permanent
+            FailureKind::Permanent
         };
         // A read timeout shows as EAGAIN ("Resource temporarily unavailable"): say what it is.
         let message = match e.kind() {
@@ -351,7 +351,7 @@ mod tests {
     fn a_name_that_cannot_be_resolved_is_temporary_and_named() {
         // A NUL byte fails before the resolver is asked: no query leaves the machine.
         let e = resolve("bad\0host", 22).unwrap_err();
-        assert_eq!((e.kind, e.stage), (Kind::Temporary, "connect"));
+        assert_eq!((e.kind, e.stage), (FailureKind::Temporary, "connect"));
         assert!(e.message.starts_with("cannot resolve bad\0host: "), "{e}");
         assert_eq!(resolve("127.0.0.1", 22).unwrap().port(), 22);
     }
@@ -370,9 +370,9 @@ mod tests {
     fn io_errors_are_classified() {
         use std::io::{Error, ErrorKind};
         let t = DeliveryError::io("upload", &Error::from(ErrorKind::TimedOut));
-        assert_eq!(t.kind, Kind::Temporary);
+        assert_eq!(t.kind, FailureKind::Temporary);
         let p = DeliveryError::io("upload", &Error::from(ErrorKind::PermissionDenied));
-        assert_eq!(p.kind, Kind::Permanent);
+        assert_eq!(p.kind, FailureKind::Permanent);
         assert_eq!(p.to_string(), "upload failed: permission denied");
     }
 }

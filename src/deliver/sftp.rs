@@ -3,7 +3,7 @@
 //! nothing is ever trusted silently), then a temporary name, a size check and a rename.
 
 use super::{
-    DeliveryError, Holding, Kind, PROBE_NAME, Transport, connect_tcp, name_taken, put_probe,
+    DeliveryError, FailureKind, Holding, PROBE_NAME, Transport, connect_tcp, name_taken, put_probe,
     resolve, server_url, temporary_name,
 };
 use crate::secret::Secret;
@@ -249,9 +249,9 @@ impl Sftp {
                 // ssh2 reports a lost connection as `Other`: only a refusal is permanent.
                 let kind = match e.kind() {
                     std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::NotFound => {
-                        Kind::Permanent
+                        FailureKind::Permanent
                     }
-                    _ => Kind::Temporary,
+                    _ => FailureKind::Temporary,
                 };
                 DeliveryError {
                     kind,
@@ -285,7 +285,7 @@ impl Sftp {
                     return name_taken(name);
                 }
                 let err = classify("rename", &e);
-                if err.kind == Kind::Permanent {
+                if err.kind == FailureKind::Permanent {
                     err.help("the server refuses to rename uploads; set `rename = false` under [sftp] to upload straight to the final name (a partial file can then appear under it while uploading)")
                 } else {
                     err
@@ -301,9 +301,9 @@ impl Sftp {
 fn classify(stage: &'static str, e: &ssh2::Error) -> DeliveryError {
     let kind = match e.code() {
         // LIBSSH2_FX_NO_SPACE_ON_FILESYSTEM, QUOTA_EXCEEDED, NO_CONNECTION, CONNECTION_LOST
-        ErrorCode::SFTP(14 | 15 | 6 | 7) => Kind::Temporary,
-        ErrorCode::SFTP(_) => Kind::Permanent,
-        ErrorCode::Session(_) => Kind::Temporary,
+        ErrorCode::SFTP(14 | 15 | 6 | 7) => FailureKind::Temporary,
+        ErrorCode::SFTP(_) => FailureKind::Permanent,
+        ErrorCode::Session(_) => FailureKind::Temporary,
     };
     DeliveryError {
         kind,
@@ -333,7 +333,10 @@ impl Transport for Sftp {
         progress: &mut dyn FnMut(u64),
     ) -> Result<(), DeliveryError> {
         let result = self.upload(local, name, progress);
-        if result.as_ref().is_err_and(|e| e.kind == Kind::Temporary) {
+        if result
+            .as_ref()
+            .is_err_and(|e| e.kind == FailureKind::Temporary)
+        {
             self.conn = None;
         }
         result

@@ -320,7 +320,7 @@ fn canonical(t: &Template, header: &[String], changes: &mut Changes) -> Vec<Stri
 /// the row whose quoted value never closes (it runs to the end of the file), if any.
 fn index_rows<R: Read>(
     reader: &mut RecordReader<R>,
-    plan: &validate::Plan,
+    plan: &validate::HeaderPlan,
     regroup: bool,
     newline: &[u8],
     changes: &mut Changes,

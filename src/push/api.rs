@@ -4,11 +4,11 @@
 //! 429, the default rate). Credentials, certificates and redirects are the same for every
 //! request: refused once, they stop the run. Any other refusal is the order's alone.
 
-use super::channel::{Attempt, Channel, Lane, Problem, Refusal, Sent, Step};
+use super::channel::{Attempt, Channel, FieldError, Lane, Refusal, Sent, Step};
 use super::outcome::{Fate, Outcome};
 use super::pace::Pacer;
 use super::part::{Order, PartFile, Unit};
-use crate::api::client::{Client, Outcome as Reply, conversions_url, is_redirect};
+use crate::api::client::{Client, Reply, conversions_url, is_redirect};
 use crate::api::form::{Mapping, encode};
 use crate::api::settings::ApiSettings;
 use crate::deliver::DeliveryError;
@@ -207,7 +207,7 @@ fn refused(
                 .into_iter()
                 .map(|(field, message)| {
                     let (column, line) = order.mapping.locate(&field, &order.conversion.lines);
-                    Problem {
+                    FieldError {
                         line: line.unwrap_or(0),
                         field,
                         column,

@@ -8,7 +8,7 @@
 
 use super::names::{MAX_VARIANTS, variant};
 use super::part::{PartFile, Unit};
-use crate::deliver::{DeliveryError, Holding, Kind, Transport};
+use crate::deliver::{DeliveryError, FailureKind, Holding, Transport};
 use crate::template::Template;
 use anyhow::Result;
 use std::time::Duration;
@@ -89,12 +89,12 @@ pub struct Refusal {
     /// What the server said.
     pub message: String,
     /// Field errors: the input line and column they point at.
-    pub problems: Vec<Problem>,
+    pub problems: Vec<FieldError>,
 }
 
 /// One field error of a refused order.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Problem {
+pub struct FieldError {
     /// The input line (0 when unknown).
     pub line: u64,
     /// The API field.
@@ -123,7 +123,7 @@ impl From<DeliveryError> for Step {
 
 impl super::retry::Retryable for Step {
     fn is_temporary(&self) -> bool {
-        matches!(self, Step::Channel(e) if e.kind == Kind::Temporary)
+        matches!(self, Step::Channel(e) if e.kind == FailureKind::Temporary)
     }
 
     fn wait(&self) -> Option<Duration> {

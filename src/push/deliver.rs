@@ -13,7 +13,7 @@ use super::outcome::{Fate, Outcome, Stopped, Totals, UnitOutcome};
 use super::part::Unit;
 use super::retry::{self, Policy};
 use super::watchdog::io_timeout;
-use crate::deliver::{DeliveryError, Kind};
+use crate::deliver::{DeliveryError, FailureKind};
 use crate::ledger::{self, Delivery, Ledger, QueuedConversion};
 use anyhow::Result;
 use std::collections::VecDeque;
@@ -50,7 +50,7 @@ pub fn deliver(
     events: &mut dyn FnMut(Event),
 ) -> Outcome {
     let label = channel.label();
-    let mut run = Run {
+    let mut run = Underway {
         units,
         destination: channel.destination(),
         label: label.clone(),
@@ -79,7 +79,7 @@ pub fn deliver(
 }
 
 /// One delivery under way.
-struct Run<'a> {
+struct Underway<'a> {
     units: &'a [Unit],
     /// The ledger's key for the channel.
     destination: String,
@@ -99,7 +99,7 @@ enum Msg {
     Stop(usize, Fate, Stopped),
 }
 
-impl Run<'_> {
+impl Underway<'_> {
     /// Settles what the ledger lists; returns the rest.
     fn look_up(&mut self, events: &mut dyn FnMut(Event)) -> Vec<usize> {
         let mut todo = vec![];
@@ -272,19 +272,7 @@ impl Shared<'_> {
                 }
             },
         )
-        .map_err(|e| match e {
-            Step::Channel(mut e) => {
-                if e.kind == Kind::Temporary {
-                    let retries = self.how.policy.retries;
-                    e.message.push_str(match attempts > retries {
-                        true => "; no retries left",
-                        false => "; out of time (--max-time)",
-                    });
-                }
-                failed(Stopped::channel(&e, self.label), Some(&e))
-            }
-            Step::Ledger(e) => failed(Stopped::ledger_before(&e), None),
-        })?;
+        .map_err(|e| self.gave_up(e, attempts))?;
         let fate = Fate::from(sent);
         if let Some(l) = self.ledger {
             record(l, self.destination, unit, &fate).map_err(|e| {
@@ -293,6 +281,26 @@ impl Shared<'_> {
             })?;
         }
         Ok(fate)
+    }
+}
+
+impl Shared<'_> {
+    /// The failure after `attempts` attempts at a unit: a temporary one says why it was
+    /// not tried again.
+    fn gave_up(&self, step: Step, attempts: u32) -> Box<(Fate, Stopped)> {
+        match step {
+            Step::Channel(mut e) => {
+                if e.kind == FailureKind::Temporary {
+                    e.message
+                        .push_str(match attempts > self.how.policy.retries {
+                            true => "; no retries left",
+                            false => "; out of time (--max-time)",
+                        });
+                }
+                failed(Stopped::channel(&e, self.label), Some(&e))
+            }
+            Step::Ledger(e) => failed(Stopped::ledger_before(&e), None),
+        }
     }
 }
 

@@ -25,7 +25,7 @@ pub fn fit(parts: Vec<Part>, max: u64, template: Option<&Template>) -> Result<Ve
 }
 
 /// One order's rows, raw, each with its line break.
-struct Unit {
+struct Piece {
     data: Vec<u8>,
     rows: u64,
 }
@@ -38,8 +38,8 @@ fn cut(part: &Part, max: u64, template: Option<&Template>) -> Result<Vec<Part>> 
     let mut header = reader.header_raw().to_vec();
     header.extend_from_slice(newline);
     // Pack orders into pieces of at most `max` bytes (header included).
-    let mut pieces: Vec<Unit> = vec![];
-    let mut current = Unit {
+    let mut pieces: Vec<Piece> = vec![];
+    let mut current = Piece {
         data: header.clone(),
         rows: 0,
     };
@@ -59,7 +59,7 @@ fn cut(part: &Part, max: u64, template: Option<&Template>) -> Result<Vec<Part>> 
             );
         }
         if current.rows > 0 && (current.data.len() + order.len()) as u64 > max {
-            let full = Unit {
+            let full = Piece {
                 data: header.clone(),
                 rows: 0,
             };

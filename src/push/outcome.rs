@@ -4,7 +4,7 @@
 
 use super::channel::{Refusal, Sent};
 use super::part::Unit;
-use crate::deliver::{DeliveryError, Kind};
+use crate::deliver::{DeliveryError, FailureKind};
 use crate::exit::ExitStatus;
 use serde::Serialize;
 
@@ -215,11 +215,11 @@ impl Stopped {
     pub fn channel(e: &DeliveryError, destination: &str) -> Stopped {
         let mut help: Vec<String> = e.help.iter().cloned().collect();
         let class = match e.kind {
-            Kind::Temporary => {
+            FailureKind::Temporary => {
                 help.push(RERUN_LATER.into());
                 ExitStatus::TemporaryDelivery
             }
-            Kind::Permanent => {
+            FailureKind::Permanent => {
                 if help.is_empty() {
                     help.push(PERMANENT.into());
                 }

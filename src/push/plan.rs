@@ -122,24 +122,14 @@ struct Prepared {
     pub parts: Vec<PartFile>,
 }
 
-/// A work folder for the parts of one run, removed when dropped.
-pub struct WorkDir(work::WorkDir);
-
-impl WorkDir {
-    /// A new, empty folder of this user's alone (the parts hold customer data) in the
-    /// temporary folder, under a name no other run has. Folders there of runs that were
-    /// killed are removed (see [`work::remove_abandoned`]).
-    pub fn create() -> Result<WorkDir> {
-        let tmp = std::env::temp_dir();
-        work::WorkDir::create(&tmp, WORK)
-            .map(WorkDir)
-            .with_context(|| format!("cannot create a work folder in {}", tmp.display()))
-    }
-
-    /// Its path.
-    pub fn path(&self) -> &Path {
-        self.0.path()
-    }
+/// A new, empty work folder for the parts of one run (removed when dropped): this user's
+/// alone (the parts hold customer data), in the temporary folder, under a name no other
+/// run has. Folders there of runs that were killed are removed (see
+/// [`work::remove_abandoned`]).
+pub fn work_dir() -> Result<work::WorkDir> {
+    let tmp = std::env::temp_dir();
+    work::WorkDir::create(&tmp, WORK)
+        .with_context(|| format!("cannot create a work folder in {}", tmp.display()))
 }
 
 /// Work folders are named `convsubmit-push-<pid>-<n>` in the temporary folder.

@@ -2,7 +2,7 @@
 //! exponential backoff with jitter, bounded by a count and the run's deadline. Permanent
 //! failures are returned at once.
 
-use crate::deliver::{DeliveryError, Kind};
+use crate::deliver::{DeliveryError, FailureKind};
 use std::time::{Duration, Instant};
 
 /// How long and how often to retry.
@@ -59,7 +59,7 @@ pub trait Retryable {
 
 impl Retryable for DeliveryError {
     fn is_temporary(&self) -> bool {
-        self.kind == Kind::Temporary
+        self.kind == FailureKind::Temporary
     }
 
     fn wait(&self) -> Option<Duration> {
@@ -150,7 +150,7 @@ mod tests {
             },
             |_, _| {},
         );
-        assert_eq!((r.unwrap_err().kind, calls), (Kind::Permanent, 1));
+        assert_eq!((r.unwrap_err().kind, calls), (FailureKind::Permanent, 1));
         let mut calls = 0;
         let r = run(
             &quick(5, Duration::from_secs(5)),

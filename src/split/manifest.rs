@@ -49,7 +49,7 @@ pub struct FileEntry {
     /// The parts, in input order.
     pub parts: Vec<Part>,
     /// Rows set aside, if any.
-    pub rejects: Option<Rejects>,
+    pub rejects: Option<RejectsEntry>,
 }
 
 /// One part file.
@@ -87,7 +87,7 @@ pub struct Run {
 
 /// The rejects file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rejects {
+pub struct RejectsEntry {
     /// File name, in the output folder.
     pub file: String,
     /// Rows set aside.

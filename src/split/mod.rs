@@ -10,9 +10,7 @@ mod rejects;
 mod spool;
 pub mod work;
 
-pub use manifest::{
-    FILE_NAME as MANIFEST, FileEntry, LineMap, Manifest, Part, Rejects as RejectsEntry, Run,
-};
+pub use manifest::{FILE_NAME as MANIFEST, FileEntry, LineMap, Manifest, Part, RejectsEntry, Run};
 pub use names::Names;
 pub use orders::{PartReader, PartRow};
 
@@ -24,14 +22,14 @@ use crate::template::Template;
 use crate::validate::{self, Failure, FileReport, HeaderSeen, OrderOf, RowSeen, RowSink};
 use crate::values::date::format_day;
 use anyhow::{Context, Result};
-use parts::{Packer, RowSpan, Unit};
+use parts::{OrderRows, Packer, RowSpan};
 use rejects::Rejects;
 use std::collections::HashSet;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 /// What one input became, before its files are moved into place.
-pub struct Outcome {
+pub struct FileSplit {
     /// The validation report.
     pub report: FileReport,
     /// The manifest entry; `None` when the file could not be split (nothing was written).
@@ -48,7 +46,7 @@ pub fn split_file(
     out: &Path,
     progress: &mut dyn FnMut(u64),
     sink: &mut dyn FnMut(&Diagnostic) -> io::Result<()>,
-) -> Result<Outcome> {
+) -> Result<FileSplit> {
     let names = Names::new(name, opts.as_of);
     let work = work::WorkDir::create(out, WORK)
         .with_context(|| format!("cannot write into {}", out.display()))?;
@@ -82,7 +80,7 @@ pub fn split_file(
     // Before the rest is read for the digest: a header past the limits stopped reading, and
     // what follows it may never end (`/dev/zero`).
     if file_errors > 0 || !splitter.has_header() {
-        return Ok(Outcome {
+        return Ok(FileSplit {
             report,
             entry: None,
         });
@@ -117,7 +115,7 @@ pub fn split_file(
         move_into(&tmp, &out.join(&file))?;
         entry.rejects = Some(RejectsEntry { file, rows, orders });
     }
-    Ok(Outcome {
+    Ok(FileSplit {
         report,
         entry: Some(entry),
     })
@@ -388,7 +386,7 @@ impl RowSink for Splitter {
                     lines: row.lines,
                     end: data.len(),
                 };
-                s.packer.add(&Unit {
+                s.packer.add(&OrderRows {
                     data,
                     rows: &[span],
                     order_id: row.order_id,

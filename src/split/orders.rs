@@ -4,7 +4,7 @@
 
 use crate::input::{Ending, Record, RecordReader};
 use crate::template::{self, Kind, Template};
-use crate::validate::{self, Plan};
+use crate::validate::{self, HeaderPlan};
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -26,7 +26,7 @@ pub struct PartRow {
 /// Reads a part order by order.
 pub struct PartReader<R> {
     reader: RecordReader<R>,
-    plan: Plan,
+    plan: HeaderPlan,
     by_order: bool,
     header: Vec<String>,
     header_raw: Vec<u8>,

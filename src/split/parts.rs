@@ -22,7 +22,7 @@ pub struct RowSpan {
 
 /// One order (or one row of a file without orders spanning rows): its rows' bytes, each
 /// followed by the line break, and where each row came from.
-pub struct Unit<'a> {
+pub struct OrderRows<'a> {
     /// The rows, back to back.
     pub data: &'a [u8],
     /// Each row's origin.
@@ -101,7 +101,7 @@ impl Packer {
     }
 
     /// Packs one whole order given at once; what is being gathered stays so.
-    pub fn add(&mut self, unit: &Unit) -> io::Result<()> {
+    pub fn add(&mut self, unit: &OrderRows) -> io::Result<()> {
         self.make_room(unit.rows.len() as u64)?;
         self.spool.write(unit.data)?;
         self.record(unit.rows, unit.order_id, unit.order);

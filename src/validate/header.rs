@@ -1,6 +1,6 @@
 //! Header rules: matches each header cell to a template field, reports unknown, miscased,
 //! duplicate, forbidden and missing columns (each once, at the header line), and compiles the
-//! [`Plan`] the row checks run from.
+//! [`HeaderPlan`] the row checks run from.
 
 use super::similar;
 use crate::diagnostic::{Code, Diagnostic};
@@ -31,7 +31,7 @@ impl RowRequirement {
 
 /// What the row checks need to know about the header, by column index.
 #[derive(Debug, Default)]
-pub struct Plan {
+pub struct HeaderPlan {
     /// Header cells as spelled.
     pub names: Vec<String>,
     /// Columns to check, each with its field (first occurrence of each field only).
@@ -53,7 +53,7 @@ pub struct Plan {
     pub conflicts: Vec<(usize, usize)>,
 }
 
-impl Plan {
+impl HeaderPlan {
     /// Number of header cells.
     pub fn width(&self) -> usize {
         self.names.len()
@@ -83,7 +83,12 @@ impl Plan {
 }
 
 /// Checks the header against `t` and compiles the plan.
-pub fn plan(t: &Template, cells: Vec<String>, line: u64, emit: &mut dyn FnMut(Diagnostic)) -> Plan {
+pub fn plan(
+    t: &Template,
+    cells: Vec<String>,
+    line: u64,
+    emit: &mut dyn FnMut(Diagnostic),
+) -> HeaderPlan {
     let mut col_of: Vec<Option<usize>> = vec![None; t.fields.len()];
     let mut unknown = 0;
     let mut others: Option<Vec<Template>> = None;
@@ -272,10 +277,10 @@ fn missing_columns(
     );
 }
 
-fn compile(t: &Template, names: Vec<String>, col_of: &[Option<usize>]) -> Plan {
-    let mut plan = Plan {
+fn compile(t: &Template, names: Vec<String>, col_of: &[Option<usize>]) -> HeaderPlan {
+    let mut plan = HeaderPlan {
         names,
-        ..Plan::default()
+        ..HeaderPlan::default()
     };
     let mut checks: Vec<(usize, FieldId)> = col_of
         .iter()
@@ -330,7 +335,7 @@ fn compile(t: &Template, names: Vec<String>, col_of: &[Option<usize>]) -> Plan {
 mod tests {
     use super::*;
 
-    fn run(template: &str, header: &str) -> (Plan, Vec<Diagnostic>) {
+    fn run(template: &str, header: &str) -> (HeaderPlan, Vec<Diagnostic>) {
         let t = template::load(template).unwrap();
         let mut out = vec![];
         let cells = header.split(',').map(String::from).collect();

@@ -7,7 +7,7 @@ mod pipeline;
 mod row;
 mod similar;
 
-pub use header::Plan;
+pub use header::HeaderPlan;
 pub use orders::{OrderOf, OrderTally, describe as describe_order, order_of};
 pub use row::{MAX_AGE_DAYS, MAX_AGE_WITH_MEDIA_DAYS, MAX_FUTURE_DAYS};
 
@@ -32,28 +32,7 @@ pub struct Options {
     pub max_rows: u64,
 }
 
-/// What validating one file found, besides its diagnostics.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FileReport {
-    /// The path as given, or `<stdin>`.
-    pub path: String,
-    /// The template used (`None` when the file could not be read as CSV text at all).
-    pub template: Option<String>,
-    /// Data records, not counting the header or blank rows (rows with errors count).
-    pub rows: u64,
-    /// Orders, by the one counting rule ([`order_of`]): distinct (event type, OrderId);
-    /// in a modification file, every row.
-    pub orders: u64,
-    /// Diagnostics of severity error.
-    pub errors: u64,
-    /// Diagnostics of severity warning.
-    pub warnings: u64,
-    /// Diagnostics of severity info.
-    pub infos: u64,
-    /// Why the input could not be opened or read to its end, if so: the report lists it
-    /// with this error rather than leaving it out.
-    pub error: Option<String>,
-}
+pub use crate::diagnostic::FileReport;
 
 /// Why validating a file stopped early.
 #[derive(Debug)]
@@ -75,7 +54,7 @@ pub struct HeaderSeen<'a> {
     /// The template in use.
     pub template: &'a Template,
     /// Column roles, and the order key.
-    pub plan: &'a Plan,
+    pub plan: &'a HeaderPlan,
 }
 
 /// A data row after its checks, for a [`RowSink`]. Blank rows are not passed on.
@@ -129,7 +108,7 @@ impl RowSink for NoRows {
 }
 
 /// Matches a header to `t`, as validation does, without reporting anything.
-pub fn plan_header(t: &Template, cells: Vec<String>) -> Plan {
+pub fn plan_header(t: &Template, cells: Vec<String>) -> HeaderPlan {
     header::plan(t, cells, 1, &mut |_| {})
 }
 
@@ -330,7 +309,7 @@ fn run<R: Read + Send>(
 /// Reports one checked row, tracks its order and passes it on.
 fn track(
     slot: &mut pipeline::Slot,
-    plan: &Plan,
+    plan: &HeaderPlan,
     orders: &mut orders::Orders,
     em: &mut Emitter,
     rows: &mut dyn RowSink,
@@ -441,7 +420,7 @@ fn blank(line: u64, where_: &str) -> Diagnostic {
 }
 
 /// The diagnostic for a record longer than the reader keeps ([`MAX_RECORD_BYTES`]).
-fn cut(rec: &Record, plan: &Plan) -> Option<Diagnostic> {
+fn cut(rec: &Record, plan: &HeaderPlan) -> Option<Diagnostic> {
     let cut = rec.cut?;
     let kept = MAX_RECORD_BYTES >> 20;
     let d = match plan.names.get(cut.field) {

@@ -5,7 +5,7 @@
 //! Also the one rule by which every report counts orders ([`order_of`], [`OrderTally`]):
 //! validate's `orders`, and split's parts, rejects and manifest.
 
-use super::header::Plan;
+use super::header::HeaderPlan;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::escape::for_display as shown;
 use crate::fast_hash::KeySet;
@@ -130,7 +130,7 @@ impl Orders {
     /// Feeds one well-formed row.
     pub fn row(
         &mut self,
-        plan: &Plan,
+        plan: &HeaderPlan,
         rec: &Record,
         line: u64,
         row: u64,
@@ -172,7 +172,13 @@ impl Orders {
         }
     }
 
-    fn item_row(&mut self, plan: &Plan, rec: &Record, line: u64, emit: &mut dyn FnMut(Diagnostic)) {
+    fn item_row(
+        &mut self,
+        plan: &HeaderPlan,
+        rec: &Record,
+        line: u64,
+        emit: &mut dyn FnMut(Diagnostic),
+    ) {
         let same = self.current.as_ref().is_some_and(|b| b.key == self.key);
         if !same {
             self.start_block(plan, rec, line);
@@ -212,7 +218,7 @@ impl Orders {
 
     /// Starts a new block for `self.key`, counting the order if it is new, reusing the
     /// previous block's buffers (no allocation per order beyond its 16 bytes in the tally).
-    fn start_block(&mut self, plan: &Plan, rec: &Record, line: u64) {
+    fn start_block(&mut self, plan: &HeaderPlan, rec: &Record, line: u64) {
         let mut block = self.current.take().unwrap_or_default();
         block.key.clear();
         block.key.extend_from_slice(&self.key);
@@ -251,7 +257,7 @@ pub fn describe(key: &[u8]) -> String {
 
 fn inconsistent(
     block: &mut Block,
-    plan: &Plan,
+    plan: &HeaderPlan,
     rec: &Record,
     key: &[u8],
     emit: &mut dyn FnMut(Diagnostic),
@@ -290,7 +296,7 @@ mod tests {
 
     /// Runs the tracker over `csv` (header: Type,Oid,Date) and returns (line, code) pairs.
     fn run(kind: Kind, max_rows: u64, csv: &str) -> (Vec<(u64, &'static str)>, u64) {
-        let plan = Plan {
+        let plan = HeaderPlan {
             names: vec![
                 "ActionTrackerId".into(),
                 "OrderId".into(),
@@ -299,7 +305,7 @@ mod tests {
             event_type: vec![0],
             order_id: Some(1),
             order_fields: vec![2],
-            ..Plan::default()
+            ..HeaderPlan::default()
         };
         let mut orders = Orders::new(kind, max_rows);
         let mut reader = RecordReader::new(csv.as_bytes());

@@ -6,7 +6,7 @@
 //! stays a few batches deep) and batches are reused.
 
 use super::row::{self, At};
-use super::{Plan, cut, unreadable};
+use super::{HeaderPlan, cut, unreadable};
 use crate::csv_out;
 use crate::diagnostic::Diagnostic;
 use crate::input::{Ending, MAX_FIELDS, Record, RecordReader};
@@ -90,7 +90,7 @@ pub struct Checks<'a> {
     /// The template.
     pub template: &'a Template,
     /// The header's plan.
-    pub plan: &'a Plan,
+    pub plan: &'a HeaderPlan,
     /// Ages are counted to this day.
     pub as_of: Day,
 }

@@ -1,7 +1,7 @@
 //! Row rules: each value against its type and length, required values, attribution keys,
 //! conflicting fields, and the EventDate age window.
 
-use super::header::Plan;
+use super::header::HeaderPlan;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::escape::for_display as shown;
 use crate::input::Record;
@@ -28,7 +28,7 @@ pub struct At {
 /// Runs every row rule on one well-formed record.
 pub fn check(
     t: &Template,
-    plan: &Plan,
+    plan: &HeaderPlan,
     rec: &Record,
     at: At,
     as_of: Day,
@@ -254,7 +254,7 @@ fn filled(value: &str) -> bool {
     }
 }
 
-fn required(plan: &Plan, rec: &Record, put: &mut dyn FnMut(Diagnostic)) {
+fn required(plan: &HeaderPlan, rec: &Record, put: &mut dyn FnMut(Diagnostic)) {
     // Most requirements name one column: checked first, without the general case's loops.
     let singles_met = plan.required_columns.iter().all(|&c| filled(rec.get(c)));
     for r in &plan.requirements {
@@ -295,13 +295,13 @@ fn required(plan: &Plan, rec: &Record, put: &mut dyn FnMut(Diagnostic)) {
     }
 }
 
-fn quoted(plan: &Plan, col: usize) -> String {
+fn quoted(plan: &HeaderPlan, col: usize) -> String {
     format!("`{}`", plan.names[col])
 }
 
 /// `` `A` or `B` ``, or `` `ActionId`, or `Oid` and `ActionTrackerId` `` when an alternative
 /// needs several columns.
-fn alternatives_text(plan: &Plan, alternatives: &[Vec<usize>]) -> String {
+fn alternatives_text(plan: &HeaderPlan, alternatives: &[Vec<usize>]) -> String {
     let parts: Vec<String> = alternatives
         .iter()
         .map(|alt| {

@@ -5,7 +5,7 @@
 //!
 //! Only the library and std are used here, so that the fuzz crate can build this file too.
 
-use convsubmit::api::client::{Outcome, read_get, read_post};
+use convsubmit::api::client::{Reply, read_get, read_post};
 use convsubmit::commands::status::{conversion_status, source_line};
 use convsubmit::config::Config;
 use convsubmit::diagnostic::{Diagnostic, Severity};
@@ -311,15 +311,15 @@ pub fn check_api(data: &[u8]) {
     let now = 1_800_000_000;
     let (outcome, _) = read_post(status, &headers, &body, now);
     match outcome {
-        Outcome::Queued { .. } => assert!(status == 200 || status == 201, "{status}"),
-        Outcome::Retry { status: s, .. } => {
+        Reply::Queued { .. } => assert!(status == 200 || status == 201, "{status}"),
+        Reply::Retry { status: s, .. } => {
             assert_eq!(s, status);
             assert!(
                 matches!(status, 200 | 201 | 429) || status >= 500,
                 "{status}"
             );
         }
-        Outcome::Refused { status: s, .. } => {
+        Reply::Refused { status: s, .. } => {
             assert_eq!(s, status);
             assert!(
                 !matches!(status, 200 | 201 | 429) && status < 500,
@@ -332,7 +332,7 @@ pub fn check_api(data: &[u8]) {
             assert_eq!(status, 200);
             let _ = conversion_status(&v);
         }
-        Err(Outcome::Queued { .. }) => panic!("a GET is never queued"),
+        Err(Reply::Queued { .. }) => panic!("a GET is never queued"),
         Err(_) => {}
     }
     let line = u64::from_le_bytes(

@@ -18,6 +18,7 @@ mod hostile;
 mod huge;
 mod interop;
 mod invariants;
+mod layers;
 mod ledger;
 mod model;
 mod overwrite;

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::error::CliResult;
 use crate::push::deliver::{self, How};
 use crate::push::outcome::RERUN_LATER;
-use crate::push::plan::{self, WorkDir};
+use crate::push::plan;
 use crate::push::retry::Policy;
 use crate::push::watchdog::{self, Phase};
 use crate::push::{admit, open_ledger, select};
@@ -28,7 +28,7 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> CliResult {
     if !global.quiet {
         render::warnings(args, config);
     }
-    let work = WorkDir::create()?;
+    let work = plan::work_dir()?;
     watchdog.work(work.path());
     let progress = progress_wanted(&args.report, global);
     let out = report_output(progress);

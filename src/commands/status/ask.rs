@@ -2,7 +2,7 @@
 //! status and error, a file submission's status and its error details mapped back to input
 //! lines. A URI naming another server is never asked (the credentials go nowhere else).
 
-use crate::api::client::{Client, Outcome};
+use crate::api::client::{Client, Reply};
 use crate::ledger::{Delivery, QueuedConversion};
 use crate::push::retry::Policy;
 use crate::push::watchdog::io_timeout;
@@ -51,7 +51,7 @@ pub struct Found {
     /// URIs the server gave that name another server: reported, never asked.
     pub foreign: Vec<String>,
     /// Why impact.com could not be asked (the questions stop at the first).
-    pub failure: Option<Outcome>,
+    pub failure: Option<Reply>,
 }
 
 /// Why a question has no answer.
@@ -59,7 +59,7 @@ pub enum NoAnswer {
     /// The URI names another server (this origin): not asked.
     Foreign(String),
     /// impact.com could not be asked, or refused.
-    Failed(Outcome),
+    Failed(Reply),
 }
 
 /// Asks impact.com within the run's time.
@@ -79,7 +79,7 @@ impl Asker<'_> {
         let url = self.client.resolve(uri).map_err(NoAnswer::Foreign)?;
         let left = self.policy.remaining();
         if left.is_zero() {
-            return Err(NoAnswer::Failed(Outcome::Retry {
+            return Err(NoAnswer::Failed(Reply::Retry {
                 status: 0,
                 message: "no time left".into(),
                 wait: None,
@@ -173,7 +173,7 @@ pub fn conversions(asker: &Asker, queued: Vec<QueuedConversion>, found: &mut Fou
                 found.items.push(item("api", c.input, c.order_id, status));
                 continue;
             }
-            Err(NoAnswer::Failed(Outcome::Refused { status: 404, .. })) => {
+            Err(NoAnswer::Failed(Reply::Refused { status: 404, .. })) => {
                 found
                     .items
                     .push(item("api", c.input, c.order_id, "not found"));
@@ -225,7 +225,7 @@ pub fn files(asker: &Asker, deliveries: Vec<Delivery>, since: Option<&str>, foun
     let v = match asker.ask(&path) {
         Ok(v) => v,
         Err(NoAnswer::Foreign(other)) => {
-            found.failure = Some(Outcome::Refused {
+            found.failure = Some(Reply::Refused {
                 status: 0,
                 message: format!("{path} would go to another server ({other})"),
                 fields: vec![],

@@ -8,7 +8,7 @@ pub mod report;
 
 pub use ask::{Finding, Item, conversion_status, source_line};
 
-use crate::api::client::{Client, Outcome, is_redirect};
+use crate::api::client::{Client, Reply, is_redirect};
 use crate::api::settings::{ApiSettings, settings};
 use crate::cli::{LedgerFormat, StatusArgs};
 use crate::commands::shared::Global;
@@ -149,22 +149,22 @@ fn report_foreign(foreign: &[String], api: &ApiSettings) {
 
 /// Says why impact.com could not be asked, and what to do; the exit code.
 fn failed(
-    f: &Outcome,
+    f: &Reply,
     api: &ApiSettings,
     foreign: bool,
     policy: &Policy,
     args: &StatusArgs,
 ) -> ExitStatus {
     let (status, message) = match f {
-        Outcome::Refused {
+        Reply::Refused {
             status, message, ..
         } => (*status, message),
-        Outcome::Retry { message, .. } if foreign => {
+        Reply::Retry { message, .. } if foreign => {
             // What a person must fix (above) outweighs what a re-run may.
             crate::say::error(&format!("cannot ask impact.com now ({message})"));
             return ExitStatus::PermanentDelivery;
         }
-        Outcome::Retry { message, .. } => {
+        Reply::Retry { message, .. } => {
             if policy.remaining().is_zero() {
                 crate::say::error(&format!(
                     "impact.com did not answer within --max-time {}s ({message}); nothing was changed",
@@ -179,7 +179,7 @@ fn failed(
             }
             return ExitStatus::TemporaryDelivery;
         }
-        Outcome::Queued { .. } => return ExitStatus::Success,
+        Reply::Queued { .. } => return ExitStatus::Success,
     };
     refused(status, message, api);
     ExitStatus::PermanentDelivery

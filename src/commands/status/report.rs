@@ -10,7 +10,7 @@ use std::io::{self, Write};
 
 /// The totals of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Totals {
+pub struct Counts {
     /// API conversions asked about.
     pub api_conversions: usize,
     /// Files asked about (each part name once).
@@ -21,11 +21,11 @@ pub struct Totals {
     pub errors: usize,
 }
 
-impl Totals {
+impl Counts {
     /// The totals of `items`.
-    pub fn of(items: &[Item]) -> Totals {
+    pub fn of(items: &[Item]) -> Counts {
         let count = |kind: &str| items.iter().filter(|i| i.kind == kind).count();
-        Totals {
+        Counts {
             api_conversions: count("api"),
             files: count("file"),
             not_complete: items
@@ -42,13 +42,13 @@ impl Totals {
 struct Document<'a> {
     version: u32,
     items: &'a [Item],
-    summary: Totals,
+    summary: Counts,
 }
 
 /// The last `jsonl` line.
 #[derive(Serialize)]
 struct SummaryLine {
-    summary: Totals,
+    summary: Counts,
 }
 
 /// Writes the report of `items` in `format`; with `quiet`, text shows the errors only.
@@ -58,7 +58,7 @@ pub fn write(
     quiet: bool,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let summary = Totals::of(items);
+    let summary = Counts::of(items);
     match format {
         LedgerFormat::Json => {
             let doc = Document {
