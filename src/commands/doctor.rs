@@ -30,11 +30,8 @@ pub fn run(args: &DoctorArgs, config: &Config) -> CliResult {
     let mut transport = select::transport(&args.channel, &args.server, config, true)?;
     let destination = transport.label();
     writeln!(out, "checking {destination}")?;
-    if args.channel.ftp {
-        writeln!(
-            out,
-            "warning: plain FTP: the password and the data travel in clear text"
-        )?;
+    for w in select::warnings(&args.channel, config) {
+        writeln!(out, "warning: {}", crate::say::clean(&w))?;
     }
     let checked = check(transport.as_mut(), args, &policy, &mut out);
     transport.disconnect();

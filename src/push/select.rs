@@ -41,6 +41,31 @@ pub fn channel(
     Ok(Box::new(Files::new(transport)))
 }
 
+/// What the channel's settings risk, said by `push` (without `--quiet`) and `doctor`.
+pub fn warnings(channel: &ChannelArgs, config: &Config) -> Vec<String> {
+    let mut out = vec![];
+    if channel.email && config.email.tls.as_deref() == Some("none") {
+        out.push("[email] tls = \"none\": the password and the data travel in clear text".into());
+    }
+    if let Some(to) = config
+        .email
+        .to
+        .as_deref()
+        .filter(|t| channel.email && !t.to_ascii_lowercase().ends_with("@batch.impact.com"))
+    {
+        out.push(format!(
+            "[email] to = \"{to}\" is not an impact.com batch address (…@batch.impact.com)"
+        ));
+    }
+    if channel.ftp {
+        out.push(
+            "--ftp sends the password and the data in clear text; use --ftps if the server offers it"
+                .into(),
+        );
+    }
+    out
+}
+
 /// Builds the transport. With `read_secrets` false (`--dry-run`), no secret is read: the
 /// transport can name its destination but not connect.
 pub fn transport(

@@ -23,27 +23,10 @@ pub fn warnings(args: &PushArgs, config: &Config) {
     for w in config.warnings() {
         crate::say::warning(&w);
     }
-    if args.dry_run {
-        return;
-    }
-    if args.channel.email && config.email.tls.as_deref() == Some("none") {
-        crate::say::warning(
-            "[email] tls = \"none\": the password and the data travel in clear text",
-        );
-    }
-    if let Some(to) =
-        config.email.to.as_deref().filter(|t| {
-            args.channel.email && !t.to_ascii_lowercase().ends_with("@batch.impact.com")
-        })
-    {
-        crate::say::warning(&format!(
-            "[email] to = \"{to}\" is not an impact.com batch address (…@batch.impact.com)"
-        ));
-    }
-    if args.channel.ftp {
-        crate::say::warning(
-            "--ftp sends the password and the data in clear text; use --ftps if the server offers it",
-        );
+    if !args.dry_run {
+        for w in crate::push::select::warnings(&args.channel, config) {
+            crate::say::warning(&w);
+        }
     }
 }
 
