@@ -142,6 +142,29 @@ fn rejects_go_beside_the_input_and_fail_on_reject_sends_nothing() {
 }
 
 #[test]
+fn a_json_report_is_one_document_whatever_the_run_comes_to() {
+    let env = TestEnv::new();
+    env.copy_fixture("item-level-errors.csv");
+    std::fs::create_dir(env.path().join("inbox")).unwrap();
+    // Stopped before delivery (--fail-on-reject), by a missing folder, and delivered.
+    let runs: [(&[&str], i32, bool); 3] = [
+        (&["--dir", "inbox", "--fail-on-reject"], 1, false),
+        (&["--dir", "missing"], 4, true),
+        (&["--dir", "inbox"], 1, true),
+    ];
+    for (args, code, delivered) in runs {
+        let mut all = args.to_vec();
+        all.extend(["--format", "json", "item-level-errors.csv"]);
+        let out = push(&env, &all);
+        out.assert_code(code);
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("not one JSON document ({e}): {out:?}"));
+        assert_eq!(doc["files"][0]["path"], "item-level-errors.csv", "{out:?}");
+        assert_eq!(doc.get("delivery").is_some(), delivered, "{out:?}");
+    }
+}
+
+#[test]
 fn a_missing_folder_or_a_damaged_ledger_stops_the_run() {
     let env = TestEnv::new();
     env.copy_fixture("item-level-valid.csv");
