@@ -6,7 +6,7 @@ use crate::api::client::{Client, Reply};
 use crate::ledger::{Delivery, QueuedConversion};
 use crate::push::retry::Policy;
 use crate::push::watchdog::io_timeout;
-use crate::split::Run;
+use crate::split::LineMap;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -122,13 +122,8 @@ fn list<'a>(v: &'a Value, keys: &[&str]) -> Vec<&'a Value> {
 /// Maps line `line` of a part to the input, from the ledger's JSON (`header_line` and
 /// `runs`). `None` when the JSON does not say; any text gives an answer, never a panic.
 pub fn source_line(lines_json: &str, line: u64) -> Option<u64> {
-    let v: Value = serde_json::from_str(lines_json).ok()?;
-    let header = get(&v, "header_line")?.as_u64()?;
-    if line == 1 {
-        return Some(header);
-    }
-    let runs: Vec<Run> = serde_json::from_value(get(&v, "runs")?.clone()).ok()?;
-    runs.iter().find_map(|r| r.source_line(line))
+    let map: LineMap = serde_json::from_str(lines_json).ok()?;
+    map.source_line(line)
 }
 
 /// What impact.com's JSON says of one API conversion: its status, and the error (its type
