@@ -15,7 +15,12 @@ pub fn clean(text: &str) -> String {
 
 /// `convsubmit: error: …`
 pub fn error(text: &str) {
-    line(&format!("convsubmit: error: {text}"));
+    line(&error_text(text));
+}
+
+/// The line [`error`] prints.
+pub fn error_text(text: &str) -> String {
+    format!("convsubmit: error: {text}")
 }
 
 /// `convsubmit: warning: …`
@@ -25,7 +30,12 @@ pub fn warning(text: &str) {
 
 /// `  help: …`, after an error.
 pub fn help(text: &str) {
-    line(&format!("  help: {text}"));
+    line(&help_text(text));
+}
+
+/// The line [`help`] prints.
+pub fn help_text(text: &str) -> String {
+    format!("  help: {text}")
 }
 
 /// `convsubmit: …`, a notice.

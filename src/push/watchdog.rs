@@ -3,6 +3,7 @@
 //! does.
 
 use super::retry::Policy;
+use crate::say::{error_text, help_text};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -82,17 +83,21 @@ pub fn watchdog(
         let secs = max_time.as_secs();
         let words = if reading {
             [
-                format!("convsubmit: error: --max-time {secs}s ran out while reading the input; nothing was sent"),
-                "  help: a temporary failure: re-run later, when the input is complete (or with a larger --max-time)".to_string(),
+                error_text(&format!(
+                    "--max-time {secs}s ran out while reading the input; nothing was sent"
+                )),
+                help_text(
+                    "a temporary failure: re-run later, when the input is complete (or with a larger --max-time)",
+                ),
             ]
         } else {
             // The last network operation's own timeout fires first, with a clearer message.
             sleep_until(later(deadline, WATCHDOG_GRACE));
             [
-                format!(
-                    "convsubmit: error: the server did not finish answering within --max-time {secs}s; stopped"
-                ),
-                format!("  help: {help}"),
+                error_text(&format!(
+                    "the server did not finish answering within --max-time {secs}s; stopped"
+                )),
+                help_text(help),
             ]
         };
         crate::say::last_words(&words);

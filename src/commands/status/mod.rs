@@ -13,6 +13,7 @@ use crate::api::settings::{ApiSettings, settings};
 use crate::cli::{LedgerFormat, StatusArgs};
 use crate::commands::shared::Global;
 use crate::config::Config;
+use crate::error::{CliError, CliResult};
 use crate::exit::ExitStatus;
 use crate::ledger::{Ledger, OpenError};
 use crate::push::retry::Policy;
@@ -28,12 +29,7 @@ use std::time::Duration;
 const LEDGER_WAIT: Duration = Duration::from_secs(30);
 
 /// Runs the subcommand.
-pub fn run(
-    args: &StatusArgs,
-    global: Global,
-    config: &Config,
-    out: &mut dyn Write,
-) -> Result<ExitStatus> {
+pub fn run(args: &StatusArgs, global: Global, config: &Config, out: &mut dyn Write) -> CliResult {
     let max_time = Duration::from_secs(args.max_time);
     let policy = Policy::new(0, deadline(max_time));
     // A server that drips bytes defeats per-request timeouts: the run ends anyway.
@@ -53,44 +49,38 @@ pub fn run(
         }
         return Ok(ExitStatus::Success);
     }
-    let Some(ledger) = open_ledger(&path, &policy, global.quiet)? else {
-        return Ok(ExitStatus::TemporaryDelivery);
-    };
+    let ledger = open_ledger(&path, &policy, global.quiet)?;
     let found = ask_all(&ledger, &api, args, &policy)?;
     if let Some(f) = &found.failure {
         // Part of the answers would read as all of them: no report, the reason instead.
-        report_foreign(&found.foreign, &api);
-        return Ok(failed(f, &api, !found.foreign.is_empty(), &policy, args));
+        return Err(failed(f, &api, &found.foreign, &policy, args));
     }
     report::write(&found.items, args.report.format, global.quiet, out)?;
-    report_foreign(&found.foreign, &api);
-    Ok(if !found.foreign.is_empty() {
-        ExitStatus::PermanentDelivery
-    } else if found.items.iter().any(|i| !i.errors.is_empty()) {
+    if let Some(e) = foreign(&found.foreign, &api) {
+        return Err(e);
+    }
+    Ok(if found.items.iter().any(|i| !i.errors.is_empty()) {
         ExitStatus::DataErrors
     } else {
         ExitStatus::Success
     })
 }
 
-/// The ledger, waiting for another run within the time left; `None` (said) when it stays
-/// held.
-fn open_ledger(path: &Path, policy: &Policy, quiet: bool) -> Result<Option<Ledger>> {
+/// The ledger, waiting for another run within the time left (exit 3 when it stays held).
+fn open_ledger(path: &Path, policy: &Policy, quiet: bool) -> Result<Ledger, CliError> {
     let wait = policy.remaining().min(LEDGER_WAIT);
     match Ledger::open(path, wait, &mut |m| {
         if !quiet {
             crate::say::note(m)
         }
     }) {
-        Ok(l) => Ok(Some(l)),
-        Err(OpenError::Busy(_)) => {
-            crate::say::error(&format!(
-                "another run still holds the ledger {}; nothing was asked (re-run later)",
-                path.display()
-            ));
-            Ok(None)
-        }
-        Err(e @ OpenError::Other(_)) => Err(e.into()),
+        Ok(l) => Ok(l),
+        Err(OpenError::Busy(_)) => Err(CliError::temporary(format!(
+            "another run still holds the ledger {}; nothing was asked",
+            path.display()
+        ))
+        .help("re-run later, when the other run has ended")),
+        Err(e @ OpenError::Other(_)) => Err(anyhow::Error::from(e).into()),
     }
 }
 
@@ -134,59 +124,57 @@ fn ask_all(
     Ok(found)
 }
 
-/// Says which URIs named another server, and what to check.
-fn report_foreign(foreign: &[String], api: &ApiSettings) {
-    for f in foreign {
-        crate::say::error(f);
+/// The error for URIs that named another server (not asked: the token goes to no other),
+/// with what to check.
+fn foreign(foreign: &[String], api: &ApiSettings) -> Option<CliError> {
+    if foreign.is_empty() {
+        return None;
     }
-    if !foreign.is_empty() {
-        crate::say::help(&format!(
-            "base_url under [api] ({}) must name the server that queued them; check it, and the ledger's entries",
-            api.base_url
-        ));
-    }
+    let e = CliError::permanent(foreign.join("\n"));
+    Some(e.help(format!(
+        "base_url under [api] ({}) must name the server that queued them; check it, and the ledger's entries",
+        api.base_url
+    )))
 }
 
-/// Says why impact.com could not be asked, and what to do; the exit code.
+/// Why impact.com could not be asked, and what to do.
 fn failed(
     f: &Reply,
     api: &ApiSettings,
-    foreign: bool,
+    foreign_uris: &[String],
     policy: &Policy,
     args: &StatusArgs,
-) -> ExitStatus {
+) -> CliError {
     let (status, message) = match f {
         Reply::Refused {
             status, message, ..
         } => (*status, message),
-        Reply::Retry { message, .. } if foreign => {
-            // What a person must fix (above) outweighs what a re-run may.
-            crate::say::error(&format!("cannot ask impact.com now ({message})"));
-            return ExitStatus::PermanentDelivery;
-        }
         Reply::Retry { message, .. } => {
-            if policy.remaining().is_zero() {
-                crate::say::error(&format!(
+            // What a person must fix outweighs what a re-run may.
+            if let Some(e) = foreign(foreign_uris, api) {
+                return e.help(format!("and impact.com could not be asked now ({message})"));
+            }
+            return if policy.remaining().is_zero() {
+                CliError::temporary(format!(
                     "impact.com did not answer within --max-time {}s ({message}); nothing was changed",
                     args.max_time
-                ));
-                crate::say::help("a temporary failure: re-run later, or with a larger --max-time");
+                ))
+                .help("a temporary failure: re-run later, or with a larger --max-time")
             } else {
-                crate::say::error(&format!(
-                    "cannot ask impact.com at {} now ({message}); nothing was changed: re-run later",
+                CliError::temporary(format!(
+                    "cannot ask impact.com at {} now ({message}); nothing was changed",
                     api.base_url
-                ));
-            }
-            return ExitStatus::TemporaryDelivery;
+                ))
+                .help("a temporary failure: re-run later")
+            };
         }
-        Reply::Queued { .. } => return ExitStatus::Success,
+        Reply::Queued { .. } => return CliError::temporary("impact.com gave no status"),
     };
-    refused(status, message, api);
-    ExitStatus::PermanentDelivery
+    refused(status, message, api)
 }
 
-/// Says what a person must change after impact.com refused a request.
-fn refused(status: u16, message: &str, api: &ApiSettings) {
+/// What a person must change after impact.com refused a request.
+fn refused(status: u16, message: &str, api: &ApiSettings) -> CliError {
     let base = &api.base_url;
     let (error, help) = match status {
         s if is_redirect(s) => (
@@ -208,6 +196,5 @@ fn refused(status: u16, message: &str, api: &ApiSettings) {
             "check base_url and account_sid under [api]",
         ),
     };
-    crate::say::error(&error);
-    crate::say::help(help);
+    CliError::permanent(error).help(help)
 }
