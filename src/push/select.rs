@@ -12,7 +12,7 @@ use crate::deliver::Transport;
 use crate::deliver::dir::Dir;
 use crate::deliver::email::{Email, EmailSettings, TlsMode};
 use crate::deliver::ftp::{Ftp, FtpSettings};
-use crate::deliver::sftp::{Auth, HostKeyCheck, Sftp, SftpSettings};
+use crate::deliver::sftp::{Auth, HostKeyCheck, KeyFile, Sftp, SftpSettings};
 use crate::secret::Secret;
 use anyhow::{Context, Result, bail};
 
@@ -120,27 +120,28 @@ fn password(config: &Config, section: &Server, name: &str, read: bool) -> Result
 
 fn sftp(server: &ServerArgs, config: &Config, read: bool) -> Result<SftpSettings> {
     let s = &config.sftp;
-    let auth = match (&s.key_file, password(config, s, "sftp", read)?) {
-        (Some(_), Some(_)) => bail!("[sftp]: set either key_file or a password, not both"),
-        (Some(key), None) => {
-            let passphrase = match (&s.key_passphrase_env, read) {
+    // A key, a password, or both (a server may require both: the key is offered first).
+    let key = match &s.key_file {
+        Some(key) => Some(KeyFile {
+            path: config.resolve(key),
+            passphrase: match (&s.key_passphrase_env, read) {
                 (Some(var), true) => Some(
                     crate::secret::Source::Env(var.clone())
                         .read()
                         .context("cannot read the [sftp] key passphrase")?,
                 ),
                 _ => None,
-            };
-            Auth::Key {
-                path: config.resolve(key),
-                passphrase,
-            }
-        }
-        (None, Some(p)) => Auth::Password(p),
-        (None, None) => bail!(
-            "no way to log in: set password_env (or password_file, password_command) or key_file under [sftp] in convsubmit.toml"
-        ),
+            },
+        }),
+        None => None,
     };
+    let password = password(config, s, "sftp", read)?;
+    if key.is_none() && password.is_none() {
+        bail!(
+            "no way to log in: set password_env (or password_file, password_command) or key_file (or both) under [sftp] in convsubmit.toml"
+        );
+    }
+    let auth = Auth { key, password };
     let host_key = match &s.host_key {
         Some(pin) if pin.starts_with("SHA256:") => HostKeyCheck::Pinned(pin.clone()),
         Some(pin) => bail!("[sftp] host_key must be a fingerprint like SHA256:…, not `{pin}`"),

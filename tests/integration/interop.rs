@@ -204,6 +204,77 @@ fn sftp_key_with_a_pinned_host_key_and_doctor() {
     assert_eq!(arrived(&dir).len(), 1);
 }
 
+/// A config for the sshd on the port named by `CONVSUBMIT_INTEROP_<port>`, with `auth`.
+fn sftp_variant(s: &Servers, env: &TestEnv, dir: &Path, port: &str, auth: &str) {
+    let port = std::env::var(format!("CONVSUBMIT_INTEROP_{port}")).unwrap();
+    env.write(
+        "convsubmit.toml",
+        format!(
+            "[sftp]\nhost = \"127.0.0.1\"\nport = {port}\nusername = \"{}\"\nremote_dir = \"{}\"\nhost_key = \"{}\"\n{auth}\n[ledger]\npath = \"ledger.sqlite\"\n",
+            s.user,
+            dir.display(),
+            s.ssh_fingerprint
+        ),
+    );
+}
+
+#[test]
+#[ignore = "needs the servers scripts/interop starts"]
+fn sftp_with_the_key_and_then_the_password_as_a_connection_asks() {
+    let s = servers();
+    let env = TestEnv::new();
+    let dir = s.folder("sftp-both");
+    let key = format!("key_file = \"{}\"", s.ssh_client_key.display());
+    env.copy_fixture("item-level-valid.csv");
+    // The key alone: accepted as the first factor, then the missing password is named.
+    sftp_variant(&s, &env, &dir, "SSH_BOTH_PORT", &key);
+    let out = s.run(&env, &push_args("--sftp", &["item-level-valid.csv"]));
+    out.assert_code(4);
+    assert!(out.stderr.contains("accepted publickey"), "{out:?}");
+    assert!(out.stderr.contains("password_env"), "{out:?}");
+    // Both: delivered, and doctor says how it logged in.
+    let both = format!("{key}\npassword_env = \"INTEROP_PASSWORD\"");
+    sftp_variant(&s, &env, &dir, "SSH_BOTH_PORT", &both);
+    s.run(&env, &push_args("--sftp", &["item-level-valid.csv"]))
+        .assert_code(0);
+    assert_eq!(arrived(&dir).len(), 1);
+    let doctor = s.run(&env, &["doctor", "--sftp"]);
+    doctor.assert_code(0);
+    assert!(
+        doctor
+            .stdout
+            .contains("logged in with publickey, then password"),
+        "{doctor:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs the servers scripts/interop starts"]
+fn sftp_answers_keyboard_interactive_prompts_with_the_password() {
+    let s = servers();
+    let env = TestEnv::new();
+    let dir = s.folder("sftp-kbd");
+    sftp_variant(
+        &s,
+        &env,
+        &dir,
+        "SSH_KBD_PORT",
+        "password_env = \"INTEROP_PASSWORD\"",
+    );
+    env.copy_fixture("item-level-valid.csv");
+    s.run(&env, &push_args("--sftp", &["item-level-valid.csv"]))
+        .assert_code(0);
+    assert_eq!(arrived(&dir).len(), 1);
+    let doctor = s.run(&env, &["doctor", "--sftp"]);
+    doctor.assert_code(0);
+    assert!(
+        doctor
+            .stdout
+            .contains("logged in with keyboard-interactive"),
+        "{doctor:?}"
+    );
+}
+
 #[test]
 #[ignore = "needs the servers scripts/interop starts"]
 fn sftp_refuses_an_unknown_host_key_and_a_wrong_password() {

@@ -31,6 +31,7 @@ mod robustness;
 mod secrets;
 #[allow(dead_code)]
 mod servers;
+mod sftp_auth;
 #[path = "../../src/snapshot.rs"]
 mod snapshot;
 mod split;

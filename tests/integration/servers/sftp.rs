@@ -32,7 +32,7 @@ use russh::keys::{Algorithm, HashAlg, PrivateKey, PublicKey};
 use russh::server::{
     Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Server as _, Session, VerifiedPublicKey,
 };
-use russh::{Channel, ChannelId, Disconnect};
+use russh::{Channel, ChannelId, Disconnect, MethodKind, MethodSet};
 use russh_sftp::protocol::{
     Attrs, Data, File, FileAttributes, Handle, Name, OpenFlags, Packet, Status, StatusCode, Version,
 };
@@ -49,6 +49,12 @@ pub struct SftpOptions {
     /// "ssh-ed25519 AAAA... [comment]", as in an authorized_keys line.
     pub client_public_key_openssh: Option<String>,
     pub faults: Faults,
+    /// The key and then the password, as OpenSSH's `AuthenticationMethods
+    /// publickey,password`: the key alone is a partial success.
+    pub require_both: bool,
+    /// The password only by keyboard-interactive (a `Password: ` prompt), never by the
+    /// `password` method.
+    pub keyboard_interactive: bool,
 }
 
 impl SftpOptions {
@@ -138,9 +144,16 @@ impl SftpServer {
             root: root.clone(),
             faults: opts.faults.clone(),
             log: log.clone(),
+            require_both: opts.require_both,
+            keyboard_interactive: opts.keyboard_interactive,
         });
+        let methods: &[MethodKind] = match (opts.keyboard_interactive, opts.require_both) {
+            (true, _) => &[MethodKind::PublicKey, MethodKind::KeyboardInteractive],
+            (false, _) => &[MethodKind::PublicKey, MethodKind::Password],
+        };
         let config = Arc::new(russh::server::Config {
             keys: vec![key],
+            methods: MethodSet::from(methods),
             auth_rejection_time: Duration::from_millis(10),
             auth_rejection_time_initial: Some(Duration::ZERO),
             inactivity_timeout: Some(Duration::from_secs(120)),
@@ -285,9 +298,24 @@ struct Shared {
     root: PathBuf,
     faults: Faults,
     log: Log,
+    require_both: bool,
+    keyboard_interactive: bool,
 }
 
 impl Shared {
+    /// The method the password goes by.
+    fn password_method(&self) -> MethodKind {
+        if self.keyboard_interactive {
+            MethodKind::KeyboardInteractive
+        } else {
+            MethodKind::Password
+        }
+    }
+
+    fn password_ok(&self, user: &str, password: &str) -> bool {
+        user == self.user && self.password.as_deref() == Some(password)
+    }
+
     fn key_ok(&self, user: &str, key: &PublicKey) -> bool {
         user == self.user
             && self
@@ -307,6 +335,7 @@ impl russh::server::Server for SshServer {
         SshConn {
             shared: self.shared.clone(),
             channels: HashMap::new(),
+            key_done: false,
         }
     }
 }
@@ -314,18 +343,75 @@ impl russh::server::Server for SshServer {
 struct SshConn {
     shared: Arc<Shared>,
     channels: HashMap<ChannelId, Channel<Msg>>,
+    /// The key was accepted as the first of two factors.
+    key_done: bool,
+}
+
+impl SshConn {
+    /// The answer to a password: accepted only as the second factor when both are required.
+    fn password_answer(&mut self, user: &str, password: &str) -> Auth {
+        let ok =
+            self.shared.password_ok(user, password) && (!self.shared.require_both || self.key_done);
+        self.shared.log.push(format!(
+            "auth password {user} {}",
+            if ok { "ok" } else { "rejected" }
+        ));
+        if ok { Auth::Accept } else { Auth::reject() }
+    }
+
+    /// What is left to do after the key, as OpenSSH says it.
+    fn after_key(&self) -> Auth {
+        let next = [self.shared.password_method()];
+        Auth::Reject {
+            proceed_with_methods: Some(MethodSet::from(&next[..])),
+            partial_success: true,
+        }
+    }
 }
 
 impl russh::server::Handler for SshConn {
     type Error = russh::Error;
 
+    async fn auth_none(&mut self, _user: &str) -> Result<Auth, Self::Error> {
+        // After the key, only the password is left (OpenSSH lists what remains).
+        Ok(if self.key_done {
+            let next = [self.shared.password_method()];
+            Auth::Reject {
+                proceed_with_methods: Some(MethodSet::from(&next[..])),
+                partial_success: false,
+            }
+        } else {
+            Auth::reject()
+        })
+    }
+
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
-        let ok = user == self.shared.user && self.shared.password.as_deref() == Some(password);
-        self.shared.log.push(format!(
-            "auth password {user} {}",
-            if ok { "ok" } else { "rejected" }
-        ));
-        Ok(if ok { Auth::Accept } else { Auth::reject() })
+        if self.shared.keyboard_interactive {
+            return Ok(Auth::UnsupportedMethod);
+        }
+        Ok(self.password_answer(user, password))
+    }
+
+    async fn auth_keyboard_interactive<'a>(
+        &'a mut self,
+        user: &str,
+        _submethods: &str,
+        response: Option<russh::server::Response<'a>>,
+    ) -> Result<Auth, Self::Error> {
+        if !self.shared.keyboard_interactive {
+            return Ok(Auth::UnsupportedMethod);
+        }
+        let Some(mut response) = response else {
+            return Ok(Auth::Partial {
+                name: "".into(),
+                instructions: "".into(),
+                prompts: vec![("Password: ".into(), false)].into(),
+            });
+        };
+        let answer = response
+            .next()
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        Ok(self.password_answer(user, answer.as_deref().unwrap_or("")))
     }
 
     async fn auth_publickey_offered(
@@ -350,6 +436,10 @@ impl russh::server::Handler for SshConn {
             "auth publickey {user} {}",
             if ok { "ok" } else { "rejected" }
         ));
+        if ok && self.shared.require_both {
+            self.key_done = true;
+            return Ok(self.after_key());
+        }
         Ok(if ok { Auth::Accept } else { Auth::reject() })
     }
 

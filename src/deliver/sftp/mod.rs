@@ -1,4 +1,4 @@
-//! `--sftp`: SSH with a password or a key, the server's host key checked against
+//! `--sftp`: SSH with a key, a password or both (see [`auth`]), the server's host key checked against
 //! known_hosts or a pinned `SHA256:` fingerprint (an unknown or changed key stops the run;
 //! nothing is ever trusted silently), then a temporary name, a size check and a rename.
 
@@ -6,7 +6,9 @@ use super::{
     DeliveryError, FailureKind, Holding, PROBE_NAME, Transport, connect_tcp, name_taken, put_probe,
     resolve, server_url, temporary_name,
 };
-use crate::secret::Secret;
+mod auth;
+
+pub use auth::{Auth, KeyFile};
 use ssh2::{
     CheckResult, ErrorCode, HashType, KnownHostFileKind, OpenFlags, OpenType, Session,
     Sftp as SftpChannel,
@@ -14,20 +16,6 @@ use ssh2::{
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// How the client proves who it is.
-#[derive(Debug, Clone)]
-pub enum Auth {
-    /// A password.
-    Password(Secret),
-    /// A private key file, with its passphrase if it has one.
-    Key {
-        /// The private key (OpenSSH or PEM format).
-        path: PathBuf,
-        /// Its passphrase.
-        passphrase: Option<Secret>,
-    },
-}
 
 /// How the server's key is checked.
 #[derive(Debug, Clone)]
@@ -47,7 +35,7 @@ pub struct SftpSettings {
     pub port: u16,
     /// Login.
     pub user: String,
-    /// Password or key.
+    /// Key, password, or both.
     pub auth: Auth,
     /// Host key check.
     pub host_key: HostKeyCheck,
@@ -61,6 +49,8 @@ struct Conn {
     // Dropped in field order: the channel before the session.
     sftp: SftpChannel,
     session: Session,
+    /// The login methods the server accepted, in order.
+    accepted: Vec<&'static str>,
 }
 
 /// The SFTP transport.
@@ -94,38 +84,13 @@ impl Sftp {
             .handshake()
             .map_err(|e| classify("SSH handshake", &e))?;
         self.check_host_key(&session)?;
-        match &s.auth {
-            Auth::Password(p) => session.userauth_password(&s.user, p.expose()),
-            Auth::Key { path, passphrase } => session.userauth_pubkey_file(
-                &s.user,
-                None,
-                path,
-                passphrase.as_ref().map(Secret::expose),
-            ),
-        }
-        .map_err(|e| {
-            if matches!(e.code(), ErrorCode::Session(-13 | -43 | -7 | -9)) {
-                return classify("login", &e);
-            }
-            DeliveryError::permanent(
-                "login",
-                format!(
-                    "the server refused the login for {} ({})",
-                    s.user,
-                    e.message()
-                ),
-            )
-            .help(match &s.auth {
-                Auth::Password(_) => {
-                    "check the username and the password variable or file named in the config"
-                }
-                Auth::Key { .. } => {
-                    "check the username, and that the server lists the key's public half for it"
-                }
-            })
-        })?;
+        let accepted = auth::login(&session, &s.user, &s.auth)?;
         let sftp = session.sftp().map_err(|e| classify("open SFTP", &e))?;
-        Ok(Conn { sftp, session })
+        Ok(Conn {
+            sftp,
+            session,
+            accepted,
+        })
     }
 
     fn check_host_key(&self, session: &Session) -> Result<(), DeliveryError> {
@@ -363,6 +328,9 @@ impl Transport for Sftp {
     }
 
     fn probe(&mut self, step: &mut dyn FnMut(&str)) -> Result<(), DeliveryError> {
+        if let Some(conn) = &self.conn {
+            step(&format!("logged in with {}", conn.accepted.join(", then ")));
+        }
         let rename = self.settings.rename;
         put_probe(self, rename, step)?;
         let conn = self
