@@ -50,7 +50,7 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> CliResult {
     let units = channel.units(plan.parts, opts.template.as_ref())?;
     watchdog.phase(Phase::Delivering);
     let ledger_path = config.ledger_path(args.ledger.as_deref());
-    let ledger = open_ledger(&ledger_path, args.dry_run, &policy)?;
+    let ledger = open_ledger(&ledger_path, args.dry_run, global.quiet, &policy)?;
     let how = How {
         force: args.force,
         dry_run: args.dry_run,

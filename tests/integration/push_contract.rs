@@ -1,0 +1,574 @@
+//! The push contract (spec §5–§7) on every channel at once: `--max-time` ending a delivery
+//! with one true message, permanent and temporary failures and what they ask of a person,
+//! `--quiet` silent on a success that needed a retry, the JSON report of a delivery, the
+//! one `--dir` rule, and `--dry-run`.
+
+use crate::generate::{self, Spec};
+use crate::push::files_in;
+use crate::servers::api::{ApiOptions, ApiServer};
+use crate::servers::ftp::{FtpOptions, FtpServer};
+use crate::servers::raw::{RawServer, Step};
+use crate::servers::sftp::{SftpOptions, SftpServer};
+use crate::servers::smtp::{SmtpOptions, SmtpServer, Stage};
+use crate::util::{AS_OF, Output, TestEnv};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "contract-pw-Rt5!sEcReT";
+const SECRET_VAR: &str = "CONTRACT_SECRET";
+const SID: &str = "IRcontract0000000000000000000001";
+
+/// One channel, and the server behind it (alive while the rig lives).
+enum Rig {
+    Dir,
+    Ftp(FtpServer),
+    Sftp(SftpServer),
+    Email(SmtpServer),
+    Api(ApiServer),
+}
+
+impl Rig {
+    fn ftp() -> Rig {
+        Rig::Ftp(FtpServer::start(FtpOptions {
+            user: "acme".into(),
+            password: SECRET.into(),
+            ..FtpOptions::default()
+        }))
+    }
+
+    fn sftp() -> Rig {
+        Rig::Sftp(SftpServer::start(SftpOptions::password("acme", SECRET)))
+    }
+
+    /// The FTP server's faults.
+    fn ftp_faults(&self) -> &crate::servers::ftp::Faults {
+        let Rig::Ftp(s) = self else { panic!("not FTP") };
+        &s.faults
+    }
+
+    /// The SFTP server's faults.
+    fn sftp_faults(&self) -> &crate::servers::sftp::Faults {
+        let Rig::Sftp(s) = self else {
+            panic!("not SFTP")
+        };
+        &s.faults
+    }
+
+    fn email() -> Rig {
+        Rig::Email(SmtpServer::start(SmtpOptions {
+            auth: Some(("acme".into(), SECRET.into())),
+            ..SmtpOptions::default()
+        }))
+    }
+
+    fn api(latency: Duration) -> Rig {
+        Rig::Api(ApiServer::start(ApiOptions {
+            latency,
+            ..ApiOptions::new(SID, SECRET)
+        }))
+    }
+
+    fn all() -> Vec<Rig> {
+        vec![
+            Rig::Dir,
+            Rig::ftp(),
+            Rig::sftp(),
+            Rig::email(),
+            Rig::api(Duration::ZERO),
+        ]
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Rig::Dir => "dir",
+            Rig::Ftp(_) => "ftp",
+            Rig::Sftp(_) => "sftp",
+            Rig::Email(_) => "email",
+            Rig::Api(_) => "api",
+        }
+    }
+
+    /// Writes the config (and, for `--dir`, makes the folder); returns the channel's flags.
+    fn setup(&self, env: &TestEnv) -> Vec<String> {
+        let (section, flag) = match self {
+            Rig::Dir => {
+                std::fs::create_dir(env.path().join("inbox")).unwrap();
+                return vec!["--dir".into(), "inbox".into()];
+            }
+            Rig::Ftp(s) => (host_section("ftp", s.port, ""), "--ftp"),
+            Rig::Sftp(s) => {
+                let pin = format!("host_key = \"{}\"\n", s.host_key_sha256);
+                (host_section("sftp", s.port, &pin), "--sftp")
+            }
+            Rig::Email(s) => (email_section(s.port), "--email"),
+            Rig::Api(s) => (api_section(&s.base_url), "--api"),
+        };
+        env.write("convsubmit.toml", section);
+        vec![flag.into()]
+    }
+
+    /// The files under their final names at the destination.
+    fn arrived(&self, env: &TestEnv) -> Vec<String> {
+        let files = match self {
+            Rig::Dir => files_in(&env.path().join("inbox")).into_iter().collect(),
+            Rig::Ftp(s) => s.files(),
+            Rig::Sftp(s) => s.files(),
+            Rig::Email(_) | Rig::Api(_) => vec![],
+        };
+        files
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|n| !n.starts_with('.'))
+            .collect()
+    }
+}
+
+fn host_section(section: &str, port: u16, extra: &str) -> String {
+    format!(
+        "[{section}]\nhost = \"127.0.0.1\"\nport = {port}\nusername = \"acme\"\npassword_env = \"{SECRET_VAR}\"\n{extra}"
+    )
+}
+
+fn email_section(port: u16) -> String {
+    format!(
+        "[email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\ntls = \"none\"\nusername = \"acme\"\npassword_env = \"{SECRET_VAR}\"\nfrom = \"reports@acme.example\"\nto = \"x@batch.impact.com\"\n"
+    )
+}
+
+fn api_section(base_url: &str) -> String {
+    format!(
+        "[api]\nbase_url = \"{base_url}\"\nallow_insecure_http = true\naccount_sid = \"{SID}\"\nauth_token_env = \"{SECRET_VAR}\"\nconcurrency = 1\n"
+    )
+}
+
+/// `convsubmit push --as-of AS_OF --ledger ledger.sqlite FLAGS... ARGS...`, the secret in
+/// the environment (and never in the output).
+fn push(env: &TestEnv, flags: &[String], args: &[&str]) -> Output {
+    let mut all = vec!["push", "--as-of", AS_OF, "--ledger", "ledger.sqlite"];
+    all.extend(flags.iter().map(String::as_str));
+    all.extend_from_slice(args);
+    let out = env.run_env(&all, &[(SECRET_VAR, SECRET)]);
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!text.contains(SECRET), "the secret leaked:\n{out:?}");
+    }
+    out
+}
+
+fn flags(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// The lines of standard error that start an error.
+fn errors(out: &Output) -> Vec<&str> {
+    out.stderr
+        .lines()
+        .filter(|l| l.starts_with("convsubmit: error:"))
+        .collect()
+}
+
+// --- `--max-time` in the middle of a delivery ------------------------------------------------
+
+/// `--max-time` of the trials.
+const MAX_TIME: &str = "2";
+/// The longest a trial may take: `--max-time`, the watchdog's grace, start-up.
+const TRIAL_LIMIT: Duration = Duration::from_secs(8);
+
+/// A run that `--max-time` ended: exit 3, one error, and a true one (the watchdog's, the
+/// lane's out-of-time error or the loop's), saying to re-run later; no false error made of
+/// the work folder the watchdog removed.
+#[track_caller]
+fn assert_one_true_timeout(trial: &str, out: &Output, took: Duration) {
+    assert_eq!(out.code, 3, "{trial}: {out:#?}");
+    let errors = errors(out);
+    assert_eq!(errors.len(), 1, "{trial}: one error, not {errors:?}");
+    let true_words = [
+        "did not finish answering within --max-time",
+        "out of time (--max-time)",
+        "--max-time ran out",
+    ];
+    assert!(
+        true_words.iter().any(|w| errors[0].contains(w)),
+        "{trial}: {out:#?}"
+    );
+    for false_words in [
+        "No such file or directory",
+        "write failed",
+        "a permanent failure",
+    ] {
+        assert!(!out.stderr.contains(false_words), "{trial}: {out:#?}");
+    }
+    assert!(out.stderr.contains("re-run later"), "{trial}: {out:#?}");
+    assert!(took <= TRIAL_LIMIT, "{trial}: took {took:?}");
+    eprintln!(
+        "{trial}: exit 3 in {:.1}s: {}",
+        took.as_secs_f64(),
+        errors[0]
+    );
+}
+
+/// Runs `trial` five times side by side (to catch races), each on its own rig; `trial`
+/// returns what one run printed and how long it took.
+fn five_trials(name: &str, trial: impl Fn(usize) -> (Output, Duration) + Sync) {
+    std::thread::scope(|s| {
+        let runs: Vec<_> = (0..5)
+            .map(|i| {
+                s.spawn({
+                    let trial = &trial;
+                    move || (i, trial(i))
+                })
+            })
+            .collect();
+        for run in runs {
+            let (i, (out, took)) = run.join().unwrap();
+            assert_one_true_timeout(&format!("{name} trial {i}"), &out, took);
+        }
+    });
+}
+
+/// A timed push: what it printed, how long it took, and how many parts it says it sent.
+fn timed_push(env: &TestEnv, flags: &[String], args: &[&str]) -> (Output, Duration, usize) {
+    let started = Instant::now();
+    let out = push(env, flags, args);
+    let took = started.elapsed();
+    let sent = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("sent "))
+        .count();
+    (out, took, sent)
+}
+
+/// Six parts of `rows / 6` rows.
+fn six_parts(env: &TestEnv) -> &'static str {
+    env.write("sales.csv", generate::item_level(&Spec::clean(21, 600)))
+}
+
+#[test]
+fn max_time_during_slow_ftp_uploads_is_exit_3_with_one_true_message() {
+    five_trials("ftp", |i| {
+        let rig = Rig::ftp();
+        // Each part takes 0.6 s to 3 s: the deadline falls on another part each time, and
+        // the slower replies outlast the lane's own timeout.
+        let latency = Duration::from_millis(600 + 600 * i as u64);
+        rig.ftp_faults().upload_latency(latency);
+        let env = TestEnv::new();
+        let flags = rig.setup(&env);
+        let input = six_parts(&env);
+        let args = ["--max-time", MAX_TIME, "--max-rows", "100", input];
+        let (out, took, sent) = timed_push(&env, &flags, &args);
+        // What arrived under a final name is what the run says it sent, no more.
+        assert_eq!(rig.arrived(&env).len(), sent, "trial {i}: {out:#?}");
+        assert!(sent < 6, "trial {i}: {out:#?}");
+        (out, took)
+    });
+}
+
+#[test]
+fn max_time_during_a_stalled_sftp_write_is_exit_3_with_one_true_message() {
+    five_trials("sftp", |i| {
+        let rig = Rig::sftp();
+        rig.sftp_faults().stall_writes(true);
+        let env = TestEnv::new();
+        let flags = rig.setup(&env);
+        let input = six_parts(&env);
+        let max_time = (1 + i % 2).to_string();
+        let args = ["--max-time", &max_time, "--max-rows", "100", input];
+        let (out, took, sent) = timed_push(&env, &flags, &args);
+        assert_eq!(
+            (sent, rig.arrived(&env).len()),
+            (0, 0),
+            "trial {i}: {out:#?}"
+        );
+        (out, took)
+    });
+}
+
+#[test]
+fn max_time_while_an_smtp_server_drips_its_last_reply_is_the_watchdogs_one_message() {
+    let send = |s: &str| Step::Send(s.as_bytes().to_vec());
+    let script = vec![
+        send("220 drip ESMTP\r\n"),
+        Step::ReadLine,
+        send("250-drip\r\n250 AUTH PLAIN\r\n"),
+        Step::ReadLine,
+        send("235 ok\r\n"),
+        Step::ReadLine,
+        send("250 ok\r\n"),
+        Step::ReadLine,
+        send("250 ok\r\n"),
+        Step::ReadLine,
+        send("354 go ahead\r\n"),
+        Step::ReadSome,
+        // The message went; its reply comes a byte at a time, never ending.
+        Step::Drip(b"250".to_vec(), Duration::from_millis(150)),
+    ];
+    five_trials("email", |i| {
+        let server = RawServer::start(script.clone());
+        let env = TestEnv::new();
+        env.write("convsubmit.toml", email_section(server.port));
+        env.copy_fixture("item-level-valid.csv");
+        let started = Instant::now();
+        let out = push(
+            &env,
+            &flags(&["--email"]),
+            &["--max-time", MAX_TIME, "item-level-valid.csv"],
+        );
+        assert!(server.accepted() >= 1, "trial {i}: never connected");
+        assert!(
+            out.stderr
+                .contains("did not finish answering within --max-time"),
+            "trial {i}: {out:#?}"
+        );
+        (out, started.elapsed())
+    });
+}
+
+#[test]
+fn max_time_during_slow_api_answers_is_exit_3_with_one_true_message() {
+    five_trials("api", |i| {
+        let rig = Rig::api(Duration::from_millis(500 + 400 * i as u64));
+        let Rig::Api(server) = &rig else {
+            unreachable!()
+        };
+        let env = TestEnv::new();
+        let flags = rig.setup(&env);
+        env.copy_fixture("item-level-valid.csv");
+        let args = ["--max-time", MAX_TIME, "item-level-valid.csv"];
+        let (out, took, _) = timed_push(&env, &flags, &args);
+        assert!(
+            server.conversion_requests().len() < 7,
+            "trial {i}: {out:#?}"
+        );
+        (out, took)
+    });
+}
+
+#[test]
+fn max_time_in_the_middle_of_a_folder_delivery_is_exit_3_and_the_next_run_sends_the_rest() {
+    // 800 parts of one row: reading takes a fraction of a second, writing each part (and
+    // its two ledger commits) a few milliseconds, so the deadline falls among the parts.
+    let rows: String = generate::item_level(&Spec {
+        max_items: 1,
+        ..Spec::clean(22, 800)
+    });
+    five_trials("dir", |i| {
+        let env = TestEnv::new();
+        let flags = Rig::Dir.setup(&env);
+        env.write("sales.csv", &rows);
+        let args = ["--max-rows", "1", "sales.csv"];
+        let limited = [&["--max-time", MAX_TIME][..], &args].concat();
+        let (out, took, sent) = timed_push(&env, &flags, &limited);
+        assert!(
+            sent > 0 && sent < 800,
+            "trial {i}: not mid-delivery: {out:#?}"
+        );
+        assert_eq!(Rig::Dir.arrived(&env).len(), sent, "trial {i}: {out:#?}");
+        if i == 0 {
+            let rest = push(&env, &flags, &args);
+            rest.assert_code(0);
+            let already = format!("; {sent} already delivered");
+            assert!(rest.stdout.contains(&already), "{rest:#?}");
+            assert_eq!(Rig::Dir.arrived(&env).len(), 800);
+        }
+        (out, took)
+    });
+}
+
+// --- permanent and temporary failures --------------------------------------------------------
+
+/// A permanent failure: exit 4, one error, a help line naming what to change, and no word
+/// of re-running or retrying.
+#[track_caller]
+fn assert_permanent(case: &str, out: &Output, names: &str) {
+    assert_eq!(out.code, 4, "{case}: {out:#?}");
+    assert_eq!(errors(out).len(), 1, "{case}: {out:#?}");
+    let help: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("  help: "))
+        .collect();
+    assert!(
+        help.iter().any(|h| h.contains(names)),
+        "{case}: no help naming {names:?}: {out:#?}"
+    );
+    for rerun in [
+        "re-run to send the rest",
+        "re-run later",
+        "retrying",
+        "re-run",
+    ] {
+        assert!(
+            !out.stderr.contains(rerun),
+            "{case}: says {rerun:?}: {out:#?}"
+        );
+    }
+}
+
+/// Runs a push with `secret` (not the server's) as the channel's secret.
+fn push_with_secret(env: &TestEnv, flags: &[String], secret: &str) -> Output {
+    let mut all = vec!["push", "--as-of", AS_OF, "--ledger", "ledger.sqlite"];
+    all.extend(flags.iter().map(String::as_str));
+    all.push("item-level-valid.csv");
+    env.run_env(&all, &[(SECRET_VAR, secret)])
+}
+
+#[test]
+fn permanent_failures_exit_4_and_name_what_to_change_without_a_rerun() {
+    let wrong = "not-the-secret-Wq3";
+    for rig in [Rig::ftp(), Rig::sftp(), Rig::api(Duration::ZERO)] {
+        let env = TestEnv::new();
+        let flags = rig.setup(&env);
+        env.copy_fixture("item-level-valid.csv");
+        let out = push_with_secret(&env, &flags, wrong);
+        let names = match rig {
+            Rig::Api(_) => "auth token",
+            _ => "password",
+        };
+        assert_permanent(&format!("{} wrong secret", rig.name()), &out, names);
+        assert!(rig.arrived(&env).is_empty());
+    }
+    // An SFTP host key that known_hosts does not list.
+    let rig = Rig::sftp();
+    let Rig::Sftp(server) = &rig else {
+        unreachable!()
+    };
+    let env = TestEnv::new();
+    env.write("known_hosts", "");
+    env.write(
+        "convsubmit.toml",
+        host_section("sftp", server.port, "known_hosts = \"known_hosts\"\n"),
+    );
+    env.copy_fixture("item-level-valid.csv");
+    let out = push_with_secret(&env, &flags(&["--sftp"]), SECRET);
+    assert_permanent("sftp unknown host key", &out, "host_key = \"SHA256:");
+    // A folder that does not exist.
+    let env = TestEnv::new();
+    env.copy_fixture("item-level-valid.csv");
+    let out = push_with_secret(&env, &flags(&["--dir", "missing"]), SECRET);
+    assert_permanent("missing --dir", &out, "mkdir -p missing");
+}
+
+#[test]
+fn a_refused_connection_is_temporary_and_says_rerun_later() {
+    // A port that was just free: nothing listens there any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sections = [
+        ("--ftp", host_section("ftp", port, "")),
+        (
+            "--sftp",
+            host_section(
+                "sftp",
+                port,
+                "host_key = \"SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"\n",
+            ),
+        ),
+        ("--email", email_section(port)),
+        ("--api", api_section(&format!("http://127.0.0.1:{port}"))),
+    ];
+    for (flag, section) in sections {
+        let env = TestEnv::new();
+        env.write("convsubmit.toml", section);
+        env.copy_fixture("item-level-valid.csv");
+        let out = push(
+            &env,
+            &flags(&[flag]),
+            &["--retries", "1", "item-level-valid.csv"],
+        );
+        assert_eq!(out.code, 3, "{flag}: {out:#?}");
+        assert_eq!(errors(&out).len(), 1, "{flag}: {out:#?}");
+        assert!(out.stderr.contains("retrying in"), "{flag}: {out:#?}");
+        assert!(
+            out.stderr
+                .contains("  help: a temporary failure: re-run later"),
+            "{flag}: {out:#?}"
+        );
+    }
+}
+
+// --- `--quiet` ---------------------------------------------------------------------------------
+
+/// Arms a one-time temporary fault on the rig's server; returns a check that it fired (the
+/// run retried).
+fn one_temporary_fault<'a>(rig: &'a Rig, env: &TestEnv) -> Box<dyn Fn() -> bool + 'a> {
+    match rig {
+        // The ledger held by another run for a second: the run waits, then delivers.
+        Rig::Dir => {
+            let lock = std::fs::File::create(env.path().join("ledger.sqlite.lock")).unwrap();
+            lock.lock().unwrap();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_secs(1));
+                drop(lock);
+            });
+            let armed = Instant::now();
+            Box::new(move || armed.elapsed() >= Duration::from_secs(1))
+        }
+        Rig::Ftp(s) => {
+            s.clear_log();
+            s.faults.disk_full_times(1);
+            Box::new(|| s.verbs().iter().filter(|v| *v == "STOR").count() == 2)
+        }
+        Rig::Sftp(s) => {
+            s.faults.fail_write_after_bytes(Some(100));
+            let uploads = || {
+                let log = s.log();
+                log.iter()
+                    .filter(|l| l.starts_with("open ") && l.ends_with(".uploading"))
+                    .count()
+            };
+            let before = uploads();
+            Box::new(move || uploads() == before + 2)
+        }
+        Rig::Email(s) => {
+            s.clear();
+            s.faults.reply_once(Stage::DataEnd, 451);
+            Box::new(|| {
+                let data = s.log().iter().filter(|l| *l == "DATA").count();
+                data == 2 && s.messages().len() == 1
+            })
+        }
+        Rig::Api(s) => {
+            s.clear_requests();
+            s.faults.server_errors(1, 503);
+            // Seven orders, the first sent twice.
+            Box::new(|| s.conversion_requests().len() == 8)
+        }
+    }
+}
+
+#[test]
+fn quiet_is_silent_on_a_success_after_a_retry_on_every_channel() {
+    for rig in Rig::all() {
+        let env = TestEnv::new();
+        let flags = rig.setup(&env);
+        env.copy_fixture("item-level-valid.csv");
+        let fired = one_temporary_fault(&rig, &env);
+        let out = push(&env, &flags, &["-q", "item-level-valid.csv"]);
+        assert_eq!(
+            (out.code, out.stdout.as_str(), out.stderr.as_str()),
+            (0, "", ""),
+            "{}: {out:#?}",
+            rig.name()
+        );
+        assert!(fired(), "{}: the fault never fired", rig.name());
+        drop(fired);
+        // Without -q the same run says it retried (and warns of clear text where it travels).
+        let fired = one_temporary_fault(&rig, &env);
+        let loud = push(&env, &flags, &["--force", "item-level-valid.csv"]);
+        loud.assert_code(0);
+        assert!(fired(), "{}: the fault never fired", rig.name());
+        let said = match rig {
+            Rig::Dir => "waiting for another convsubmit run",
+            _ => "retrying in",
+        };
+        assert!(loud.stderr.contains(said), "{}: {loud:#?}", rig.name());
+        let warning = match rig {
+            Rig::Ftp(_) => "--ftp sends the password and the data in clear text",
+            Rig::Email(_) => "tls = \"none\"",
+            _ => "",
+        };
+        assert!(loud.stderr.contains(warning), "{}: {loud:#?}", rig.name());
+    }
+}
