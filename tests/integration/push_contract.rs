@@ -5,12 +5,14 @@
 
 use crate::generate::{self, Spec};
 use crate::push::files_in;
-use crate::servers::api::{ApiOptions, ApiServer};
+use crate::servers::api::{ApiOptions, ApiServer, ErrorShape};
 use crate::servers::ftp::{FtpOptions, FtpServer};
 use crate::servers::raw::{RawServer, Step};
 use crate::servers::sftp::{SftpOptions, SftpServer};
 use crate::servers::smtp::{SmtpOptions, SmtpServer, Stage};
 use crate::util::{AS_OF, Output, TestEnv};
+use serde_json::Value;
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "contract-pw-Rt5!sEcReT";
@@ -571,4 +573,345 @@ fn quiet_is_silent_on_a_success_after_a_retry_on_every_channel() {
         };
         assert!(loud.stderr.contains(warning), "{}: {loud:#?}", rig.name());
     }
+}
+
+// --- `push --format json|jsonl` ----------------------------------------------------------------
+
+const DOCUMENT: &[&str] = &["version", "files", "summary", "delivery"];
+const DELIVERY: &[&str] = &["destination", "dry_run", "units", "totals", "stopped"];
+const TOTALS: &[&str] = &[
+    "units",
+    "sent",
+    "rows_sent",
+    "already_delivered",
+    "would_send",
+    "refused",
+    "not_sent",
+];
+const STOPPED: &[&str] = &["class", "stage", "message", "help"];
+/// Every unit's keys, and a part's or an order's own.
+const UNIT: &[&str] = &["unit", "input", "name", "rows", "outcome"];
+const PART: &[&str] = &["sha256", "bytes"];
+const ORDER: &[&str] = &["line"];
+
+/// Fails unless `v` is an object with exactly `keys` (the union of the lists).
+#[track_caller]
+fn assert_keys(v: &Value, keys: &[&[&str]]) {
+    let have: BTreeSet<&str> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let want: BTreeSet<&str> = keys.iter().flat_map(|k| k.iter().copied()).collect();
+    assert_eq!(have, want, "{v:#}");
+}
+
+/// The keys a unit of outcome `outcome` has beyond `UNIT` and its kind's.
+fn fate_keys(outcome: &str, order: bool) -> &'static [&'static str] {
+    match (outcome, order) {
+        ("sent", false) => &["remote_name"],
+        ("sent", true) => &["remote_name", "queued_uri"],
+        ("already_delivered", _) => &["remote_name", "delivered_at"],
+        ("found_delivered", _) => &["remote_name"],
+        ("would_send", false) => &[],
+        ("would_send", true) => &["request"],
+        ("refused", _) => &["status", "message", "problems"],
+        ("failed", _) => &["exit_code", "stage", "message"],
+        ("not_sent", _) => &[],
+        _ => panic!("unknown outcome {outcome}"),
+    }
+}
+
+/// Checks a unit's keys; returns its outcome.
+#[track_caller]
+fn unit_outcome(u: &Value) -> &str {
+    let order = match u["unit"].as_str() {
+        Some("part") => false,
+        Some("order") => true,
+        other => panic!("unit {other:?}: {u:#}"),
+    };
+    let outcome = u["outcome"].as_str().unwrap_or_else(|| panic!("{u:#}"));
+    let kind = if order { ORDER } else { PART };
+    assert_keys(u, &[UNIT, kind, fate_keys(outcome, order)]);
+    outcome
+}
+
+/// Checks `delivery`'s shape (with `units` or, in jsonl, without); returns its units'
+/// outcomes and its totals as `[units, sent, rows_sent, already_delivered, would_send,
+/// refused, not_sent]`.
+#[track_caller]
+fn delivery_shape(d: &Value, units: Option<&[Value]>) -> (Vec<String>, Vec<u64>) {
+    let keys: Vec<&str> = DELIVERY
+        .iter()
+        .copied()
+        .filter(|k| units.is_none() || *k != "units")
+        .collect();
+    assert_keys(d, &[&keys]);
+    assert_keys(&d["totals"], &[TOTALS]);
+    if !d["stopped"].is_null() {
+        assert_keys(&d["stopped"], &[STOPPED]);
+    }
+    let units = units.or_else(|| d["units"].as_array().map(Vec::as_slice));
+    let outcomes = units
+        .unwrap_or_default()
+        .iter()
+        .map(|u| unit_outcome(u).to_string())
+        .collect();
+    let totals = TOTALS
+        .iter()
+        .map(|k| d["totals"][k].as_u64().unwrap())
+        .collect();
+    (outcomes, totals)
+}
+
+/// `push --format json`'s one document.
+#[track_caller]
+fn document(out: &Output) -> Value {
+    assert_eq!(out.stdout.lines().count(), 1, "one document: {out:#?}");
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_keys(&doc, &[DOCUMENT]);
+    doc
+}
+
+/// `push --format jsonl`'s unit lines, and the delivery of its summary line (the last).
+#[track_caller]
+fn json_lines(out: &Output) -> (Vec<Value>, Value) {
+    let mut lines: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary = lines.pop().unwrap();
+    assert_keys(&summary, &[&["summary", "files", "delivery"]]);
+    let units = lines
+        .into_iter()
+        .filter(|l| l.get("unit").is_some())
+        .collect();
+    (units, summary["delivery"].clone())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(bytes))
+}
+
+#[test]
+fn push_json_is_one_document_of_parts_sent_then_already_delivered() {
+    let env = TestEnv::new();
+    let flags = Rig::Dir.setup(&env);
+    env.write("sales.csv", generate::item_level(&Spec::clean(23, 250)));
+    let args = ["--format", "json", "--max-rows", "100", "sales.csv"];
+    let first = push(&env, &flags, &args);
+    first.assert_code(0);
+    let doc = document(&first);
+    let d = &doc["delivery"];
+    let (outcomes, totals) = delivery_shape(d, None);
+    assert_eq!(outcomes, ["sent"; 3]);
+    assert_eq!(
+        (&d["destination"], &d["dry_run"]),
+        (&"dir:inbox".into(), &false.into())
+    );
+    assert!(d["stopped"].is_null());
+    let arrived = files_in(&env.path().join("inbox"));
+    let mut rows = 0;
+    for u in d["units"].as_array().unwrap() {
+        let name = u["name"].as_str().unwrap();
+        assert_eq!(
+            (&u["input"], &u["remote_name"]),
+            (&"sales.csv".into(), &name.into())
+        );
+        let bytes = &arrived[name];
+        assert_eq!(u["bytes"], bytes.len());
+        assert_eq!(u["sha256"], sha256_hex(bytes));
+        rows += u["rows"].as_u64().unwrap();
+    }
+    assert_eq!(rows, doc["summary"]["rows"].as_u64().unwrap());
+    assert_eq!(totals, [3, 3, rows, 0, 0, 0, 0]);
+    // A re-run: every part already delivered, with when.
+    let again = document(&push(&env, &flags, &args));
+    let (outcomes, totals) = delivery_shape(&again["delivery"], None);
+    assert_eq!(outcomes, ["already_delivered"; 3]);
+    assert_eq!(totals, [3, 0, 0, 3, 0, 0, 0]);
+    let at = again["delivery"]["units"][0]["delivered_at"]
+        .as_str()
+        .unwrap();
+    assert!(at.ends_with('Z') && at.len() == 20, "{at}");
+    // jsonl: a line per part, then the summary line with the delivery but not its units.
+    let jsonl = push(
+        &env,
+        &flags,
+        &["--format", "jsonl", "--max-rows", "100", "sales.csv"],
+    );
+    jsonl.assert_code(0);
+    let (units, delivery) = json_lines(&jsonl);
+    let (outcomes, totals) = delivery_shape(&delivery, Some(&units));
+    assert_eq!(outcomes, ["already_delivered"; 3]);
+    assert_eq!(totals, [3, 0, 0, 3, 0, 0, 0]);
+}
+
+#[test]
+fn push_json_of_a_stopped_run_names_the_failed_part_and_the_rest_not_sent() {
+    let rig = Rig::ftp();
+    let env = TestEnv::new();
+    let flags = rig.setup(&env);
+    env.copy_fixture("item-level-valid.csv");
+    env.write("sales.csv", generate::item_level(&Spec::clean(24, 250)));
+    push(&env, &flags, &["item-level-valid.csv"]).assert_code(0);
+    // The server's disk is full: the first new part fails (temporary, no retry left).
+    rig.ftp_faults().disk_full(true);
+    let args = [
+        "--retries",
+        "0",
+        "--max-rows",
+        "100",
+        "item-level-valid.csv",
+        "sales.csv",
+    ];
+    let json = push(&env, &flags, &[&["--format", "json"][..], &args].concat());
+    json.assert_code(3);
+    assert_eq!(errors(&json).len(), 1, "the error is still said: {json:#?}");
+    let doc = document(&json);
+    let d = &doc["delivery"];
+    let (outcomes, totals) = delivery_shape(d, None);
+    assert_eq!(
+        outcomes,
+        ["already_delivered", "failed", "not_sent", "not_sent"]
+    );
+    assert_eq!(totals, [4, 0, 0, 1, 0, 0, 3]);
+    let failed = &d["units"][1];
+    assert_eq!(
+        (&failed["exit_code"], &failed["input"]),
+        (&3.into(), &"sales.csv".into())
+    );
+    let stopped = &d["stopped"];
+    assert_eq!(
+        (&stopped["class"], &stopped["stage"]),
+        (&3.into(), &failed["stage"])
+    );
+    assert!(
+        stopped["message"].as_str().unwrap().contains("452"),
+        "{stopped:#}"
+    );
+    let help = stopped["help"].as_array().unwrap();
+    assert!(
+        help.iter()
+            .any(|h| h.as_str().unwrap().contains("re-run later"))
+    );
+    // The same in jsonl; and a permanent failure is class 4.
+    rig.ftp_faults().disk_full(false);
+    rig.ftp_faults().refuse_rename(true);
+    let jsonl = push(&env, &flags, &[&["--format", "jsonl"][..], &args].concat());
+    jsonl.assert_code(4);
+    let (units, delivery) = json_lines(&jsonl);
+    let (outcomes, totals) = delivery_shape(&delivery, Some(&units));
+    assert_eq!(
+        outcomes,
+        ["already_delivered", "failed", "not_sent", "not_sent"]
+    );
+    assert_eq!(totals, [4, 0, 0, 1, 0, 0, 3]);
+    assert_eq!(units[1]["exit_code"], 4);
+    assert_eq!(delivery["stopped"]["class"], 4);
+    assert!(
+        delivery["stopped"]["help"][0]
+            .as_str()
+            .unwrap()
+            .contains("rename = false")
+    );
+}
+
+#[test]
+fn push_api_json_reports_orders_queued_and_refused() {
+    let rig = Rig::api(Duration::ZERO);
+    let Rig::Api(server) = &rig else {
+        unreachable!()
+    };
+    server.faults.field_error_for_order(
+        "ORD-20502",
+        "CurrencyCode",
+        "Not a currency",
+        ErrorShape::Lower,
+    );
+    let env = TestEnv::new();
+    let flags = rig.setup(&env);
+    env.copy_fixture("item-level-valid.csv");
+    let out = push(&env, &flags, &["--format", "json", "item-level-valid.csv"]);
+    out.assert_code(4);
+    let doc = document(&out);
+    let d = &doc["delivery"];
+    let (outcomes, totals) = delivery_shape(d, None);
+    let mut want = vec!["sent"; 7];
+    want[1] = "refused";
+    assert_eq!(outcomes, want);
+    assert_eq!(totals, [7, 6, 9, 0, 0, 1, 0]);
+    assert!(d["stopped"].is_null());
+    let units = d["units"].as_array().unwrap();
+    // Each queued order's QueuedUri is the one the server gave it.
+    let batches: BTreeSet<String> = server.queued().into_iter().map(|(id, _)| id).collect();
+    let sent: BTreeSet<String> = units
+        .iter()
+        .filter(|u| u["outcome"] == "sent")
+        .map(|u| {
+            assert_eq!(u["remote_name"], u["name"]);
+            let uri = u["queued_uri"].as_str().unwrap();
+            let prefix = format!("/Advertisers/{SID}/APISubmissions/");
+            uri.strip_prefix(&prefix).unwrap_or(uri).to_string()
+        })
+        .collect();
+    assert_eq!(sent, batches);
+    let (first, refused) = (&units[0], &units[1]);
+    assert_eq!(
+        (&first["name"], &first["line"], &first["rows"]),
+        (&"ORD-20501".into(), &2.into(), &2.into())
+    );
+    assert_eq!(
+        (&refused["name"], &refused["line"], &refused["status"]),
+        (&"ORD-20502".into(), &4.into(), &400.into())
+    );
+    let problem = &refused["problems"][0];
+    assert_keys(problem, &[&["line", "field", "column", "message"]]);
+    assert_eq!(
+        (&problem["line"], &problem["field"], &problem["column"]),
+        (&4.into(), &"CurrencyCode".into(), &"CurrencyCode".into())
+    );
+    // A re-run once the order is put right: the six already queued, the seventh sent.
+    server.faults.clear();
+    let (units, delivery) = json_lines(&push(
+        &env,
+        &flags,
+        &["--format", "jsonl", "item-level-valid.csv"],
+    ));
+    let (outcomes, totals) = delivery_shape(&delivery, Some(&units));
+    let mut want = vec!["already_delivered"; 7];
+    want[1] = "sent";
+    assert_eq!(outcomes, want);
+    assert_eq!(totals, [7, 1, 1, 6, 0, 0, 0]);
+}
+
+#[test]
+fn push_json_is_a_whole_document_when_nothing_is_sent() {
+    let env = TestEnv::new();
+    let flags = Rig::Dir.setup(&env);
+    env.copy_fixture("item-level-errors.csv");
+    let json = [
+        "--format",
+        "json",
+        "--fail-on-reject",
+        "item-level-errors.csv",
+    ];
+    let out = push(&env, &flags, &json);
+    out.assert_code(1);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_keys(&doc, &[&["version", "files", "summary"]]);
+    assert_eq!(doc["summary"]["errors"], 4);
+    let out = push(&env, &flags, &["--format", "jsonl", "missing.csv"]);
+    out.assert_code(2);
+    let summary: Value = serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    assert_keys(&summary, &[&["summary", "files"]]);
+    assert!(
+        summary["files"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("missing.csv")
+    );
 }

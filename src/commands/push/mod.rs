@@ -7,13 +7,17 @@ use super::shared::{Global, options, progress_wanted, report_output};
 use crate::cli::{Format, PushArgs};
 use crate::config::Config;
 use crate::error::CliResult;
+use crate::push::channel::Channel;
 use crate::push::deliver::{self, How};
 use crate::push::outcome::RERUN_LATER;
 use crate::push::plan::{self, WorkDir};
 use crate::push::retry::Policy;
-use crate::push::watchdog::{self, Phase};
+use crate::push::watchdog::{self, Phase, Watchdog};
 use crate::push::{admit, open_ledger, select};
+use crate::report::Reporter;
+use crate::template::Template;
 use render::Live;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Runs the subcommand.
@@ -34,41 +38,79 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> CliResult {
     let out = report_output(progress);
     let mut reporter = crate::report::make_reporter(&args.report, false, global.quiet, out)?;
     let plan = plan::plan(&args.files, &opts, work.path(), reporter.as_mut(), progress)?;
-    // Machine formats: one document holds the findings and the delivery.
+    // Machine formats: one document holds the findings and the delivery, and it is whole
+    // whatever ends the run (nothing sent, the ledger busy: the findings alone).
     let machine = matches!(args.report.format, Format::Json | Format::Jsonl);
     if !machine {
         reporter.finish(&plan.summary)?;
     }
-    let mut live = Live::new(global.quiet, !machine, progress, channel.label());
-    let admitted = admit(&plan, args.fail_on_reject);
-    live.notes(&plan.notes)?;
-    if let Some((status, why)) = admitted? {
-        live.line(why)?;
-        return Ok(status);
-    }
-    let data_errors = plan.data_errors();
-    let units = channel.units(plan.parts, opts.template.as_ref())?;
-    watchdog.phase(Phase::Delivering);
-    let ledger_path = config.ledger_path(args.ledger.as_deref());
-    let ledger = open_ledger(&ledger_path, args.dry_run, global.quiet, &policy)?;
-    let how = How {
-        force: args.force,
-        dry_run: args.dry_run,
+    let summary = plan.summary;
+    let sending = Sending {
+        args,
+        quiet: global.quiet,
+        ledger: config.ledger_path(args.ledger.as_deref()),
         policy,
+        template: opts.template.as_ref(),
+        watchdog: &watchdog,
     };
-    live.total(units.len());
-    let outcome = deliver::deliver(&units, channel.as_mut(), ledger.as_ref(), &how, &mut |e| {
-        live.event(e)
-    });
-    live.done();
-    let written = channel.finish(&outcome)?;
+    let mut live = Live::new(global.quiet, !machine, progress, channel.label());
+    let report = machine.then_some(reporter.as_mut());
+    let result = sending.send(plan, channel.as_mut(), &mut live, report);
     if machine {
-        reporter.delivery(&serde_json::to_value(&outcome).map_err(anyhow::Error::from)?)?;
-        reporter.finish(&plan.summary)?;
+        reporter.finish(&summary)?;
     }
-    live.summary(&outcome, &written)?;
-    match render::error(&outcome, &written) {
-        Some(e) => Err(e),
-        None => Ok(outcome.exit(data_errors)),
+    result
+}
+
+/// What delivering the plan needs of the run.
+struct Sending<'a> {
+    args: &'a PushArgs,
+    quiet: bool,
+    ledger: PathBuf,
+    policy: Policy,
+    template: Option<&'a Template>,
+    watchdog: &'a Watchdog,
+}
+
+impl Sending<'_> {
+    /// Admits the plan, delivers it, hands the outcome to `report` (machine formats) and
+    /// shows it: the exit code the outcome decides.
+    fn send(
+        self,
+        plan: plan::Plan,
+        channel: &mut dyn Channel,
+        live: &mut Live,
+        report: Option<&mut (dyn Reporter + '_)>,
+    ) -> CliResult {
+        let args = self.args;
+        let admitted = admit(&plan, args.fail_on_reject);
+        live.notes(&plan.notes)?;
+        if let Some((status, why)) = admitted? {
+            live.line(why)?;
+            return Ok(status);
+        }
+        let data_errors = plan.data_errors();
+        let units = channel.units(plan.parts, self.template)?;
+        self.watchdog.phase(Phase::Delivering);
+        let ledger = open_ledger(&self.ledger, args.dry_run, self.quiet, &self.policy)?;
+        let how = How {
+            force: args.force,
+            dry_run: args.dry_run,
+            policy: self.policy,
+        };
+        live.total(units.len());
+        let outcome = deliver::deliver(&units, channel, ledger.as_ref(), &how, &mut |e| {
+            live.event(e)
+        });
+        live.done();
+        let written = channel.finish(&outcome)?;
+        if let Some(r) = report {
+            r.delivery(&serde_json::to_value(&outcome).map_err(anyhow::Error::from)?)?;
+        }
+        live.summary(&outcome, &written)?;
+        match render::error(&outcome, &written) {
+            Some(e) => Err(e),
+            None => Ok(outcome.exit(data_errors)),
+        }
     }
 }
