@@ -145,14 +145,19 @@ fn api_section(base_url: &str) -> String {
 /// `convsubmit push --as-of AS_OF --ledger ledger.sqlite FLAGS... ARGS...`, the secret in
 /// the environment (and never in the output).
 fn push(env: &TestEnv, flags: &[String], args: &[&str]) -> Output {
-    let mut all = vec!["push", "--as-of", AS_OF, "--ledger", "ledger.sqlite"];
-    all.extend(flags.iter().map(String::as_str));
-    all.extend_from_slice(args);
-    let out = env.run_env(&all, &[(SECRET_VAR, SECRET)]);
+    let out = push_env(env, flags, args, &[(SECRET_VAR, SECRET)]);
     for text in [&out.stdout, &out.stderr] {
         assert!(!text.contains(SECRET), "the secret leaked:\n{out:?}");
     }
     out
+}
+
+/// The same push with `vars` as its only extra environment.
+fn push_env(env: &TestEnv, flags: &[String], args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut all = vec!["push", "--as-of", AS_OF, "--ledger", "ledger.sqlite"];
+    all.extend(flags.iter().map(String::as_str));
+    all.extend_from_slice(args);
+    env.run_env(&all, vars)
 }
 
 fn flags(list: &[&str]) -> Vec<String> {
@@ -407,10 +412,12 @@ fn assert_permanent(case: &str, out: &Output, names: &str) {
 
 /// Runs a push with `secret` (not the server's) as the channel's secret.
 fn push_with_secret(env: &TestEnv, flags: &[String], secret: &str) -> Output {
-    let mut all = vec!["push", "--as-of", AS_OF, "--ledger", "ledger.sqlite"];
-    all.extend(flags.iter().map(String::as_str));
-    all.push("item-level-valid.csv");
-    env.run_env(&all, &[(SECRET_VAR, secret)])
+    push_env(
+        env,
+        flags,
+        &["item-level-valid.csv"],
+        &[(SECRET_VAR, secret)],
+    )
 }
 
 #[test]
@@ -914,4 +921,141 @@ fn push_json_is_a_whole_document_when_nothing_is_sent() {
             .unwrap()
             .contains("missing.csv")
     );
+}
+
+// --- `--dir`: convsubmit never creates a destination folder ----------------------------------
+
+#[test]
+fn push_dry_run_and_doctor_refuse_a_missing_folder_alike_and_split_makes_its_own() {
+    let env = TestEnv::new();
+    env.copy_fixture("item-level-valid.csv");
+    let runs = [
+        push(
+            &env,
+            &flags(&["--dir", "missing/inbox"]),
+            &["item-level-valid.csv"],
+        ),
+        push(
+            &env,
+            &flags(&["--dry-run", "--dir", "missing/inbox"]),
+            &["item-level-valid.csv"],
+        ),
+        env.run(&["doctor", "--dir", "missing/inbox"]),
+    ];
+    let said = |out: &Output| {
+        let lines = out.stderr.lines();
+        let wanted = |l: &&str| l.starts_with("convsubmit: error:") || l.starts_with("  help:");
+        lines.filter(wanted).map(str::to_string).collect::<Vec<_>>()
+    };
+    let first = said(&runs[0]);
+    assert_eq!(first.len(), 2, "{:#?}", runs[0]);
+    assert!(first[0].contains("missing/inbox"), "{first:?}");
+    assert!(first[1].contains("mkdir -p missing/inbox"), "{first:?}");
+    for out in &runs {
+        out.assert_code(4);
+        assert_eq!(said(out), first, "the same message: {out:#?}");
+    }
+    assert!(!env.path().join("missing").exists());
+    // split's output folder is the split's own output, like an -o file: it is made.
+    let split = env.run(&[
+        "split",
+        "--as-of",
+        AS_OF,
+        "item-level-valid.csv",
+        "--out",
+        "parts/today",
+    ]);
+    split.assert_code(0);
+    let written = files_in(&env.path().join("parts/today"));
+    assert!(
+        written.contains_key("2026-06-30_item-level-valid.csv"),
+        "{split:#?}"
+    );
+}
+
+// --- `--dry-run` ---------------------------------------------------------------------------
+
+#[test]
+fn dry_run_says_what_would_be_sent_and_creates_nothing() {
+    let env = TestEnv::new();
+    let flags = Rig::Dir.setup(&env);
+    env.write("sales.csv", generate::item_level(&Spec::clean(25, 250)));
+    env.copy_fixture("item-level-errors.csv");
+    let out = push(
+        &env,
+        &flags,
+        &["--dry-run", "--max-rows", "100", "sales.csv"],
+    );
+    out.assert_code(0);
+    let would: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("would send "))
+        .collect();
+    assert_eq!(would.len(), 3, "a line per part: {out:#?}");
+    for (n, line) in would.iter().enumerate() {
+        let part = format!("would send 2026-06-30_sales_part00{}.csv (", n + 1);
+        assert!(
+            line.starts_with(&part) && line.ends_with(" bytes) to dir:inbox"),
+            "{line}"
+        );
+    }
+    assert!(
+        out.stdout
+            .ends_with("push: would send 3 parts of 3 to dir:inbox\n"),
+        "{out:#?}"
+    );
+    // Rows set aside: exit 1, the rest still listed.
+    let out = push(&env, &flags, &["--dry-run", "item-level-errors.csv"]);
+    out.assert_code(1);
+    assert!(
+        out.stdout
+            .contains("push: would send 1 part of 1 to dir:inbox"),
+        "{out:#?}"
+    );
+    // In json: each part would_send.
+    let doc = document(&push(
+        &env,
+        &flags,
+        &[
+            "--dry-run",
+            "--format",
+            "json",
+            "--max-rows",
+            "100",
+            "sales.csv",
+        ],
+    ));
+    let (outcomes, totals) = delivery_shape(&doc["delivery"], None);
+    assert_eq!(outcomes, ["would_send"; 3]);
+    assert_eq!(totals, [3, 0, 0, 0, 3, 0, 0]);
+    assert_eq!(doc["delivery"]["dry_run"], true);
+    // Nothing at the destination; no ledger, no lock beside it.
+    assert!(files_in(&env.path().join("inbox")).is_empty());
+    for ledger in ["ledger.sqlite", "ledger.sqlite.lock"] {
+        assert!(!env.path().join(ledger).exists(), "{ledger} was created");
+    }
+}
+
+#[test]
+fn dry_run_on_a_server_connects_to_nothing() {
+    let rig = Rig::ftp();
+    let Rig::Ftp(server) = &rig else {
+        unreachable!()
+    };
+    let env = TestEnv::new();
+    rig.setup(&env);
+    env.copy_fixture("item-level-valid.csv");
+    // No secret is given: a dry run reads none.
+    let dry = flags(&["--ftp", "--dry-run"]);
+    let out = push_env(&env, &dry, &["item-level-valid.csv"], &[]);
+    out.assert_code(0);
+    assert!(
+        out.stdout
+            .contains("push: would send 1 part of 1 to ftp://acme@127.0.0.1:"),
+        "{out:#?}"
+    );
+    assert!(server.log().is_empty(), "{:?}", server.log());
+    assert!(server.files().is_empty());
+    assert!(!env.path().join("ledger.sqlite").exists());
 }
