@@ -191,6 +191,7 @@ fn assert_one_true_timeout(trial: &str, out: &Output, took: Duration) {
         "did not finish answering within --max-time",
         "out of time (--max-time)",
         "--max-time ran out",
+        "ran out while reading the input; nothing was sent",
     ];
     assert!(
         true_words.iter().any(|w| errors[0].contains(w)),
@@ -350,9 +351,9 @@ fn max_time_during_slow_api_answers_is_exit_3_with_one_true_message() {
 }
 
 #[test]
-fn max_time_in_the_middle_of_a_folder_delivery_is_exit_3_and_the_next_run_sends_the_rest() {
-    // 800 parts of one row: reading takes a fraction of a second, writing each part (and
-    // its two ledger commits) a few milliseconds, so the deadline falls among the parts.
+fn max_time_in_the_middle_of_a_folder_delivery_is_exit_3_and_leaves_the_rest_to_the_next_run() {
+    // 800 parts of one row: writing each part (and its two ledger commits) takes
+    // milliseconds, so the deadline falls among the parts, once reading is done in time.
     let rows: String = generate::item_level(&Spec {
         max_items: 1,
         ..Spec::clean(22, 800)
@@ -362,20 +363,30 @@ fn max_time_in_the_middle_of_a_folder_delivery_is_exit_3_and_the_next_run_sends_
         let flags = Rig::Dir.setup(&env);
         env.write("sales.csv", &rows);
         let args = ["--max-rows", "1", "sales.csv"];
-        let limited = [&["--max-time", MAX_TIME][..], &args].concat();
-        let (out, took, sent) = timed_push(&env, &flags, &limited);
-        assert!(
-            sent > 0 && sent < 800,
-            "trial {i}: not mid-delivery: {out:#?}"
-        );
-        assert_eq!(Rig::Dir.arrived(&env).len(), sent, "trial {i}: {out:#?}");
-        if i == 0 {
-            let rest = push(&env, &flags, &args);
-            rest.assert_code(0);
-            let already = format!("; {sent} already delivered");
-            assert!(rest.stdout.contains(&already), "{rest:#?}");
-            assert_eq!(Rig::Dir.arrived(&env).len(), 800);
+        let (mut out, mut took, mut sent) = (None, Duration::ZERO, 0);
+        // A loaded machine can take longer to read than --max-time (a true message too,
+        // checked): then again with a second more, until the deadline falls among the parts.
+        for max_time in ["3", "4", "5"] {
+            let limited = [&["--max-time", max_time][..], &args].concat();
+            let run = timed_push(&env, &flags, &limited);
+            (took, sent) = (run.1, run.2);
+            if sent > 0 {
+                out = Some(run.0);
+                break;
+            }
+            assert_one_true_timeout(&format!("dir trial {i} (reading)"), &run.0, took);
         }
+        let out =
+            out.unwrap_or_else(|| panic!("trial {i}: the deadline never fell among the parts"));
+        assert!(sent < 800, "trial {i}: not mid-delivery: {out:#?}");
+        assert_eq!(Rig::Dir.arrived(&env).len(), sent, "trial {i}: {out:#?}");
+        // The ledger lists exactly what was sent: the next run sends the rest.
+        let next = push(&env, &flags, &[&["--dry-run"][..], &args].concat());
+        let rest = format!(
+            "would send {} parts of 800 to dir:inbox; {sent} already delivered",
+            800 - sent
+        );
+        assert!(next.stdout.contains(&rest), "trial {i}: {next:#?}");
         (out, took)
     });
 }
