@@ -245,7 +245,7 @@ fn timed_push(env: &TestEnv, flags: &[String], args: &[&str]) -> (Output, Durati
     (out, took, sent)
 }
 
-/// Six parts of `rows / 6` rows.
+/// An input of about 600 rows: six parts or so with `--max-rows 100`.
 fn six_parts(env: &TestEnv) -> &'static str {
     env.write("sales.csv", generate::item_level(&Spec::clean(21, 600)))
 }
