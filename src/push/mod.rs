@@ -49,16 +49,22 @@ pub fn admit(plan: &Plan, fail_on_reject: bool) -> Result<Option<(ExitStatus, &s
 }
 
 /// Opens the ledger, waiting for another run until the deadline (exit 3 when it does not
-/// end in time). `--dry-run` does not create one.
+/// end in time), and saying so unless `quiet`. `--dry-run` does not create one.
 pub fn open_ledger(
     path: &Path,
     dry_run: bool,
+    quiet: bool,
     policy: &Policy,
 ) -> Result<Option<Ledger>, CliError> {
     if dry_run && !path.exists() {
         return Ok(None);
     }
-    match Ledger::open(path, policy.remaining(), &mut |m| crate::say::note(m)) {
+    let mut notice = |m: &str| {
+        if !quiet {
+            crate::say::note(m)
+        }
+    };
+    match Ledger::open(path, policy.remaining(), &mut notice) {
         Ok(l) => Ok(Some(l)),
         Err(OpenError::Busy(_)) => Err(CliError::temporary(format!(
             "another run still holds the ledger {}; nothing was sent",

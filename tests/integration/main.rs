@@ -25,6 +25,7 @@ mod overwrite;
 mod properties;
 mod push;
 mod push_api;
+mod push_contract;
 mod push_email;
 mod push_ftp;
 mod robustness;

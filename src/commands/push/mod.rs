@@ -51,6 +51,7 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> CliResult {
         policy,
         channel: channel.as_mut(),
         live: &mut live,
+        quiet: global.quiet,
         outcome: None,
     };
     let result = run.deliver(plan, &opts, &watchdog);
@@ -70,6 +71,8 @@ struct Run<'a> {
     policy: Policy,
     channel: &'a mut dyn Channel,
     live: &'a mut Live,
+    /// `--quiet`.
+    quiet: bool,
     /// The delivery's outcome, once it began.
     outcome: Option<Outcome>,
 }
@@ -87,7 +90,7 @@ impl Run<'_> {
         let units = self.channel.units(plan.parts, opts.template.as_ref())?;
         watchdog.phase(Phase::Delivering);
         let ledger_path = self.config.ledger_path(self.args.ledger.as_deref());
-        let ledger = open_ledger(&ledger_path, self.args.dry_run, &self.policy)?;
+        let ledger = open_ledger(&ledger_path, self.args.dry_run, self.quiet, &self.policy)?;
         let how = How {
             force: self.args.force,
             dry_run: self.args.dry_run,

@@ -90,6 +90,8 @@ struct FaultState {
     disk_full: AtomicBool,
     drop_after_bytes: Mutex<Option<u64>>,
     stall_uploads: AtomicBool,
+    upload_latency_ms: AtomicU32,
+    disk_full_times: AtomicU32,
 }
 
 impl Faults {
@@ -115,6 +117,25 @@ impl Faults {
     /// mid-transfer), then fail.
     pub fn stall_uploads(&self, on: bool) {
         self.inner.stall_uploads.store(on, Ordering::SeqCst);
+    }
+
+    /// Every STOR/APPE stores the upload, then waits `latency` before it replies (a slow
+    /// server: a run's `--max-time` can end in the middle of a delivery).
+    pub fn upload_latency(&self, latency: std::time::Duration) {
+        let ms = u32::try_from(latency.as_millis()).unwrap_or(u32::MAX);
+        self.inner.upload_latency_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// The next `n` STOR/APPE fail as with `disk_full` (transient), then uploads work again.
+    pub fn disk_full_times(&self, n: u32) {
+        self.inner.disk_full_times.store(n, Ordering::SeqCst);
+    }
+
+    fn take_disk_full(&self) -> bool {
+        self.inner
+            .disk_full_times
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     fn rename_refused(&self) -> bool {
@@ -766,7 +787,7 @@ impl<User: UserDetail> StorageBackend<User> for FaultyFs {
         start_pos: u64,
     ) -> StorageResult<u64> {
         let mut input = input;
-        if self.faults.is_disk_full() {
+        if self.faults.is_disk_full() || self.faults.take_disk_full() {
             // Consume the upload so the client gets to read the 452 reply instead of EPIPE.
             let _ = tokio::io::copy(&mut input, &mut tokio::io::sink()).await;
             return Err(StorageError::new(
@@ -794,7 +815,10 @@ impl<User: UserDetail> StorageBackend<User> for FaultyFs {
                 format!("injected fault: transfer aborted after {n} bytes"),
             ));
         }
-        self.inner.put(user, input, path, start_pos).await
+        let stored = self.inner.put(user, input, path, start_pos).await;
+        let latency = self.faults.inner.upload_latency_ms.load(Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(latency.into())).await;
+        stored
     }
 
     async fn del<P: AsRef<Path> + Send + fmt::Debug>(
