@@ -19,9 +19,13 @@ pub struct ApiSettings {
 }
 
 impl ApiSettings {
-    /// What the ledger keys queued conversions by.
+    /// What the ledger keys queued conversions by: the base URL as a URL (`HTTPS://API.impact.com:443/`
+    /// and `https://api.impact.com` are one server), then the account.
     pub fn destination(&self) -> String {
-        format!("api:{}/Advertisers/{}", self.base_url, self.account_sid)
+        let base = check_base_url(&self.base_url)
+            .map(|u| u.as_str().trim_end_matches('/').to_string())
+            .unwrap_or_else(|_| self.base_url.clone());
+        format!("api:{base}/Advertisers/{}", self.account_sid)
     }
 }
 
@@ -78,4 +82,27 @@ fn check_base(base_url: &str, allow_insecure_http: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_base(base: &str) -> ApiSettings {
+        ApiSettings {
+            base_url: base.into(),
+            account_sid: "IRsid".into(),
+            token: Secret::new("t"),
+            concurrency: 1,
+        }
+    }
+
+    #[test]
+    fn one_server_written_two_ways_is_one_ledger_destination() {
+        let a = with_base("https://api.impact.com").destination();
+        assert_eq!(a, "api:https://api.impact.com/Advertisers/IRsid");
+        assert_eq!(with_base("HTTPS://API.Impact.com:443").destination(), a);
+        assert_eq!(with_base("https://api.impact.com/").destination(), a);
+        assert_ne!(with_base("https://api.impact.com:8443").destination(), a);
+    }
 }
