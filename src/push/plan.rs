@@ -4,7 +4,7 @@
 
 use super::part::PartFile;
 use crate::diagnostic::Diagnostic;
-use crate::input::Identity;
+use crate::input::{self, Identity};
 use crate::progress::Progress;
 use crate::report::{Reporter, Summary, open_reported, plural};
 use crate::split::{self, FileEntry, LineMap, Names, work};
@@ -46,6 +46,55 @@ impl Plan {
                 .map(|change| format!("{name} changed while it was read ({change})"))
         })
     }
+}
+
+/// Where the rejects of input `name` go: `<stem>.rejects.csv` beside it (in the current
+/// folder for standard input).
+fn rejects_path(name: &str, as_of: crate::values::date::Day) -> PathBuf {
+    let name = if name == "-" { input::STDIN_NAME } else { name };
+    let names = Names::new(name, as_of);
+    if name == input::STDIN_NAME {
+        PathBuf::from(names.rejects())
+    } else {
+        Path::new(name).with_file_name(names.rejects())
+    }
+}
+
+/// Refuses, before anything is read, inputs whose rejects files would replace one another
+/// or an input (`push x.csv x.txt`, `push x.csv x.rejects.csv`): a rejects file never
+/// replaces a file this run did not write.
+pub fn check_rejects_paths(files: &[String], as_of: crate::values::date::Day) -> Result<()> {
+    let inputs: Vec<PathBuf> = files
+        .iter()
+        .filter_map(|f| canonical(Path::new(f)))
+        .collect();
+    let mut seen = std::collections::HashMap::new();
+    for f in files {
+        let path = rejects_path(f, as_of);
+        let key = canonical(&path).unwrap_or_else(|| path.clone());
+        if let Some(other) = seen.insert(key.clone(), f) {
+            anyhow::bail!(
+                "{other} and {f} would put their rejects in one file, {}: push them from different folders, or rename one",
+                path.display()
+            );
+        }
+        if inputs.contains(&key) {
+            anyhow::bail!(
+                "the rejects of {f} would replace the input {}: rename that input",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `path` with its folder resolved (the file itself need not exist).
+fn canonical(path: &Path) -> Option<PathBuf> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Some(std::fs::canonicalize(parent).ok()?.join(path.file_name()?))
 }
 
 /// Validates and splits every input of `files` into `work`, reporting findings to
@@ -152,12 +201,7 @@ fn prepare(
     std::fs::create_dir_all(work)
         .with_context(|| format!("cannot create the work folder {}", work.display()))?;
     let outcome = split::split_file(name, src, opts, work, progress, sink)?;
-    let names = Names::new(name, opts.as_of);
-    let beside = if name == crate::input::STDIN_NAME {
-        PathBuf::from(names.rejects())
-    } else {
-        Path::new(name).with_file_name(names.rejects())
-    };
+    let beside = rejects_path(name, opts.as_of);
     let mut rejects = None;
     let mut parts = vec![];
     if let Some(entry) = &outcome.entry {

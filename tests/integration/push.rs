@@ -142,6 +142,50 @@ fn rejects_go_beside_the_input_and_fail_on_reject_sends_nothing() {
 }
 
 #[test]
+fn a_rejects_file_never_replaces_an_input_or_another_inputs_rejects() {
+    let env = TestEnv::new();
+    env.copy_fixture("item-level-errors.csv");
+    std::fs::create_dir(env.path().join("inbox")).unwrap();
+    let valid = crate::util::fixture("item-level-valid.csv");
+    // An input named like another input's rejects file: it would be replaced before it is read.
+    env.write("item-level-errors.rejects.csv", &valid);
+    let out = push(
+        &env,
+        &[
+            "--dir",
+            "inbox",
+            "item-level-errors.csv",
+            "item-level-errors.rejects.csv",
+        ],
+    );
+    out.assert_code(2);
+    assert!(out.stderr.contains("would replace the input"), "{out:?}");
+    assert_eq!(
+        std::fs::read(env.path().join("item-level-errors.rejects.csv")).unwrap(),
+        valid
+    );
+    assert!(files_in(&env.path().join("inbox")).is_empty());
+    // Two inputs of one stem in one folder: one rejects file for both.
+    std::fs::remove_file(env.path().join("item-level-errors.rejects.csv")).unwrap();
+    env.write("item-level-errors.txt", env.read("item-level-errors.csv"));
+    let out = push(
+        &env,
+        &[
+            "--dir",
+            "inbox",
+            "item-level-errors.csv",
+            "item-level-errors.txt",
+        ],
+    );
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("would put their rejects in one file"),
+        "{out:?}"
+    );
+    assert!(files_in(&env.path().join("inbox")).is_empty());
+}
+
+#[test]
 fn a_json_report_is_one_document_whatever_the_run_comes_to() {
     let env = TestEnv::new();
     env.copy_fixture("item-level-errors.csv");

@@ -31,6 +31,7 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> CliResult {
     if !global.quiet {
         render::warnings(args, config);
     }
+    plan::check_rejects_paths(&args.files, opts.as_of)?;
     let work = plan::work_dir()?;
     watchdog.work(work.path());
     let progress = progress_wanted(&args.report, global);
