@@ -32,7 +32,8 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> CliResult {
     watchdog.work(work.path());
     let progress = progress_wanted(&args.report, global);
     let out = report_output(progress);
-    let mut reporter = crate::report::make_reporter(&args.report, false, global.quiet, out)?;
+    let mut reporter =
+        crate::report::make_reporter(&args.report, false, global.quiet, global.color, out)?;
     let plan = plan::plan(&args.files, &opts, work.path(), reporter.as_mut(), progress)?;
     // Machine formats: one document holds the findings and the delivery.
     let machine = matches!(args.report.format, Format::Json | Format::Jsonl);
