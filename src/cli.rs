@@ -19,6 +19,10 @@ pub struct Cli {
     /// The config file (default: ./convsubmit.toml, else ~/.config/convsubmit/convsubmit.toml).
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<std::path::PathBuf>,
+    /// Colour the output: auto (when it is a terminal; NO_COLOR turns it off, CLICOLOR_FORCE
+    /// on), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    pub color: Color,
 }
 
 /// The subcommands.
@@ -43,6 +47,10 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// List the built-in templates, or print one as a blank CSV (or its schema).
     Templates(TemplatesArgs),
+    /// Print a completion script for a shell (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
+    /// Print the convsubmit(1) man page, or write one page per command into a folder.
+    Man(ManArgs),
 }
 
 /// Output formats.
@@ -62,10 +70,11 @@ pub enum Format {
     Sarif,
 }
 
-/// When to colour text output.
+/// When to colour output (decided in [`crate::color`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Color {
-    /// When stdout is a terminal and NO_COLOR is not set.
+    /// When the output is a terminal; NO_COLOR (set, not empty) turns it off, CLICOLOR_FORCE
+    /// (set, not empty, not 0) on.
     Auto,
     /// Always.
     Always,
@@ -82,9 +91,6 @@ pub struct ReportArgs {
     /// Text format: show at most N diagnostics of one code per file, then a count (0: all).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub max_diagnostics: usize,
-    /// Colour text output.
-    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
-    pub color: Color,
 }
 
 /// What the rows are checked against (shared by every command that checks files).
@@ -322,6 +328,23 @@ pub enum TemplatesAction {
         #[arg(long)]
         schema: bool,
     },
+}
+
+/// `convsubmit completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// `convsubmit man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write convsubmit.1 and a page per command (convsubmit-validate.1 and so on) into this folder
+    /// (created if missing) instead of printing convsubmit(1).
+    #[arg(short, long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 fn parse_as_of(s: &str) -> Result<Day, String> {

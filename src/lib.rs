@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod color;
 pub mod commands;
 pub mod config;
 pub mod csv_out;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> error::CliResult {
     let global = commands::shared::Global {
         verbose: cli.verbose,
         quiet: cli.quiet,
+        color: cli.color,
     };
     match &cli.command {
         Command::Validate(args) => Ok(commands::validate::run(args, global)?),
@@ -77,5 +79,7 @@ pub fn run(cli: Cli) -> error::CliResult {
             let mut out = output::stdout();
             Ok(commands::templates::run(&args.action, &mut out)?)
         }
+        Command::Completions(args) => Ok(commands::completions::run(args, &mut output::stdout())?),
+        Command::Man(args) => Ok(commands::man::run(args, global, &mut output::stdout())?),
     }
 }

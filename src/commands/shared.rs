@@ -15,6 +15,8 @@ pub struct Global {
     pub verbose: u8,
     /// `--quiet`.
     pub quiet: bool,
+    /// `--color`.
+    pub color: crate::cli::Color,
 }
 
 /// The validation options the command line asks for.

@@ -24,7 +24,8 @@ pub fn run(args: &SplitArgs, global: Global) -> Result<ExitStatus> {
     let mut manifest = Manifest::load(out)?;
     let progress = progress_wanted(&args.report, global);
     let output = report_output(progress);
-    let mut reporter = crate::report::make_reporter(&args.report, false, global.quiet, output)?;
+    let mut reporter =
+        crate::report::make_reporter(&args.report, false, global.quiet, global.color, output)?;
     let mut tally = Tally::default();
     for arg in &args.files {
         let (unreadable, summary) = (&mut tally.unreadable, &mut tally.summary);

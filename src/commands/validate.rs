@@ -15,7 +15,8 @@ pub fn run(args: &ValidateArgs, global: Global) -> Result<ExitStatus> {
     let opts = options(&args.check)?;
     let show_progress = progress_wanted(&args.report, global);
     let out = report_output(show_progress);
-    let mut reporter = report::make_reporter(&args.report, args.strict, global.quiet, out)?;
+    let mut reporter =
+        report::make_reporter(&args.report, args.strict, global.quiet, global.color, out)?;
     let mut summary = Summary::default();
     let mut unreadable = false;
     for arg in &args.files {

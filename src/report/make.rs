@@ -5,24 +5,17 @@ use crate::cli::{Color, Format, ReportArgs};
 use anyhow::{Context, Result};
 use std::io::{self, IsTerminal, Write};
 
-/// The reporter for `--format`.
+/// The reporter for `--format` (text coloured as `color` and the environment say).
 pub fn make_reporter<'a>(
     args: &ReportArgs,
     strict: bool,
     quiet: bool,
+    color: Color,
     out: Box<dyn Write + 'a>,
 ) -> Result<Box<dyn Reporter + 'a>> {
     Ok(match args.format {
         Format::Text => {
-            let color = match args.color {
-                Color::Always => true,
-                Color::Never => false,
-                Color::Auto => {
-                    io::stdout().is_terminal()
-                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                        && std::env::var("TERM").map_or(true, |t| t != "dumb")
-                }
-            };
+            let color = crate::color::wanted(color, io::stdout().is_terminal());
             let opts = super::TextOptions {
                 color,
                 quiet,

@@ -6,6 +6,8 @@
 mod api_trust;
 mod bounds;
 mod closed_output;
+mod colour;
+mod completions;
 mod contract;
 mod crash;
 mod docs;
