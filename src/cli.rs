@@ -60,6 +60,8 @@ pub enum Format {
     Junit,
     /// SARIF 2.1.0, for code-scanning uploads.
     Sarif,
+    /// One self-contained page for people: verdict, findings, charts (validate, split).
+    Html,
 }
 
 /// When to colour text output.
@@ -85,6 +87,15 @@ pub struct ReportArgs {
     /// Colour text output.
     #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
     pub color: Color,
+}
+
+/// Where the report goes (validate and split: `fix` and `push` have an `--output` or an
+/// `--out` of their own).
+#[derive(Debug, Args)]
+pub struct ReportFileArgs {
+    /// Write the report (any --format) to FILE instead of standard output.
+    #[arg(long = "output", value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
 }
 
 /// What the rows are checked against (shared by every command that checks files).
@@ -116,6 +127,9 @@ pub struct ValidateArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub report: ReportArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub report_file: ReportFileArgs,
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     pub strict: bool,
@@ -136,6 +150,9 @@ pub struct SplitArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub report: ReportArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub report_file: ReportFileArgs,
 }
 
 /// `convsubmit fix`.

@@ -24,6 +24,7 @@ pub fn run(args: &FixArgs, global: Global) -> Result<ExitStatus> {
         &args.report,
         false,
         global.quiet,
+        opts.as_of,
         report_output(show_progress),
     )?;
     std::thread::scope(|scope| {

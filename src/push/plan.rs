@@ -151,7 +151,7 @@ fn prepare(
 ) -> Result<Prepared> {
     std::fs::create_dir_all(work)
         .with_context(|| format!("cannot create the work folder {}", work.display()))?;
-    let outcome = split::split_file(name, src, opts, work, progress, sink)?;
+    let outcome = split::split_file(name, src, opts, work, progress, sink, None)?;
     let names = Names::new(name, opts.as_of);
     let beside = if name == crate::input::STDIN_NAME {
         PathBuf::from(names.rejects())
