@@ -68,6 +68,8 @@ pub enum Format {
     Junit,
     /// SARIF 2.1.0, for code-scanning uploads.
     Sarif,
+    /// One self-contained page for people: verdict, findings, charts (validate, split).
+    Html,
 }
 
 /// When to colour output (decided in [`crate::color`]).
@@ -91,6 +93,15 @@ pub struct ReportArgs {
     /// Text format: show at most N diagnostics of one code per file, then a count (0: all).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub max_diagnostics: usize,
+}
+
+/// Where the report goes (validate and split: `fix` and `push` have an `--output` or an
+/// `--out` of their own).
+#[derive(Debug, Args)]
+pub struct ReportFileArgs {
+    /// Write the report (any --format) to FILE instead of standard output.
+    #[arg(long = "output", value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
 }
 
 /// What the rows are checked against (shared by every command that checks files).
@@ -122,6 +133,9 @@ pub struct ValidateArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub report: ReportArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub report_file: ReportFileArgs,
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     pub strict: bool,
@@ -142,6 +156,9 @@ pub struct SplitArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub report: ReportArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub report_file: ReportFileArgs,
 }
 
 /// `convsubmit fix`.

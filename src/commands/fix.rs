@@ -25,6 +25,7 @@ pub fn run(args: &FixArgs, global: Global) -> Result<ExitStatus> {
         false,
         global.quiet,
         global.color,
+        opts.as_of,
         report_output(show_progress),
     )?;
     std::thread::scope(|scope| {

@@ -7,6 +7,7 @@ use crate::validate::Options;
 use crate::values::date;
 use anyhow::{Context, Result};
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::Path;
 
 /// Global switches that shape the output.
 #[derive(Debug, Clone, Copy)]
@@ -44,5 +45,19 @@ pub fn report_output<'a>(progress: bool) -> Box<dyn Write + 'a> {
         Box::new(crate::output::stdout())
     } else {
         Box::new(BufWriter::with_capacity(64 * 1024, crate::output::stdout()))
+    }
+}
+
+/// Where a report goes: `--output FILE` (created or truncated before any input is read, so
+/// that a path that cannot be written stops the run at once), else standard output as
+/// [`report_output`] has it.
+pub fn report_to<'a>(file: Option<&Path>, progress: bool) -> Result<Box<dyn Write + 'a>> {
+    match file {
+        Some(path) => {
+            let f = std::fs::File::create(path)
+                .with_context(|| format!("cannot write the report to {}", path.display()))?;
+            Ok(Box::new(BufWriter::with_capacity(64 * 1024, f)))
+        }
+        None => Ok(report_output(progress)),
     }
 }

@@ -1,6 +1,6 @@
 //! `convsubmit split`: validates each input and writes its parts, rejects and the manifest.
 
-use super::shared::{Global, options, progress_wanted, report_output};
+use super::shared::{Global, options, progress_wanted, report_to};
 use crate::cli::{Format, SplitArgs};
 use crate::exit::ExitStatus;
 use crate::progress::Progress;
@@ -9,6 +9,7 @@ use crate::report::{Summary, plural};
 use crate::split::{self, FileEntry, Manifest, Names};
 use crate::validate::FileReport;
 use anyhow::{Context, Result, bail};
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io;
 use std::path::Path;
@@ -23,9 +24,15 @@ pub fn run(args: &SplitArgs, global: Global) -> Result<ExitStatus> {
     check_names(&args.files, out, opts.as_of)?;
     let mut manifest = Manifest::load(out)?;
     let progress = progress_wanted(&args.report, global);
-    let output = report_output(progress);
-    let mut reporter =
-        crate::report::make_reporter(&args.report, false, global.quiet, global.color, output)?;
+    let output = report_to(args.report_file.output.as_deref(), progress)?;
+    let mut reporter = crate::report::make_reporter(
+        &args.report,
+        false,
+        global.quiet,
+        global.color,
+        opts.as_of,
+        output,
+    )?;
     let mut tally = Tally::default();
     for arg in &args.files {
         let (unreadable, summary) = (&mut tally.unreadable, &mut tally.summary);
@@ -52,11 +59,14 @@ pub fn run(args: &SplitArgs, global: Global) -> Result<ExitStatus> {
     manifest.save(out)?;
     reporter.finish(&tally.summary)?;
     if !global.quiet {
-        // Text goes on with the report; other formats keep stdout machine-readable.
+        // Text goes on with the report; other formats keep stdout machine-readable (a report
+        // written to --output leaves stdout to these lines).
+        let to_stdout = args.report.format == Format::Text || args.report_file.output.is_some();
         for l in &tally.lines {
-            match args.report.format {
-                Format::Text => crate::say::out(l)?,
-                _ => crate::say::line(l),
+            if to_stdout {
+                crate::say::out(l)?
+            } else {
+                crate::say::line(l)
             }
         }
     }
@@ -113,16 +123,22 @@ fn split_one(
     let name = input.name.clone();
     let bar = Progress::new(&name, input.size, progress);
     reporter.begin_file(&name)?;
+    // A format that shows rows gets them too, through the same reporter: one call at a time.
+    let wants_rows = reporter.wants_rows();
+    let shared = RefCell::new(&mut *reporter);
+    let mut rows = crate::report::RowsTo::new(&shared);
     let outcome = split::split_file(
         &name,
         input.source,
         opts,
         out,
         &mut |bytes| bar.set(bytes),
-        &mut |d| bar.suspend(|| reporter.diagnostic(&name, d)),
+        &mut |d| bar.suspend(|| shared.borrow_mut().diagnostic(&name, d)),
+        if wants_rows { Some(&mut rows) } else { None },
     );
     bar.finish();
     let outcome = outcome?;
+    reporter.split(outcome.entry.as_ref(), &outcome.reasons)?;
     reporter.end_file(&outcome.report)?;
     let stem = Names::new(&name, opts.as_of).stem().to_string();
     replace_entry(manifest, out, &stem, outcome.entry.as_ref(), opts.as_of)?;

@@ -1,6 +1,6 @@
 //! `convsubmit validate`: checks every file, streams the report, picks the exit status.
 
-use super::shared::{Global, options, progress_wanted, report_output};
+use super::shared::{Global, options, progress_wanted, report_to};
 use crate::cli::ValidateArgs;
 use crate::exit::ExitStatus;
 use crate::progress::Progress;
@@ -8,15 +8,22 @@ use crate::report::open_reported;
 use crate::report::{self, Summary};
 use crate::validate::{self, Failure};
 use anyhow::Result;
+use std::cell::RefCell;
 use std::time::Instant;
 
 /// Runs the subcommand.
 pub fn run(args: &ValidateArgs, global: Global) -> Result<ExitStatus> {
     let opts = options(&args.check)?;
     let show_progress = progress_wanted(&args.report, global);
-    let out = report_output(show_progress);
-    let mut reporter =
-        report::make_reporter(&args.report, args.strict, global.quiet, global.color, out)?;
+    let out = report_to(args.report_file.output.as_deref(), show_progress)?;
+    let mut reporter = report::make_reporter(
+        &args.report,
+        args.strict,
+        global.quiet,
+        global.color,
+        opts.as_of,
+        out,
+    )?;
     let mut summary = Summary::default();
     let mut unreadable = false;
     for arg in &args.files {
@@ -29,14 +36,28 @@ pub fn run(args: &ValidateArgs, global: Global) -> Result<ExitStatus> {
         let bar = Progress::new(&name, input.size, show_progress);
         reporter.begin_file(&name)?;
         let extension = input.extension_name().map(str::to_string);
-        let (mut file, outcome) = validate::check(
-            &name,
-            extension.as_deref(),
-            input.source,
-            &opts,
-            &mut |bytes| bar.set(bytes),
-            &mut |d| bar.suspend(|| reporter.diagnostic(&name, d)),
-        );
+        let (mut file, outcome) = if reporter.wants_rows() {
+            // The format shows rows too: the reporter gets both, one call at a time.
+            let shared = RefCell::new(reporter.as_mut());
+            validate::check_rows(
+                &name,
+                extension.as_deref(),
+                input.source,
+                &opts,
+                &mut |bytes| bar.set(bytes),
+                &mut |d| bar.suspend(|| shared.borrow_mut().diagnostic(&name, d)),
+                &mut report::RowsTo::new(&shared),
+            )
+        } else {
+            validate::check(
+                &name,
+                extension.as_deref(),
+                input.source,
+                &opts,
+                &mut |bytes| bar.set(bytes),
+                &mut |d| bar.suspend(|| reporter.diagnostic(&name, d)),
+            )
+        };
         bar.finish();
         match outcome {
             Ok(()) => {}

@@ -200,7 +200,7 @@ fn prepare(
 ) -> Result<Prepared> {
     std::fs::create_dir_all(work)
         .with_context(|| format!("cannot create the work folder {}", work.display()))?;
-    let outcome = split::split_file(name, src, opts, work, progress, sink)?;
+    let outcome = split::split_file(name, src, opts, work, progress, sink, None)?;
     let beside = rejects_path(name, opts.as_of);
     let mut rejects = None;
     let mut parts = vec![];

@@ -4,7 +4,7 @@
 //! full table goes to `$GITHUB_STEP_SUMMARY` when it is set. A file that could not be read is
 //! always annotated (`title=convsubmit cannot read`), outside the caps: it was not checked.
 
-use super::{Reporter, Summary, plural};
+use super::{Reporter, Summary, plural, slot};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::escape::controls;
 use crate::validate::FileReport;
@@ -28,14 +28,6 @@ struct StepSummary {
     file: File,
     written: u64,
     dropped: u64,
-}
-
-fn slot(s: Severity) -> usize {
-    match s {
-        Severity::Error => 0,
-        Severity::Warning => 1,
-        Severity::Info => 2,
-    }
 }
 
 /// Escapes a command's message.

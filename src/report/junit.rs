@@ -4,7 +4,7 @@
 //! that could not be read is a suite with one test case in error (JUnit's `<error>`: the test
 //! could not run), named `read`.
 
-use super::{Reporter, Summary, plural};
+use super::{Reporter, Summary, markup as xml, plural};
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::validate::FileReport;
 use std::collections::BTreeMap;
@@ -30,24 +30,6 @@ pub struct Junit<W: Write> {
     tests: u64,
     failures: u64,
     errors: u64,
-}
-
-/// Escapes text for XML, dropping characters XML 1.0 cannot carry.
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || matches!(c, '\u{FFFE}' | '\u{FFFF}') => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 impl<W: Write> Junit<W> {

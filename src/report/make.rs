@@ -2,15 +2,18 @@
 
 use super::Reporter;
 use crate::cli::{Color, Format, ReportArgs};
+use crate::values::date::Day;
 use anyhow::{Context, Result};
 use std::io::{self, IsTerminal, Write};
 
-/// The reporter for `--format` (text coloured as `color` and the environment say).
+/// The reporter for `--format` (text coloured as `color` and the environment say); `as_of`
+/// is the day ages are counted to (the html page's EventDate chart draws its cutoffs from it).
 pub fn make_reporter<'a>(
     args: &ReportArgs,
     strict: bool,
     quiet: bool,
     color: Color,
+    as_of: Day,
     out: Box<dyn Write + 'a>,
 ) -> Result<Box<dyn Reporter + 'a>> {
     Ok(match args.format {
@@ -45,5 +48,6 @@ pub fn make_reporter<'a>(
         }
         Format::Junit => Box::new(super::Junit::new(out, strict)),
         Format::Sarif => Box::new(super::Sarif::new(out)),
+        Format::Html => Box::new(super::Html::new(out, as_of)),
     })
 }

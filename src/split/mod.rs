@@ -34,11 +34,14 @@ pub struct FileSplit {
     pub report: FileReport,
     /// The manifest entry; `None` when the file could not be split (nothing was written).
     pub entry: Option<FileEntry>,
+    /// Rows set aside per reason (the code of the row's, or its order's, first error).
+    pub reasons: Vec<(Code, u64)>,
 }
 
 /// Splits one input into `out`, validating it with `opts`. Findings go to `sink` as they
 /// are found. Files appear in `out` only when the whole input was read and no file-level
-/// error was found; a failure leaves `out` as it was.
+/// error was found; a failure leaves `out` as it was. The header and every row also go to
+/// `rows` when given (a report that shows them).
 pub fn split_file(
     name: &str,
     src: impl Read + Send,
@@ -46,6 +49,7 @@ pub fn split_file(
     out: &Path,
     progress: &mut dyn FnMut(u64),
     sink: &mut dyn FnMut(&Diagnostic) -> io::Result<()>,
+    rows: Option<&mut dyn RowSink>,
 ) -> Result<FileSplit> {
     let names = Names::new(name, opts.as_of);
     let work = work::WorkDir::create(out, WORK)
@@ -67,7 +71,10 @@ pub fn split_file(
             }
             sink(d).inspect_err(|_| report_failed = true)
         },
-        &mut splitter,
+        &mut Tee {
+            split: &mut splitter,
+            also: rows,
+        },
     );
     match outcome {
         Ok(()) => {}
@@ -83,12 +90,13 @@ pub fn split_file(
         return Ok(FileSplit {
             report,
             entry: None,
+            reasons: vec![],
         });
     }
     let (sha256, bytes) = input
         .finish()
         .with_context(|| format!("cannot read {name}"))?;
-    let written = splitter
+    let mut written = splitter
         .finish()
         .with_context(|| format!("cannot write into {}", out.display()))?;
     let mut entry = FileEntry {
@@ -110,7 +118,7 @@ pub fn split_file(
         move_into(&tmp, &out.join(&part.file))?;
         entry.parts.push(part);
     }
-    if let Some((tmp, rows, orders)) = written.rejects {
+    if let Some((tmp, rows, orders)) = written.rejects.take() {
         let file = names.rejects();
         move_into(&tmp, &out.join(&file))?;
         entry.rejects = Some(RejectsEntry { file, rows, orders });
@@ -118,6 +126,7 @@ pub fn split_file(
     Ok(FileSplit {
         report,
         entry: Some(entry),
+        reasons: written.reasons,
     })
 }
 
@@ -139,6 +148,8 @@ struct Written {
     parts: Vec<(PathBuf, Part)>,
     /// The rejects file, its rows and orders.
     rejects: Option<(PathBuf, u64, u64)>,
+    /// Rows set aside per reason.
+    reasons: Vec<(Code, u64)>,
 }
 
 /// The rows of the order being read (item-level files).
@@ -310,11 +321,13 @@ impl Splitter {
         }
         let orders = rejects.orders();
         let rows = rejects.rows;
+        let reasons = std::mem::take(&mut rejects.reasons).into_iter().collect();
         let rejects = rejects.finish()?.map(|p| (p, rows, orders));
         Ok(Written {
             header_line,
             parts,
             rejects,
+            reasons,
         })
     }
 }
@@ -327,6 +340,34 @@ fn sibling(block: &Block) -> (Code, String) {
             format!("set aside with its order, because of line {line}: {message}"),
         ),
         None => (Code::OrderNotConsecutive, String::new()),
+    }
+}
+
+/// The splitter, and what else wants the rows.
+struct Tee<'a, 'b> {
+    split: &'a mut Splitter,
+    also: Option<&'a mut (dyn RowSink + 'b)>,
+}
+
+impl RowSink for Tee<'_, '_> {
+    fn header(&mut self, h: &HeaderSeen) -> io::Result<()> {
+        self.split.header(h)?;
+        match &mut self.also {
+            Some(also) => also.header(h),
+            None => Ok(()),
+        }
+    }
+
+    fn row(&mut self, row: &RowSeen) -> io::Result<()> {
+        self.split.row(row)?;
+        match &mut self.also {
+            Some(also) => also.row(row),
+            None => Ok(()),
+        }
+    }
+
+    fn wants_errors(&self) -> bool {
+        self.split.wants_errors() || self.also.as_ref().is_some_and(|a| a.wants_errors())
     }
 }
 

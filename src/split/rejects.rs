@@ -5,6 +5,7 @@ use crate::csv_out::{write_field, write_fields};
 use crate::diagnostic::Code;
 use crate::input::{Record, RecordReader};
 use crate::validate::{OrderOf, OrderTally};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -23,6 +24,8 @@ pub struct Rejects {
     pub rows: u64,
     /// The orders they belong to.
     orders: OrderTally,
+    /// Rows set aside per reason.
+    pub reasons: BTreeMap<Code, u64>,
 }
 
 impl Rejects {
@@ -46,6 +49,7 @@ impl Rejects {
             rec: Record::default(),
             rows: 0,
             orders: OrderTally::default(),
+            reasons: BTreeMap::new(),
         }
     }
 
@@ -82,6 +86,7 @@ impl Rejects {
         }
         out.write_all(self.newline)?;
         self.rows += 1;
+        *self.reasons.entry(code).or_default() += 1;
         self.orders.note(order, line);
         Ok(())
     }

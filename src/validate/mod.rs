@@ -78,6 +78,10 @@ pub struct RowSeen<'a> {
     pub order_id: &'a str,
     /// The first error found on this row, if any.
     pub error: Option<&'a Diagnostic>,
+    /// The UTC day of its EventDate (`NOW`: the as-of day), when one could be read.
+    pub event_day: Option<Day>,
+    /// A MediaId or MediaPartnerId value is present.
+    pub media: bool,
 }
 
 /// Receives every row of a file as it is checked (e.g. to write the good ones out).
@@ -346,6 +350,8 @@ fn track(
             _ => "",
         },
         error: em.row_error.as_ref(),
+        event_day: slot.observed.event_day,
+        media: slot.observed.media,
     };
     rows.row(&seen).map_err(Failure::Write)
 }

@@ -45,6 +45,8 @@ pub struct Slot {
     pub readable: bool,
     /// What the row checks found, in order.
     pub found: Vec<Diagnostic>,
+    /// What they saw of the row (its EventDate's day, a MediaId).
+    pub observed: row::Observed,
 }
 
 /// Consecutive records of the input.
@@ -212,6 +214,7 @@ fn check(checks: &Checks, batch: &mut Batch) {
 fn check_one(checks: &Checks, slot: &mut Slot) {
     let rec = &slot.rec;
     slot.found.clear();
+    slot.observed = row::Observed::default();
     slot.blank = rec.is_blank() && rec.malformed.is_none();
     if slot.blank {
         return;
@@ -227,7 +230,7 @@ fn check_one(checks: &Checks, slot: &mut Slot) {
         }
         None => {
             let found = &mut slot.found;
-            row::check(
+            slot.observed = row::check(
                 checks.template,
                 checks.plan,
                 rec,

@@ -25,6 +25,17 @@ pub struct At {
     pub row: u64,
 }
 
+/// What the row rules saw of a row besides their findings, for reports that chart rows
+/// (`--format html`): read while checking, so it costs nothing more.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// The UTC day of the row's EventDate (`NOW`: the as-of day); `None` when it has none
+    /// that can be read.
+    pub event_day: Option<Day>,
+    /// A MediaId or MediaPartnerId value is present.
+    pub media: bool,
+}
+
 /// Runs every row rule on one well-formed record.
 pub fn check(
     t: &Template,
@@ -33,15 +44,21 @@ pub fn check(
     at: At,
     as_of: Day,
     emit: &mut dyn FnMut(Diagnostic),
-) {
+) -> Observed {
     let mut put = |d: Diagnostic| emit(d.at_row(at.line, at.row));
     let media = plan.media.iter().any(|&c| rec.filled(c));
+    let mut seen = Observed {
+        event_day: None,
+        media,
+    };
     for &(col, id) in &plan.checks {
         let value = rec.get(col);
         if !filled(value) {
             continue;
         }
-        if let Some((code, message, help)) = check_value(&t.fields[id], value, media, as_of) {
+        if let Some((code, message, help)) =
+            check_value(&t.fields[id], value, media, as_of, &mut seen.event_day)
+        {
             let name = &plan.names[col];
             let private = code == Code::PlaintextEmail && values::looks_like_email(value);
             let shown_value = if private {
@@ -69,10 +86,18 @@ pub fn check(
             .value(rec.get(a)));
         }
     }
+    seen
 }
 
-/// Checks one non-empty value against its field's type and limits.
-fn check_value(field: &Field, value: &str, media: bool, as_of: Day) -> Found {
+/// Checks one non-empty value against its field's type and limits (an EventDate's day goes
+/// to `event_day`).
+fn check_value(
+    field: &Field,
+    value: &str,
+    media: bool,
+    as_of: Day,
+    event_day: &mut Option<Day>,
+) -> Found {
     match field.ty {
         ValueType::Text => text(value, field.max_length, field.no_email),
         ValueType::Integer => number::check_integer(value, field.digits).err().map(|e| {
@@ -95,7 +120,7 @@ fn check_value(field: &Field, value: &str, media: bool, as_of: Day) -> Found {
             let message = format!("is `{}`, not true or false", shown(value));
             (Code::InvalidBoolean, message, "write true or false".into())
         }),
-        ValueType::EventDate => event_date(value, media, as_of),
+        ValueType::EventDate => event_date(value, media, as_of, event_day),
         ValueType::Date => custom_date(value),
         ValueType::EmailHash => email_hash(value),
     }
@@ -188,12 +213,16 @@ fn custom_date(value: &str) -> Found {
     }
 }
 
-fn event_date(value: &str, media: bool, as_of: Day) -> Found {
+fn event_date(value: &str, media: bool, as_of: Day, event_day: &mut Option<Day>) -> Found {
     let when = match date::parse(value) {
         Ok(w) => w,
         Err(e) => return date_error(value, e, true),
     };
-    let day = when.utc_day()?;
+    let Some(day) = when.utc_day() else {
+        *event_day = Some(as_of);
+        return None;
+    };
+    *event_day = Some(day);
     let age = as_of - day;
     let dates = || (date::format_day(day), date::format_day(as_of));
     if age > MAX_AGE_WITH_MEDIA_DAYS {
@@ -329,19 +358,19 @@ mod tests {
 
     #[test]
     fn age_window_boundaries() {
-        let at = |v| code(event_date(v, false, as_of()));
+        let at = |v| code(event_date(v, false, as_of(), &mut None));
         assert_eq!(at("2026-04-03T12:00:00Z"), None); // 88 days
         assert_eq!(at("2026-04-02T12:00:00Z"), Some(Code::EventTooOld)); // 89
         assert_eq!(
-            code(event_date("2026-04-02T12:00:00Z", true, as_of())),
+            code(event_date("2026-04-02T12:00:00Z", true, as_of(), &mut None)),
             None
         );
         assert_eq!(
-            code(event_date("2025-05-28T12:00:00Z", true, as_of())),
+            code(event_date("2025-05-28T12:00:00Z", true, as_of(), &mut None)),
             None
         ); // 398
         assert_eq!(
-            code(event_date("2025-05-27T12:00:00Z", true, as_of())),
+            code(event_date("2025-05-27T12:00:00Z", true, as_of(), &mut None)),
             Some(Code::EventExpired)
         );
         assert_eq!(at("2025-05-27T12:00:00Z"), Some(Code::EventExpired));
@@ -354,7 +383,12 @@ mod tests {
     fn offsets_decide_the_day() {
         // 23:30 on April 2nd at -02:00 is April 3rd in UTC: 88 days, accepted.
         assert_eq!(
-            code(event_date("2026-04-02T23:30:00-02:00", false, as_of())),
+            code(event_date(
+                "2026-04-02T23:30:00-02:00",
+                false,
+                as_of(),
+                &mut None
+            )),
             None
         );
     }
@@ -362,11 +396,11 @@ mod tests {
     #[test]
     fn timezone_warnings() {
         assert_eq!(
-            code(event_date("2026-06-20T10:00:00", false, as_of())),
+            code(event_date("2026-06-20T10:00:00", false, as_of(), &mut None)),
             Some(Code::AmbiguousTimezone)
         );
         assert_eq!(
-            code(event_date("2026-06-20", false, as_of())),
+            code(event_date("2026-06-20", false, as_of(), &mut None)),
             Some(Code::AmbiguousTimezone)
         );
         assert_eq!(code(custom_date("2026-06-20")), None);

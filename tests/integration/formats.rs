@@ -318,3 +318,106 @@ fn an_input_that_cannot_be_opened_is_listed_with_its_error() {
         "{github}"
     );
 }
+
+/// The severity and count per code a json report gives for the demo file.
+fn json_counts() -> std::collections::BTreeMap<(String, String), u64> {
+    let doc: Value = serde_json::from_str(&demo("json")).unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    for d in doc["files"][0]["diagnostics"].as_array().unwrap() {
+        let key = (d["code"].as_str().unwrap(), d["severity"].as_str().unwrap());
+        *counts.entry((key.0.into(), key.1.into())).or_default() += 1;
+    }
+    counts
+}
+
+#[test]
+fn html_is_one_self_contained_page_with_exact_counts() {
+    let page = demo("html");
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.trim_end().ends_with("</html>"));
+    // Nothing is fetched: no external script, style, font or image.
+    for fetch in [
+        "src=",
+        "<link",
+        "url(",
+        "@import",
+        "href=\"http",
+        "href=\"//",
+    ] {
+        assert!(!page.contains(fetch), "{fetch}");
+    }
+    assert!(page.contains("default-src 'none'"));
+    // Each code's count and severity are json's.
+    let counts = json_counts();
+    assert!(counts.len() > 3);
+    for ((code, severity), n) in counts {
+        let group = format!("data-code=\"{code}\" data-severity=\"{severity}\"");
+        let at = page.find(&group).unwrap_or_else(|| panic!("{group}"));
+        let cell = "<td class=\"num count\">";
+        let count = &page[at..];
+        let count = &count[count.find(cell).unwrap() + cell.len()..];
+        let count: u64 = count[..count.find('<').unwrap()].parse().unwrap();
+        assert_eq!(count, n, "{code}");
+    }
+}
+
+#[test]
+fn output_writes_the_report_to_a_file_for_any_format() {
+    let env = TestEnv::new();
+    env.copy_fixture(DEMO);
+    for format in ["json", "html", "text"] {
+        let name = format!("report.{format}");
+        let out = env.validate(&["--format", format, "--output", &name, DEMO]);
+        out.assert_code(1);
+        assert_eq!(out.stdout, "", "{format}");
+        assert!(!env.read(&name).is_empty(), "{format}");
+    }
+    model::parse_json(&env.read("report.json"));
+    let out = env.validate(&["--format", "json", "--output", "no/such/dir/r.json", DEMO]);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("cannot write the report"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn split_html_lists_the_parts_and_the_rejects() {
+    let env = TestEnv::new();
+    env.copy_fixture(DEMO);
+    let out = env.run(&[
+        "split",
+        "--as-of",
+        AS_OF,
+        "--out",
+        "out",
+        "--format",
+        "html",
+        "--output",
+        "page.html",
+        DEMO,
+    ]);
+    out.assert_code(1);
+    let page = env.read("page.html");
+    let manifest: Value = serde_json::from_str(&env.read("out/manifest.json")).unwrap();
+    let entry = &manifest["files"][0];
+    for part in entry["parts"].as_array().unwrap() {
+        let row = format!(
+            "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"mono sha\">{}</td></tr>",
+            part["file"].as_str().unwrap(),
+            part["rows"],
+            part["orders"],
+            part["sha256"].as_str().unwrap()
+        );
+        assert!(page.contains(&row), "{row}");
+    }
+    let rejects = entry["rejects"]["file"].as_str().unwrap();
+    assert!(page.contains(&format!(
+        "<code>{rejects}</code>: {} rows",
+        entry["rejects"]["rows"]
+    )));
+    assert!(page.contains("<table class=\"reasons\">"));
+    // What split says it wrote goes to stdout, as the report is in a file.
+    assert!(out.stdout.contains("wrote "), "{}", out.stdout);
+}

@@ -148,8 +148,16 @@ pub fn check_split(input: &[u8], choice: u8, dir: &Path) {
     let max_rows = 1 + u64::from(choice / 8 % 4);
     fresh(dir);
     let opts = options(template, max_rows);
-    let outcome = split_file("in.csv", input, &opts, dir, &mut |_| {}, &mut |_| Ok(()))
-        .expect("splitting into a scratch folder does not fail");
+    let outcome = split_file(
+        "in.csv",
+        input,
+        &opts,
+        dir,
+        &mut |_| {},
+        &mut |_| Ok(()),
+        None,
+    )
+    .expect("splitting into a scratch folder does not fail");
     let Some(entry) = outcome.entry else {
         assert!(
             outcome.report.errors > 0,

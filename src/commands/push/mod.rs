@@ -36,8 +36,14 @@ pub fn run(args: &PushArgs, global: Global, config: &Config) -> CliResult {
     watchdog.work(work.path());
     let progress = progress_wanted(&args.report, global);
     let out = report_output(progress);
-    let mut reporter =
-        crate::report::make_reporter(&args.report, false, global.quiet, global.color, out)?;
+    let mut reporter = crate::report::make_reporter(
+        &args.report,
+        false,
+        global.quiet,
+        global.color,
+        opts.as_of,
+        out,
+    )?;
     let plan = plan::plan(&args.files, &opts, work.path(), reporter.as_mut(), progress)?;
     let summary = plan.summary;
     // Machine formats: one document holds the findings and the delivery, written whatever
