@@ -55,7 +55,7 @@ fn bash_completes_commands_options_and_their_values() {
     );
     assert_eq!(
         bash_completes(&env, &["convsubmit", "validate", "--format", ""]),
-        ["text", "json", "jsonl", "github", "junit", "sarif"]
+        ["text", "json", "jsonl", "github", "junit", "sarif", "html"]
     );
     let top = bash_completes(&env, &["convsubmit", ""]);
     for command in ["split", "fix", "push", "status", "completions", "man"] {
