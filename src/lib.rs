@@ -75,7 +75,16 @@ pub fn run(cli: Cli) -> error::CliResult {
         }
         Command::Templates(args) => {
             let mut out = output::stdout();
-            Ok(commands::templates::run(&args.action, &mut out)?)
+            let mut notes: Box<dyn std::io::Write> = if cli.quiet {
+                Box::new(std::io::sink())
+            } else {
+                Box::new(std::io::stderr())
+            };
+            Ok(commands::templates::run(
+                &args.action,
+                &mut out,
+                &mut notes,
+            )?)
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Row rules: each value against its type and length, required values, attribution keys,
 //! conflicting fields, and the EventDate age window.
 
-use super::header::HeaderPlan;
+use super::header::{HeaderPlan, RowRequirement};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::escape::for_display as shown;
 use crate::input::Record;
@@ -98,7 +98,39 @@ fn check_value(field: &Field, value: &str, media: bool, as_of: Day) -> Found {
         ValueType::EventDate => event_date(value, media, as_of),
         ValueType::Date => custom_date(value),
         ValueType::EmailHash => email_hash(value),
+        ValueType::ReasonCode => {
+            text(value, field.max_length, false).or_else(|| reason_code(value, &field.known))
+        }
     }
+}
+
+/// A value that is not one of the field's documented codes: a warning, since the list is
+/// impact.com's API list and the batch list is not confirmed to be the same.
+fn reason_code(value: &str, known: &[String]) -> Found {
+    if known.iter().any(|k| k == value.trim()) {
+        return None;
+    }
+    let upper = value.trim().to_ascii_uppercase();
+    let help = match known.iter().find(|k| **k == upper) {
+        Some(k) => format!("write it in capitals: `{k}`"),
+        None => format!(
+            "use a code impact.com documents, such as {} (the template's schema lists them all), or keep it if your account defines it",
+            known
+                .iter()
+                .take(2)
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+    };
+    Some((
+        Code::UnknownReason,
+        format!(
+            "is `{}`, not a reason code impact.com documents",
+            shown(value)
+        ),
+        help,
+    ))
 }
 
 type Found = Option<(Code, String, String)>;
@@ -258,7 +290,7 @@ fn required(plan: &HeaderPlan, rec: &Record, put: &mut dyn FnMut(Diagnostic)) {
     // Most requirements name one column: checked first, without the general case's loops.
     let singles_met = plan.required_columns.iter().all(|&c| filled(rec.get(c)));
     for r in &plan.requirements {
-        if singles_met && r.is_single() {
+        if singles_met && r.is_single() && r.is_unconditional() || !applies(r, rec) {
             continue;
         }
         let filled = |alt: &Vec<usize>| alt.iter().all(|&c| rec.filled(c));
@@ -293,6 +325,14 @@ fn required(plan: &HeaderPlan, rec: &Record, put: &mut dyn FnMut(Diagnostic)) {
         };
         put(Diagnostic::new(r.code, message, help).column(name));
     }
+}
+
+/// Whether a conditional requirement applies to this row (an item in use, a Reason other
+/// than the one that waives it).
+fn applies(r: &RowRequirement, rec: &Record) -> bool {
+    let used = r.when_filled.is_empty() || r.when_filled.iter().any(|&c| rec.filled(c));
+    let waived = (r.unless.as_ref()).is_some_and(|(c, v)| rec.get(*c).trim() == v);
+    used && !waived
 }
 
 fn quoted(plan: &HeaderPlan, col: usize) -> String {
@@ -392,5 +432,21 @@ mod tests {
         let plain = email_hash("jane@example.com").unwrap();
         assert_eq!(plain.0, Code::PlaintextEmail);
         assert!(!plain.1.contains("jane@"), "{}", plain.1);
+    }
+
+    #[test]
+    fn reason_codes() {
+        let known: Vec<String> = ["ITEM_RETURNED", "RESET"].map(String::from).to_vec();
+        assert_eq!(code(reason_code("ITEM_RETURNED", &known)), None);
+        assert_eq!(code(reason_code(" RESET ", &known)), None);
+        let lower = reason_code("reset", &known).unwrap();
+        assert_eq!(lower.0, Code::UnknownReason);
+        assert!(lower.2.contains("`RESET`"), "{}", lower.2);
+        let other = reason_code("Refund", &known).unwrap();
+        assert!(
+            other.2.contains("`ITEM_RETURNED` or `RESET`"),
+            "{}",
+            other.2
+        );
     }
 }

@@ -198,3 +198,18 @@ fn a_named_pipe_is_read_once_and_never_hangs() {
     fix(&env, &["in.csv", "-o", "direct.csv"]).assert_code(0);
     assert_eq!(env.read("out.csv"), env.read("direct.csv"));
 }
+
+#[test]
+fn a_modification_file_has_nothing_to_regroup() {
+    let env = TestEnv::new();
+    for file in [
+        "valid/modification-items.csv",
+        "valid/modification-reset.csv",
+    ] {
+        env.copy_fixture(file);
+        let out = fix(&env, &[file, "-o", "fixed.csv"]);
+        out.assert_code(0);
+        assert!(out.stdout.contains("nothing to change"), "{out:?}");
+        assert_eq!(env.read("fixed.csv").as_bytes(), crate::util::fixture(file));
+    }
+}

@@ -128,6 +128,19 @@ pub const INVALID: &[Case] = &[
             (3, "missing-value"),
             (4, "invalid-number"),
             (5, "invalid-integer"),
+            (6, "unknown-reason"),
+        ],
+    ),
+    case(
+        "invalid/modification-items.csv",
+        "modification",
+        1,
+        &[
+            (1, "missing-column"),
+            (2, "missing-value"),
+            (3, "invalid-integer"),
+            (3, "invalid-number"),
+            (4, "missing-value"),
         ],
     ),
     case(
@@ -259,6 +272,8 @@ const VALID: &[Case] = &[
         ..case("valid/chained.csv", "chained", 0, &[])
     },
     case("valid/modification.csv", "modification", 0, &[]),
+    case("valid/modification-reset.csv", "modification", 0, &[]),
+    case("valid/modification-items.csv", "modification", 0, &[]),
 ];
 
 /// The README's demo file.
@@ -605,4 +620,22 @@ fn a_stream_has_no_file_name_to_judge_its_extension_by() {
     let out = env.validate(&["--strict", named]);
     out.assert_code(1);
     assert!(out.stdout.contains("warning[file-extension]"), "{out:?}");
+}
+
+#[test]
+fn a_file_without_amount_is_a_reset_file_only_if_every_reason_is_reset() {
+    let env = TestEnv::new();
+    let f = env.write(
+        "mixed.csv",
+        "Oid,ActionTrackerId,Reason\nO9999935,16027,RESET\nO9999936,16027,ORDER_UPDATE\n",
+    );
+    let out = env.validate(&["--format", "json", f]);
+    out.assert_code(1);
+    let file = &model::parse_json(&out.stdout).files[0];
+    assert_eq!(file.findings(), [(1, "missing-column".to_string())]);
+    let m = &file.diagnostics[0].message;
+    assert!(
+        m.contains("`Amount`") && m.contains("line 3: `Reason` is not `RESET`"),
+        "{m}"
+    );
 }
