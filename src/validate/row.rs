@@ -75,21 +75,8 @@ pub fn check(
 fn check_value(field: &Field, value: &str, media: bool, as_of: Day) -> Found {
     match field.ty {
         ValueType::Text => text(value, field.max_length, field.no_email),
-        ValueType::Integer => number::check_integer(value, field.digits).err().map(|e| {
-            let what = match e {
-                number::NumberError::TooManyDigits(n) => format!("has more than {n} digits"),
-                _ => "is not a whole number".into(),
-            };
-            (
-                Code::InvalidInteger,
-                format!("{what}: `{}`", shown(value)),
-                e.explain(),
-            )
-        }),
-        ValueType::Decimal => number::check_decimal(value).err().map(|e| {
-            let message = format!("is not a plain decimal number: `{}`", shown(value));
-            (Code::InvalidNumber, message, e.explain())
-        }),
+        ValueType::Integer => integer(value, field.digits),
+        ValueType::Decimal => decimal(value, field.precision, field.scale),
         ValueType::Currency => currency_code(value),
         ValueType::Boolean => (!values::is_boolean(value)).then(|| {
             let message = format!("is `{}`, not true or false", shown(value));
@@ -134,6 +121,55 @@ fn reason_code(value: &str, known: &[String]) -> Found {
 }
 
 type Found = Option<(Code, String, String)>;
+
+fn integer(value: &str, digits: u8) -> Found {
+    let e = number::check_integer(value, digits).err()?;
+    let (code, what) = match e {
+        number::NumberError::TooManyDigits(n) => {
+            (Code::NumberOutOfRange, format!("has more than {n} digits"))
+        }
+        _ => (Code::InvalidInteger, "is not a whole number".into()),
+    };
+    Some((code, format!("{what}: `{}`", shown(value)), e.explain()))
+}
+
+/// A plain decimal that fits DECIMAL(precision, scale): more whole digits is an error (the
+/// value cannot be stored), more decimal places a warning (impact.com rounds them away).
+fn decimal(value: &str, precision: u8, scale: u8) -> Found {
+    let digits = match number::decimal_digits(value) {
+        Ok(d) => d,
+        Err(e) => {
+            let message = format!("is not a plain decimal number: `{}`", shown(value));
+            return Some((Code::InvalidNumber, message, e.explain()));
+        }
+    };
+    let whole = usize::from(precision.saturating_sub(scale));
+    let ty = format!("DECIMAL({precision},{scale})");
+    if digits.whole > whole {
+        return Some((
+            Code::NumberOutOfRange,
+            format!(
+                "has {} digits before the point: `{}`; impact.com stores it as {ty}, at most {whole}",
+                digits.whole,
+                shown(value)
+            ),
+            "check the value (a missing decimal point, or cents sent as units?)".into(),
+        ));
+    }
+    (digits.places > usize::from(scale)).then(|| {
+        (
+            Code::DecimalPrecision,
+            format!(
+                "has {} decimal places: `{}`; impact.com stores it as {ty} and keeps {scale}",
+                digits.places,
+                shown(value)
+            ),
+            format!(
+                "round it to {scale} decimal places yourself, so the amount is the one you mean"
+            ),
+        )
+    })
+}
 
 fn text(value: &str, max: Option<usize>, no_email: bool) -> Found {
     if let Some(max) = max
@@ -448,5 +484,28 @@ mod tests {
             "{}",
             other.2
         );
+    }
+
+    #[test]
+    fn decimals_fit_their_type() {
+        assert_eq!(code(decimal("999999.99", 8, 2)), None);
+        assert_eq!(code(decimal("49.990", 8, 2)), None);
+        assert_eq!(
+            code(decimal("1234567.00", 8, 2)),
+            Some(Code::NumberOutOfRange)
+        );
+        assert_eq!(
+            code(decimal("123456789.99", 8, 2)),
+            Some(Code::NumberOutOfRange)
+        );
+        assert_eq!(code(decimal("123456789.99", 14, 2)), None);
+        assert_eq!(code(decimal("49.999", 8, 2)), Some(Code::DecimalPrecision));
+        assert_eq!(code(decimal("1,000.00", 8, 2)), Some(Code::InvalidNumber));
+        assert_eq!(code(integer(&"9".repeat(16), 16)), None);
+        assert_eq!(
+            code(integer(&"9".repeat(17), 16)),
+            Some(Code::NumberOutOfRange)
+        );
+        assert_eq!(code(integer("1.5", 16)), Some(Code::InvalidInteger));
     }
 }

@@ -26,6 +26,8 @@ pub const CODES: &[&str] = &[
     "event-expired",
     "event-in-future",
     "invalid-number",
+    "decimal-precision",
+    "number-out-of-range",
     "unknown-reason",
     "invalid-integer",
     "invalid-currency",
@@ -58,7 +60,7 @@ fn declared_codes() -> Vec<(String, String)> {
 
 #[test]
 fn the_code_list_matches_the_source() {
-    assert_eq!(CODES.len(), 30);
+    assert_eq!(CODES.len(), 32);
     let src = include_str!("../../src/diagnostic.rs");
     for code in CODES {
         assert!(

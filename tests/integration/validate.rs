@@ -228,6 +228,17 @@ pub const INVALID: &[Case] = &[
         &[(3, "no-attribution-key")],
     ),
     case(
+        "invalid/order-number-range.csv",
+        "order-level",
+        1,
+        &[
+            (2, "number-out-of-range"),
+            (3, "decimal-precision"),
+            (4, "number-out-of-range"),
+            (4, "number-out-of-range"),
+        ],
+    ),
+    case(
         "invalid/order-plaintext-email.csv",
         "order-level",
         1,
