@@ -203,6 +203,10 @@ fn currency_code(value: &str) -> Found {
         currency::CurrencyError::Case => {
             format!("write it in capitals: `{}`", value.to_ascii_uppercase())
         }
+        currency::CurrencyError::NotACurrency(what) => format!(
+            "`{}` is ISO 4217's code for \"{what}\", not a currency: use the currency of the sale, such as USD, EUR or GBP",
+            shown(value)
+        ),
         currency::CurrencyError::Unknown => {
             "use a three-letter ISO 4217 code such as USD, EUR or GBP".into()
         }

@@ -650,3 +650,35 @@ fn a_file_without_amount_is_a_reset_file_only_if_every_reason_is_reset() {
         "{m}"
     );
 }
+
+#[test]
+fn codes_that_name_no_currency_are_not_currencies() {
+    let env = TestEnv::new();
+    let header = "CampaignId,ActionTrackerId,EventDate,OrderId,ClickId,Amount,CurrencyCode";
+    let row =
+        |id: &str, cur: &str| format!("18543,27015,2026-06-20T12:00:00Z,{id},c1,1.00,{cur}\n");
+    let f = env.write(
+        "cur.csv",
+        format!(
+            "{header}\n{}{}{}",
+            row("O1", "XXX"),
+            row("O2", "XTS"),
+            row("O3", "XAU")
+        ),
+    );
+    let out = env.validate(&["--format", "json", f]);
+    let file = &model::parse_json(&out.stdout).files[0];
+    let found = file.findings();
+    assert_eq!(
+        found,
+        [
+            (2, "invalid-currency".to_string()),
+            (3, "invalid-currency".to_string())
+        ]
+    );
+    assert!(
+        file.diagnostics[1].help.contains("testing"),
+        "{:?}",
+        file.diagnostics[1]
+    );
+}
