@@ -43,12 +43,8 @@ pub fn check(
         }
         if let Some((code, message, help)) = check_value(&t.fields[id], value, media, as_of) {
             let name = &plan.names[col];
-            let private = code == Code::PlaintextEmail && values::looks_like_email(value);
-            let shown_value = if private {
-                values::mask_email(value)
-            } else {
-                value.to_string()
-            };
+            // Whatever the finding, an address in the value is never shown in full.
+            let shown_value = values::mask_emails(value);
             put(Diagnostic::new(code, format!("`{name}` {message}"), help)
                 .column(name)
                 .value(&shown_value));
@@ -184,12 +180,12 @@ fn text(value: &str, max: Option<usize>, no_email: bool) -> Found {
             ));
         }
     }
-    if no_email && values::looks_like_email(value) {
+    if no_email && values::contains_email(value) {
         return Some((
             Code::PlaintextEmail,
             format!(
                 "holds an email address (`{}`); impact.com does not accept personal data here",
-                shown(&values::mask_email(value))
+                shown(&values::mask_emails(value))
             ),
             "use your own non-identifying customer id, or a SHA-256 hash of the address".into(),
         ));
@@ -222,10 +218,10 @@ fn email_hash(value: &str) -> Found {
     if values::is_hex_digest(value) {
         return None;
     }
-    let what = if values::looks_like_email(value) {
+    let what = if values::contains_email(value) {
         format!(
             "is a plain email address (`{}`)",
-            shown(&values::mask_email(value))
+            shown(&values::mask_emails(value))
         )
     } else {
         format!("is not a SHA-1 or SHA-256 hex digest: `{}`", shown(value))
@@ -460,10 +456,12 @@ mod tests {
             code(text(&"a".repeat(65), Some(64), false)),
             Some(Code::ValueTooLong)
         );
-        assert_eq!(
-            code(text("bob@example.com", Some(255), true)),
-            Some(Code::PlaintextEmail)
-        );
+        for email in ["bob@example.com", " bob@example.com", "a@x.com;b@x.com"] {
+            assert_eq!(
+                code(text(email, Some(255), true)),
+                Some(Code::PlaintextEmail)
+            );
+        }
     }
 
     #[test]
@@ -472,6 +470,8 @@ mod tests {
         let plain = email_hash("jane@example.com").unwrap();
         assert_eq!(plain.0, Code::PlaintextEmail);
         assert!(!plain.1.contains("jane@"), "{}", plain.1);
+        let listed = email_hash("\"Jane\" <jane@example.com>").unwrap();
+        assert!(listed.1.contains("j***@example.com"), "{}", listed.1);
     }
 
     #[test]

@@ -682,3 +682,32 @@ fn codes_that_name_no_currency_are_not_currencies() {
         file.diagnostics[1]
     );
 }
+
+#[test]
+fn email_addresses_are_found_after_trimming_and_never_shown_in_full() {
+    let env = TestEnv::new();
+    let f = env.write(
+        "emails.csv",
+        "CampaignId,ActionTrackerId,EventDate,OrderId,CustomerId,CustomerEmail\n\
+         18543,27015,2026-06-20T12:00:00Z,O1, jane@example.com,\n\
+         18543,27015,2026-06-20T12:00:00Z,O2,c2,  Jane.Doe@Example.com \n\
+         18543,27015,2026-06-20T12:00:00Z,O3,c3,\"\"\"Jane Doe\"\" <jane@example.com>\"\n\
+         18543,27015,2026-06-20T12:00:00Z,O4,a@x.com;b@x.com,\n",
+    );
+    let json = env.validate(&["--format", "json", f]);
+    let found = model::parse_json(&json.stdout).files[0].findings();
+    let want: Vec<(u64, String)> = (2..=5)
+        .map(|l| (l, "plaintext-email".to_string()))
+        .collect();
+    assert_eq!(found, want);
+    for format in ["text", "json", "jsonl", "github", "sarif", "junit"] {
+        let out = env.validate(&["--format", format, f]);
+        for local in ["jane@", "Jane.Doe@", "a@x.com", "b@x.com"] {
+            assert!(
+                !out.stdout.contains(local),
+                "{format} shows {local}:\n{}",
+                out.stdout
+            );
+        }
+    }
+}
