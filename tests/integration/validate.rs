@@ -711,3 +711,24 @@ fn email_addresses_are_found_after_trimming_and_never_shown_in_full() {
         }
     }
 }
+
+#[test]
+fn amount_with_an_item_subtotal_on_one_row_conflicts() {
+    let env = TestEnv::new();
+    let f = env.write(
+        "totals.csv",
+        "CampaignId,ActionTrackerId,EventDate,OrderId,ClickId,Sku,Category,Quantity,Amount,ItemSubtotal\n\
+         18543,27015,2026-06-20T12:00:00Z,O1,c1,S1,Books,1,10.00,10.00\n\
+         18543,27015,2026-06-20T12:00:00Z,O2,c1,S1,Books,1,10.00,\n\
+         18543,27015,2026-06-20T12:00:00Z,O3,c1,S1,Books,1, ,10.00\n",
+    );
+    let out = env.validate(&["--format", "json", f]);
+    let file = &model::parse_json(&out.stdout).files[0];
+    assert_eq!(file.findings(), [(2, "conflicting-columns".to_string())]);
+    let d = &file.diagnostics[0];
+    assert!(
+        d.message.contains("`ItemSubtotal` and `Amount`"),
+        "{}",
+        d.message
+    );
+}
