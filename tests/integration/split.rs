@@ -477,3 +477,38 @@ fn reset_and_item_level_modification_files_split_one_row_per_action() {
     );
     assert!(!rejects.contains("O2"), "{rejects}");
 }
+
+#[test]
+fn the_rejects_file_keeps_input_line_order() {
+    let env = TestEnv::new();
+    let header =
+        "CampaignId,ActionTrackerId,EventDate,OrderId,ClickId,Sku,Category,Quantity,Amount";
+    let row = |id: &str, amount: &str| {
+        format!("18543,27015,2026-06-20T12:00:00Z,{id},c1,S1,Books,1,{amount}\n")
+    };
+    // ORD-A comes back twice (its first row went into a part before that was known); ORD-C's
+    // second row is bad, and a row without OrderId lies between ORD-C's rows.
+    let rows = [
+        row("ORD-A", "1.00"),
+        row("ORD-B", "1.00"),
+        row("ORD-A", "1.00"),
+        row("ORD-C", "1.00"),
+        row("", "1.00"),
+        row("ORD-C", "fifty"),
+        row("ORD-A", "1.00"),
+        row("ORD-D", "1.00"),
+    ];
+    env.write("scattered.csv", format!("{header}\n{}", rows.concat()));
+    let out = split(&env, &["scattered.csv"]);
+    out.assert_code(1);
+    let rejects = env.read("out/scattered.rejects.csv");
+    let lines: Vec<u64> = (rejects.lines().skip(1))
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(lines, [2, 4, 5, 6, 7, 8], "{rejects}");
+    let kept = env.read("out/2026-06-30_scattered.csv");
+    assert!(
+        kept.contains("ORD-B") && kept.contains("ORD-D") && !kept.contains("ORD-A"),
+        "{kept}"
+    );
+}
