@@ -84,6 +84,22 @@ impl HeaderPlan {
     /// Writes the order key of `rec` into `out`: the first filled event-type column's name and
     /// value, then the OrderId (unit separator between). False when the row has no OrderId.
     pub fn order_key(&self, rec: &Record, out: &mut Vec<u8>) -> bool {
+        self.order_key_as(rec, out, |v| v)
+    }
+
+    /// [`HeaderPlan::order_key`] of the values as `fix` writes them (spaces and tabs around
+    /// them removed).
+    pub fn trimmed_order_key(&self, rec: &Record, out: &mut Vec<u8>) -> bool {
+        fn trim(v: &[u8]) -> &[u8] {
+            let blank = |b: &u8| *b == b' ' || *b == b'\t';
+            let start = v.iter().position(|b| !blank(b)).unwrap_or(v.len());
+            let end = v.iter().rposition(|b| !blank(b)).map_or(start, |i| i + 1);
+            &v[start..end]
+        }
+        self.order_key_as(rec, out, trim)
+    }
+
+    fn order_key_as(&self, rec: &Record, out: &mut Vec<u8>, value: fn(&[u8]) -> &[u8]) -> bool {
         out.clear();
         let Some(oid) = self.order_id.filter(|&c| c < rec.len() && rec.filled(c)) else {
             return false;
@@ -96,10 +112,10 @@ impl HeaderPlan {
         {
             out.extend_from_slice(self.names[c].as_bytes());
             out.push(b'=');
-            out.extend_from_slice(rec.bytes(c));
+            out.extend_from_slice(value(rec.bytes(c)));
         }
         out.push(0x1f);
-        out.extend_from_slice(rec.bytes(oid));
+        out.extend_from_slice(value(rec.bytes(oid)));
         true
     }
 }

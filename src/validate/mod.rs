@@ -239,10 +239,17 @@ fn start<R: Read>(reader: &mut RecordReader<R>, em: &mut Emitter) -> Result<bool
             } else {
                 "its NUL bytes show"
             };
+            let help = if bom {
+                format!(
+                    "`convsubmit fix in.csv -o out.csv` converts it to UTF-8 (or `iconv -f {name} -t UTF-8 in.csv > out.csv`)"
+                )
+            } else {
+                format!("save the file as UTF-8, e.g. `iconv -f {name} -t UTF-8 in.csv > out.csv`")
+            };
             em.emit(Diagnostic::new(
                 Code::InvalidEncoding,
                 format!("the file is {name} ({how} so); impact.com reads UTF-8"),
-                format!("save the file as UTF-8, e.g. `iconv -f {name} -t UTF-8 in.csv > out.csv`"),
+                help,
             ));
             Ok(false)
         }
