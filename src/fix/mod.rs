@@ -218,11 +218,14 @@ pub fn prepare(input: &str, output: &Path, template: Option<&Template>) -> Resul
     };
     changes.newline = if newline == b"\n" { "LF" } else { "CRLF" };
     changes.line_breaks += u64::from(reader.ending() == Ending::Cr);
+    let columns: Vec<(usize, ValueType)> = (types.iter().enumerate())
+        .filter_map(|(c, ty)| Some((c, (*ty)?)))
+        .collect();
     let first = FirstPass {
         plan: &plan,
         regroup: t.kind == Kind::Item,
         newline,
-        types: &types,
+        columns: &columns,
     };
     let (index, unclosed, to_repair) = first
         .run(&mut reader, &mut changes)
@@ -406,7 +409,8 @@ struct FirstPass<'a> {
     /// Group each order's rows (item-level files).
     regroup: bool,
     newline: &'a [u8],
-    types: &'a [Option<ValueType>],
+    /// The columns whose values get repairs, with their types.
+    columns: &'a [(usize, ValueType)],
 }
 
 impl FirstPass<'_> {
@@ -457,15 +461,11 @@ impl FirstPass<'_> {
     /// Counts the repairs the row's values need; true when there is any.
     fn note_repairs(&self, rec: &Record, changes: &mut Changes) -> bool {
         let mut any = false;
-        for (c, ty) in self.types.iter().enumerate().take(rec.len()) {
-            let Some(ty) = *ty else { continue };
+        for &(c, ty) in self.columns.iter().filter(|(c, _)| *c < rec.len()) {
             let value = rec.get(c);
-            // A plain address is hashed (trimmed first), not repaired.
-            if ty == ValueType::EmailHash && looks_like_email(value.trim()) {
-                continue;
-            }
             let n = repair::needs(ty, value);
-            if n.is_empty() {
+            // A plain address is hashed (trimmed first), not repaired.
+            if n.is_empty() || ty == ValueType::EmailHash && looks_like_email(value.trim()) {
                 continue;
             }
             any = true;

@@ -35,11 +35,31 @@ impl Needs {
 
 /// The repairs `value`, of type `ty`, needs. Decided by a byte or two for a value that
 /// needs none (this runs on every value of a file).
+#[inline]
 pub fn needs(ty: ValueType, value: &str) -> Needs {
-    let blank = |b: u8| b == b' ' || b == b'\t';
-    let bytes = value.as_bytes();
-    let trim = matches!(bytes, [first, .., last] if blank(*first) || blank(*last))
-        || matches!(bytes, [only] if blank(*only));
+    let b = value.as_bytes();
+    let edge = match b {
+        [] => false,
+        [first, ..] => blank(*first) || b.last().is_some_and(|l| blank(*l)),
+    };
+    let maybe = edge
+        || match ty {
+            ValueType::Currency => b.iter().any(u8::is_ascii_lowercase),
+            ValueType::Decimal => memchr::memchr(b',', b).is_some(),
+            _ => false,
+        };
+    if maybe {
+        needs_slowly(ty, value, edge)
+    } else {
+        Needs::default()
+    }
+}
+
+fn blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+fn needs_slowly(ty: ValueType, value: &str, trim: bool) -> Needs {
     let v = value.trim_matches([' ', '\t']);
     let upper = ty == ValueType::Currency
         && v.bytes().any(|b| b.is_ascii_lowercase())

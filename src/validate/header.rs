@@ -99,7 +99,12 @@ impl HeaderPlan {
         self.order_key_as(rec, out, trim)
     }
 
-    fn order_key_as(&self, rec: &Record, out: &mut Vec<u8>, value: fn(&[u8]) -> &[u8]) -> bool {
+    fn order_key_as(
+        &self,
+        rec: &Record,
+        out: &mut Vec<u8>,
+        value: impl Fn(&[u8]) -> &[u8],
+    ) -> bool {
         out.clear();
         let Some(oid) = self.order_id.filter(|&c| c < rec.len() && rec.filled(c)) else {
             return false;
