@@ -34,7 +34,8 @@ pub enum Command {
     /// never cutting an order, plus manifest.json.
     Split(SplitArgs),
     /// Rewrite a file to fix what can be fixed mechanically (order grouping, header
-    /// spelling, plain emails, BOM, line breaks), then report what is left.
+    /// spelling, plain emails, spaces around values, currency case, unambiguous thousands
+    /// separators, UTF-16/32 with a BOM, BOM, line breaks), then report what is left.
     Fix(FixArgs),
     /// Validate, set rejected rows aside, split, and deliver every part not delivered yet.
     Push(PushArgs),

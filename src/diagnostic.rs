@@ -88,6 +88,9 @@ codes! {
     EventExpired = "event-expired", Error, "An event more than 398 days old.";
     EventInFuture = "event-in-future", Warning, "An event more than one day in the future.";
     InvalidNumber = "invalid-number", Error, "A money or decimal field that is not a plain decimal.";
+    DecimalPrecision = "decimal-precision", Warning, "A decimal with more decimal places than its type keeps.";
+    NumberOutOfRange = "number-out-of-range", Error, "A number with more digits than its type holds.";
+    UnknownReason = "unknown-reason", Warning, "A modification Reason that is not a documented code.";
     InvalidInteger = "invalid-integer", Error, "An id or count that is not a whole number.";
     InvalidCurrency = "invalid-currency", Error, "A currency that is not an ISO 4217 code.";
     InvalidBoolean = "invalid-boolean", Error, "A boolean field that is not true or false.";
@@ -211,7 +214,7 @@ mod tests {
             assert_eq!(Code::from_name(code.as_str()), Some(code));
             assert!(seen.insert(code.as_str()), "duplicate name {code}");
         }
-        assert_eq!(Code::ALL.len(), 29);
+        assert_eq!(Code::ALL.len(), 32);
     }
 
     #[test]

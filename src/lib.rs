@@ -77,7 +77,16 @@ pub fn run(cli: Cli) -> error::CliResult {
         }
         Command::Templates(args) => {
             let mut out = output::stdout();
-            Ok(commands::templates::run(&args.action, &mut out)?)
+            let mut notes: Box<dyn std::io::Write> = if cli.quiet {
+                Box::new(std::io::sink())
+            } else {
+                Box::new(std::io::stderr())
+            };
+            Ok(commands::templates::run(
+                &args.action,
+                &mut out,
+                &mut notes,
+            )?)
         }
         Command::Completions(args) => Ok(commands::completions::run(args, &mut output::stdout())?),
         Command::Man(args) => Ok(commands::man::run(args, global, &mut output::stdout())?),

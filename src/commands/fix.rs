@@ -125,6 +125,18 @@ fn describe_to(input: &str, output: &str, changes: &Changes, format: Format) -> 
     to.flush()
 }
 
+/// `line 4`, `lines 2, 5, 9`, `lines 2, 3, 4, 5, 6, …`: the input lines of a repair.
+fn input_lines(t: &fix::Tally) -> String {
+    let shown: Vec<String> = t.lines.iter().map(u64::to_string).collect();
+    let more = if t.count > t.lines.len() as u64 {
+        ", …"
+    } else {
+        ""
+    };
+    let noun = if t.count == 1 { "line" } else { "lines" };
+    format!("{noun} {}{more} of the input", shown.join(", "))
+}
+
 /// One line per kind of change.
 fn describe(input: &str, output: &str, c: &Changes) -> Vec<String> {
     let mut lines = vec![format!(
@@ -148,6 +160,24 @@ fn describe(input: &str, output: &str, c: &Changes) -> Vec<String> {
     }
     for (from, to) in &c.header {
         say(format!("renamed column `{from}` to `{to}`"));
+    }
+    if let Some(name) = c.converted {
+        say(format!("converted the file from {name} to UTF-8"));
+    }
+    let repairs = [
+        (&c.trimmed, "removed the spaces around {}", "value"),
+        (&c.upcased, "wrote {} in capitals", "currency code"),
+        (
+            &c.separators,
+            "removed the thousands separators of {}",
+            "amount",
+        ),
+    ];
+    for (tally, what, noun) in repairs {
+        if tally.count > 0 {
+            let what = what.replace("{}", &plural(tally.count, noun));
+            say(format!("{what} ({})", input_lines(tally)));
+        }
     }
     if c.bom {
         say("removed the UTF-8 byte-order mark".into());

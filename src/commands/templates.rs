@@ -8,8 +8,13 @@ use anyhow::{Context, Result, bail};
 use std::io::Write;
 use std::path::Path;
 
-/// Runs the subcommand.
-pub fn run(action: &TemplatesAction, out: &mut dyn Write) -> Result<ExitStatus> {
+/// Runs the subcommand. `notes` gets what is not the CSV itself: the other forms a template
+/// accepts, so that standard output stays a file to copy.
+pub fn run(
+    action: &TemplatesAction,
+    out: &mut dyn Write,
+    notes: &mut dyn Write,
+) -> Result<ExitStatus> {
     match action {
         TemplatesAction::List => {
             for name in BUILTIN_NAMES {
@@ -36,6 +41,10 @@ pub fn run(action: &TemplatesAction, out: &mut dyn Write) -> Result<ExitStatus> 
         } => {
             let t = shown(name)?;
             out.write_all(t.blank.as_bytes())?;
+            out.flush()?;
+            for form in &t.forms {
+                writeln!(notes, "# {}:\n{}", form.label, form.header)?;
+            }
         }
     }
     out.flush()?;

@@ -1,15 +1,20 @@
 //! `fix`: rewrites a file so it passes what can be fixed mechanically. Each order's rows
 //! are put together (stably: an order stays where its first row was), the byte-order mark
 //! goes, every line ends like the header's (a lone CR becomes CRLF), header names get their
-//! documented spelling, plain `CustomerEmail` addresses are hashed, and empty rows go.
+//! documented spelling, plain `CustomerEmail` addresses are hashed, values get the repairs
+//! of [`repair`] (spaces around them, currency case, unambiguous thousands separators), a
+//! UTF-16/32 file with a byte-order mark becomes UTF-8 ([`transcode`]), and empty rows go.
 //! Rows are otherwise copied byte for byte.
 //!
 //! Two passes over the input: the first indexes where each row is (16 bytes a row, one key
-//! per order), the second copies rows in their new order. Memory never holds the file. The
-//! output can be read (validated) while the second pass writes it.
+//! per order) and which rows need a value repaired, the second copies rows in their new
+//! order. Memory never holds the file. The output can be read (validated) while the second
+//! pass writes it.
 
 pub mod follow;
 mod index;
+mod repair;
+mod transcode;
 
 use crate::csv_out::{write_field, write_fields};
 use crate::digest::sha256_hex;
@@ -20,6 +25,7 @@ use crate::validate;
 use crate::values::looks_like_email;
 use anyhow::{Context, Result, bail};
 use index::Index;
+use repair::Needs;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -47,6 +53,35 @@ pub struct Changes {
     pub moved: u64,
     /// Empty rows removed.
     pub blank: u64,
+    /// The wide encoding the file was converted from, to UTF-8.
+    pub converted: Option<&'static str>,
+    /// Values whose surrounding spaces or tabs were removed.
+    pub trimmed: Tally,
+    /// Currency codes written in capitals.
+    pub upcased: Tally,
+    /// Decimals whose thousands separators were removed.
+    pub separators: Tally,
+}
+
+/// How many values one repair changed, and the input lines of the first few.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Tally {
+    /// Values changed.
+    pub count: u64,
+    /// Their input lines, the first [`Tally::LINES`] only.
+    pub lines: Vec<u64>,
+}
+
+impl Tally {
+    /// Lines kept for the report.
+    pub const LINES: usize = 5;
+
+    fn note(&mut self, line: u64) {
+        self.count += 1;
+        if self.lines.len() < Self::LINES && self.lines.last() != Some(&line) {
+            self.lines.push(line);
+        }
+    }
 }
 
 impl Changes {
@@ -58,6 +93,8 @@ impl Changes {
             && self.hashed == 0
             && self.moved == 0
             && self.blank == 0
+            && self.converted.is_none()
+            && self.trimmed.count + self.upcased.count + self.separators.count == 0
     }
 }
 
@@ -95,6 +132,10 @@ pub struct Rewrite {
     changes: Changes,
     names: Vec<String>,
     emails: Vec<usize>,
+    /// The type of each column whose values get repairs (by column index).
+    types: Vec<Option<ValueType>>,
+    /// Offsets of the rows with a value to repair, in file order.
+    to_repair: Vec<u64>,
     newline: &'static [u8],
     index: Index,
     unclosed: Option<u64>,
@@ -141,12 +182,19 @@ pub fn prepare(input: &str, output: &Path, template: Option<&Template>) -> Resul
     } else {
         PathBuf::from(input)
     };
+    let mut changes = Changes::default();
+    let path = match convert_wide(&path, input, output, &mut changes)? {
+        Some(converted) => {
+            spool = Some(converted);
+            spool.as_ref().and_then(|t| t.0.clone()).unwrap_or_default()
+        }
+        None => path,
+    };
     let file = File::open(&path).with_context(|| format!("cannot open {input}"))?;
     if file.metadata().is_ok_and(|m| m.is_dir()) {
         bail!("cannot read {input}: it is a directory");
     }
     let mut reader = RecordReader::new(file);
-    let mut changes = Changes::default();
     let header = read_header(&mut reader, input, &mut changes)?;
     let t = template::given_or_detected(template, &header)?;
     let t = t.as_ref();
@@ -159,6 +207,10 @@ pub fn prepare(input: &str, output: &Path, template: Option<&Template>) -> Resul
         .filter(|&&(_, id)| t.fields[id].ty == ValueType::EmailHash)
         .map(|&(c, _)| c)
         .collect();
+    let mut types = vec![None; plan.width()];
+    for &(c, id) in &plan.checks {
+        types[c] = Some(t.fields[id].ty);
+    }
     let newline: &'static [u8] = if reader.ending() == Ending::Lf {
         b"\n"
     } else {
@@ -166,14 +218,18 @@ pub fn prepare(input: &str, output: &Path, template: Option<&Template>) -> Resul
     };
     changes.newline = if newline == b"\n" { "LF" } else { "CRLF" };
     changes.line_breaks += u64::from(reader.ending() == Ending::Cr);
-    let (index, unclosed) = index_rows(
-        &mut reader,
-        &plan,
-        t.kind == Kind::Item,
+    let columns: Vec<(usize, ValueType)> = (types.iter().enumerate())
+        .filter_map(|(c, ty)| Some((c, (*ty)?)))
+        .collect();
+    let first = FirstPass {
+        plan: &plan,
+        regroup: t.kind == Kind::Item,
         newline,
-        &mut changes,
-    )
-    .with_context(|| format!("cannot read {input}"))?;
+        columns: &columns,
+    };
+    let (index, unclosed, to_repair) = first
+        .run(&mut reader, &mut changes)
+        .with_context(|| format!("cannot read {input}"))?;
     changes.regrouped = index.regrouped;
     changes.moved = index.moved;
     changes.rows = index.len() as u64;
@@ -185,11 +241,38 @@ pub fn prepare(input: &str, output: &Path, template: Option<&Template>) -> Resul
         changes,
         names,
         emails,
+        types,
+        to_repair,
         newline,
         index,
         unclosed,
         out: None,
     })
+}
+
+/// A UTF-16/32 file with a byte-order mark, converted to UTF-8 into a file beside `output`
+/// (removed when done); `None` when `path` is not one.
+fn convert_wide(
+    path: &Path,
+    input: &str,
+    output: &Path,
+    changes: &mut Changes,
+) -> Result<Option<TempFile>> {
+    let mut prefix = [0u8; 4];
+    let mut f = File::open(path).with_context(|| format!("cannot open {input}"))?;
+    let n = f.read(&mut prefix).unwrap_or(0);
+    let Sniffed::Wide { name, bom: true } = sniff(&prefix[..n]) else {
+        return Ok(None);
+    };
+    let p = beside(output, "utf8");
+    let to =
+        crate::output::create_fresh(&p).with_context(|| format!("cannot write {}", p.display()))?;
+    let tmp = TempFile(Some(p));
+    let src = File::open(path).with_context(|| format!("cannot open {input}"))?;
+    transcode::to_utf8(name, src, to)
+        .with_context(|| format!("cannot convert {input} from {name} to UTF-8"))?;
+    changes.converted = Some(name);
+    Ok(Some(tmp))
 }
 
 impl Rewrite {
@@ -221,13 +304,17 @@ impl Rewrite {
             parser: RecordReader::new(io::empty()),
             rec: Record::default(),
             emails: &self.emails,
+            types: &self.types,
+            value: String::new(),
         };
         let changes = &mut self.changes;
         let written = (|| -> io::Result<()> {
             write_fields(&mut out, self.names.iter().map(|n| n.as_bytes()))?;
             out.write_all(self.newline)?;
+            let repairs = !self.to_repair.is_empty();
             for (offset, len) in self.index.in_order() {
-                changes.hashed += rows.copy(offset, len, &mut out)?;
+                let repair = repairs && self.to_repair.binary_search(&offset).is_ok();
+                changes.hashed += rows.copy(offset, len, repair, &mut out)?;
                 // A line break after a quote that never closes would join the quoted value
                 // (and be one more on every run).
                 if self.unclosed != Some(offset) {
@@ -316,46 +403,85 @@ fn canonical(t: &Template, header: &[String], changes: &mut Changes) -> Vec<Stri
         .collect()
 }
 
-/// First pass: where each data row is, grouped by order when `regroup`; and the offset of
-/// the row whose quoted value never closes (it runs to the end of the file), if any.
-fn index_rows<R: Read>(
-    reader: &mut RecordReader<R>,
-    plan: &validate::HeaderPlan,
+/// What the first pass needs to know.
+struct FirstPass<'a> {
+    plan: &'a validate::HeaderPlan,
+    /// Group each order's rows (item-level files).
     regroup: bool,
-    newline: &[u8],
-    changes: &mut Changes,
-) -> Result<(Index, Option<u64>)> {
-    let mut index = Index::default();
-    let mut rec = Record::default();
-    let mut key = Vec::new();
-    let mut unclosed = None;
-    while reader.read(&mut rec)? {
-        if rec.is_blank() && rec.malformed.is_none() {
-            changes.blank += 1;
-            continue;
+    newline: &'a [u8],
+    /// The columns whose values get repairs, with their types.
+    columns: &'a [(usize, ValueType)],
+}
+
+impl FirstPass<'_> {
+    /// Where each data row is, grouped by order when `regroup`; the offset of the row whose
+    /// quoted value never closes (it runs to the end of the file), if any; and the offsets of
+    /// the rows with a value to repair.
+    fn run<R: Read>(
+        &self,
+        reader: &mut RecordReader<R>,
+        changes: &mut Changes,
+    ) -> Result<(Index, Option<u64>, Vec<u64>)> {
+        let mut index = Index::default();
+        let mut rec = Record::default();
+        let mut key = Vec::new();
+        let (mut unclosed, mut to_repair) = (None, vec![]);
+        while reader.read(&mut rec)? {
+            if rec.is_blank() && rec.malformed.is_none() {
+                changes.blank += 1;
+                continue;
+            }
+            let changed = match reader.ending() {
+                Ending::Eof => false,
+                Ending::Lf => self.newline != b"\n",
+                Ending::CrLf => self.newline != b"\r\n",
+                Ending::Cr => true,
+            };
+            changes.line_breaks += u64::from(changed);
+            let readable = rec.invalid_utf8.is_none() && rec.malformed.is_none();
+            let keyed = self.regroup && readable && self.plan.trimmed_order_key(&rec, &mut key);
+            let offset = rec.start.map_or(0, |s| s.byte);
+            if rec.unclosed {
+                unclosed = Some(offset);
+            }
+            if readable && rec.nul.is_none() && self.note_repairs(&rec, changes) {
+                to_repair.push(offset);
+            }
+            index
+                .push(
+                    offset,
+                    reader.raw_len(&rec) as usize,
+                    keyed.then_some(key.as_slice()),
+                )
+                .map_err(anyhow::Error::msg)?;
         }
-        let changed = match reader.ending() {
-            Ending::Eof => false,
-            Ending::Lf => newline != b"\n",
-            Ending::CrLf => newline != b"\r\n",
-            Ending::Cr => true,
-        };
-        changes.line_breaks += u64::from(changed);
-        let readable = rec.invalid_utf8.is_none() && rec.malformed.is_none();
-        let keyed = regroup && readable && plan.order_key(&rec, &mut key);
-        let offset = rec.start.map_or(0, |s| s.byte);
-        if rec.unclosed {
-            unclosed = Some(offset);
-        }
-        index
-            .push(
-                offset,
-                reader.raw_len(&rec) as usize,
-                keyed.then_some(key.as_slice()),
-            )
-            .map_err(anyhow::Error::msg)?;
+        Ok((index, unclosed, to_repair))
     }
-    Ok((index, unclosed))
+
+    /// Counts the repairs the row's values need; true when there is any.
+    fn note_repairs(&self, rec: &Record, changes: &mut Changes) -> bool {
+        let mut any = false;
+        for &(c, ty) in self.columns.iter().filter(|(c, _)| *c < rec.len()) {
+            let value = rec.get(c);
+            let n = repair::needs(ty, value);
+            // A plain address is hashed (trimmed first), not repaired.
+            if n.is_empty() || ty == ValueType::EmailHash && looks_like_email(value.trim()) {
+                continue;
+            }
+            any = true;
+            let line = rec.line();
+            for (kind, tally) in [
+                (Needs::TRIM, &mut changes.trimmed),
+                (Needs::UPPER, &mut changes.upcased),
+                (Needs::SEPARATORS, &mut changes.separators),
+            ] {
+                if n.has(kind) {
+                    tally.note(line);
+                }
+            }
+        }
+        any
+    }
 }
 
 /// Second pass: copies rows by offset, hashing plain emails on the way.
@@ -366,11 +492,21 @@ struct Rows<'a> {
     parser: RecordReader<io::Empty>,
     rec: Record,
     emails: &'a [usize],
+    types: &'a [Option<ValueType>],
+    /// A repaired value, reused.
+    value: String,
 }
 
 impl Rows<'_> {
-    /// Writes the row at `offset` (no line break); returns how many emails it hashed.
-    fn copy(&mut self, offset: u64, len: usize, out: &mut impl Write) -> io::Result<u64> {
+    /// Writes the row at `offset` (no line break), repairing its values when `repair`;
+    /// returns how many emails it hashed.
+    fn copy(
+        &mut self,
+        offset: u64,
+        len: usize,
+        repair: bool,
+        out: &mut impl Write,
+    ) -> io::Result<u64> {
         if offset != self.pos {
             // Within the buffer when the jump is short; a real seek otherwise.
             self.src.seek_relative(offset as i64 - self.pos as i64)?;
@@ -386,7 +522,8 @@ impl Rows<'_> {
         }
         self.raw.resize(len, 0);
         self.src.read_exact(&mut self.raw)?;
-        if self.emails.is_empty() || memchr::memchr(b'@', &self.raw).is_none() {
+        let maybe_email = !self.emails.is_empty() && memchr::memchr(b'@', &self.raw).is_some();
+        if !repair && !maybe_email {
             out.write_all(&self.raw)?;
             return Ok(0);
         }
@@ -402,7 +539,7 @@ impl Rows<'_> {
         }
         let plain = |c: usize| c < rec.len() && looks_like_email(rec.get(c).trim());
         let hashed = self.emails.iter().filter(|&&c| plain(c)).count() as u64;
-        if hashed == 0 {
+        if hashed == 0 && !repair {
             out.write_all(&self.raw)?;
             return Ok(0);
         }
@@ -410,9 +547,15 @@ impl Rows<'_> {
             if i > 0 {
                 out.write_all(b",")?;
             }
+            let ty = self.types.get(i).copied().flatten();
             if self.emails.contains(&i) && plain(i) {
                 let email = rec.get(i).trim().to_lowercase();
                 out.write_all(sha256_hex(email.as_bytes()).as_bytes())?;
+            } else if let Some(ty) =
+                ty.filter(|&ty| repair && !repair::needs(ty, rec.get(i)).is_empty())
+            {
+                repair::apply(ty, rec.get(i), &mut self.value);
+                write_field(out, self.value.as_bytes())?;
             } else {
                 write_field(out, rec.bytes(i))?;
             }

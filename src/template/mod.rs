@@ -63,6 +63,8 @@ pub enum ValueType {
     Date,
     /// A SHA-1 or SHA-256 hex digest of an email.
     EmailHash,
+    /// A code from the field's [`Field::known`] list (another value is a warning).
+    ReasonCode,
 }
 
 /// The part a field plays in the cross-field rules.
@@ -88,6 +90,14 @@ pub struct Field {
     pub ty: ValueType,
     /// Most digits of an integer.
     pub digits: u8,
+    /// A decimal's most digits in all (DECIMAL(precision, scale)).
+    pub precision: u8,
+    /// A decimal's most digits after the point.
+    pub scale: u8,
+    /// The item a `Name{i}` column belongs to (item-level modifications), from 1.
+    pub item: Option<u32>,
+    /// The documented codes of a [`ValueType::ReasonCode`] field.
+    pub known: Vec<String>,
     /// Longest value in characters.
     pub max_length: Option<usize>,
     /// Cross-field role.
@@ -115,6 +125,22 @@ pub struct Requirement {
     pub rows: Option<Code>,
     /// Applies only when this field is present.
     pub when: Option<FieldId>,
+    /// One of an item's requirements (`per_item`): applies when a column of item `i`, or of
+    /// a later item, is in the header, and on rows where a column of item `i` has a value.
+    pub item: Option<u32>,
+    /// Does not apply to rows where this field holds this value (`unless = "Reason=RESET"`);
+    /// a missing column is then an error only when some row needs it.
+    pub unless: Option<(FieldId, String)>,
+}
+
+/// Another header a template accepts, shown by `templates show` after the blank CSV.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Form {
+    /// What the form is for.
+    pub label: String,
+    /// Its header line.
+    pub header: String,
 }
 
 /// A resolved, ready-to-use template.
@@ -134,6 +160,8 @@ pub struct Template {
     pub conflicts: Vec<(FieldId, FieldId)>,
     /// The blank CSV a user can copy.
     pub blank: String,
+    /// Other headers the template accepts (e.g. item-level modifications).
+    pub forms: Vec<Form>,
     /// What `--template` takes to select this template: a built-in name or a file's path.
     pub reference: String,
     /// Lower-cased name or alias → field.

@@ -2,9 +2,11 @@
 //!
 //! A file may `extends` a built-in template or another file; its columns replace inherited
 //! ones of the same name, and its requirements and conflicts are added to the inherited ones.
-//! A column name like `Text{1..50}` stands for `Text1` … `Text50`.
+//! A column name like `Text{1..50}` stands for `Text1` … `Text50`; `Sku{i}` stands for the
+//! columns of items 1 to [`MAX_ITEMS`] (item-level modifications), and a `require` entry with
+//! `per_item = true` applies to each item of its own.
 
-use super::{Field, FieldId, Kind, Requirement, Role, Template, ValueType, builtin};
+use super::{Field, FieldId, Form, Kind, Requirement, Role, Template, ValueType, builtin};
 use crate::diagnostic::Code;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -25,6 +27,8 @@ struct FileDef {
     require: Vec<RequireDef>,
     #[serde(default)]
     conflicts: Vec<[String; 2]>,
+    #[serde(default)]
+    forms: Vec<Form>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -36,6 +40,10 @@ struct ColumnDef {
     #[serde(rename = "type", default)]
     ty: ValueType,
     digits: Option<u8>,
+    precision: Option<u8>,
+    scale: Option<u8>,
+    #[serde(default)]
+    known: Vec<String>,
     max_length: Option<usize>,
     role: Option<Role>,
     #[serde(default)]
@@ -54,12 +62,22 @@ struct RequireDef {
     label: Option<String>,
     rows: Option<String>,
     when: Option<String>,
+    #[serde(default)]
+    per_item: bool,
+    unless: Option<String>,
 }
 
 /// Default length limit for text (impact.com's API default for strings).
 const DEFAULT_TEXT_LENGTH: usize = 255;
 /// Default digits for integers (impact.com's API default).
 const DEFAULT_DIGITS: u8 = 16;
+/// Default decimal type: DECIMAL(8,2) (impact.com's API default).
+const DEFAULT_PRECISION: u8 = 8;
+const DEFAULT_SCALE: u8 = 2;
+/// The items a `Name{i}` column stands for: `Name1` … `Name100`.
+pub const MAX_ITEMS: u32 = 100;
+/// How an indexed column or requirement names its item.
+const ITEM: &str = "{i}";
 
 /// Loads a template by built-in name or from a TOML file path.
 pub fn load(name_or_path: &str) -> Result<Template> {
@@ -156,6 +174,7 @@ fn resolve(def: FileDef, parent: Option<Template>) -> Result<Template, String> {
         requirements: vec![],
         conflicts: vec![],
         blank: String::new(),
+        forms: vec![],
         reference: String::new(),
         lookup: Default::default(),
     });
@@ -180,9 +199,17 @@ fn resolve(def: FileDef, parent: Option<Template>) -> Result<Template, String> {
     }
     let mut t = t.index()?;
     for r in &def.require {
-        let req = requirement(&t, r)?;
-        t.requirements.push(req);
+        if r.per_item {
+            for i in 1..=MAX_ITEMS {
+                let req = requirement(&t, &for_item(r, i), Some(i))?;
+                t.requirements.push(req);
+            }
+        } else {
+            let req = requirement(&t, r, None)?;
+            t.requirements.push(req);
+        }
     }
+    t.forms.extend(def.forms);
     for [a, b] in &def.conflicts {
         let pair = (field_id(&t, a)?, field_id(&t, b)?);
         t.conflicts.push(pair);
@@ -221,7 +248,7 @@ fn blank_with_required(t: &Template) -> String {
         .map(|l| l.split(',').map(String::from).collect())
         .unwrap_or_default();
     for r in &t.requirements {
-        if r.when.is_some() {
+        if r.when.is_some() || r.item.is_some() {
             continue;
         }
         let satisfied = r.alternatives.iter().any(|alt| {
@@ -242,11 +269,24 @@ fn blank_with_required(t: &Template) -> String {
     format!("{}\n", names.join(","))
 }
 
-/// Expands `Name{1..3}` into `Name1`, `Name2`, `Name3` (aliases likewise).
+/// Expands `Name{1..3}` into `Name1`, `Name2`, `Name3` (aliases likewise), and `Name{i}`
+/// into the columns of every item.
 fn expand(col: &ColumnDef) -> Result<Vec<Field>, String> {
     let Some((prefix, rest)) = col.name.split_once('{') else {
         return Ok(vec![field(col, &col.name, &col.aliases)?]);
     };
+    if rest == "i}" {
+        return (1..=MAX_ITEMS)
+            .map(|i| {
+                let n = i.to_string();
+                let aliases: Vec<String> =
+                    col.aliases.iter().map(|a| a.replace(ITEM, &n)).collect();
+                let mut f = field(col, &format!("{prefix}{n}"), &aliases)?;
+                f.item = Some(i);
+                Ok(f)
+            })
+            .collect();
+    }
     let range = rest.strip_suffix('}').and_then(|r| r.split_once(".."));
     let parsed = range.and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)));
     let Some((lo, hi)) = parsed.filter(|(lo, hi)| lo <= hi && hi - lo < 1000) else {
@@ -279,6 +319,10 @@ fn field(col: &ColumnDef, name: &str, aliases: &[String]) -> Result<Field, Strin
         aliases: aliases.to_vec(),
         ty: col.ty,
         digits: col.digits.unwrap_or(DEFAULT_DIGITS),
+        precision: col.precision.unwrap_or(DEFAULT_PRECISION),
+        scale: col.scale.unwrap_or(DEFAULT_SCALE),
+        item: None,
+        known: col.known.clone(),
         max_length: col.max_length.or(text_limit),
         role: col.role,
         attribution: col.attribution,
@@ -295,12 +339,53 @@ fn field_id(t: &Template, name: &str) -> Result<FieldId, String> {
         .ok_or_else(|| format!("`{name}` is not a column of this template"))
 }
 
-fn requirement(t: &Template, r: &RequireDef) -> Result<Requirement, String> {
-    let alternatives = r
-        .columns
-        .iter()
-        .map(|alt| alt.split('+').map(|n| field_id(t, n.trim())).collect())
-        .collect::<Result<Vec<Vec<FieldId>>, String>>()?;
+/// A `per_item` requirement for item `i`: `{i}` replaced by the item's number.
+fn for_item(r: &RequireDef, i: u32) -> RequireDef {
+    let n = i.to_string();
+    RequireDef {
+        columns: r.columns.iter().map(|c| c.replace(ITEM, &n)).collect(),
+        label: r.label.clone(),
+        rows: r.rows.clone(),
+        when: r.when.as_ref().map(|w| w.replace(ITEM, &n)),
+        per_item: false,
+        unless: r.unless.clone(),
+    }
+}
+
+/// The alternatives of a `require` entry. An alternative `Name{i}` (outside `per_item`)
+/// is met by the column of any item.
+fn alternatives(t: &Template, r: &RequireDef) -> Result<Vec<Vec<FieldId>>, String> {
+    let mut out = vec![];
+    for alt in &r.columns {
+        let names: Vec<&str> = alt.split('+').map(str::trim).collect();
+        if !alt.contains(ITEM) {
+            out.push(
+                names
+                    .iter()
+                    .map(|n| field_id(t, n))
+                    .collect::<Result<_, _>>()?,
+            );
+            continue;
+        }
+        for i in 1..=MAX_ITEMS {
+            let n = i.to_string();
+            let ids = names.iter().map(|c| field_id(t, &c.replace(ITEM, &n)));
+            out.push(ids.collect::<Result<_, _>>()?);
+        }
+    }
+    Ok(out)
+}
+
+/// `Name=VALUE`: the field and the value.
+fn unless(t: &Template, text: &str) -> Result<(FieldId, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`unless = \"{text}\"`: write it as Column=VALUE"))?;
+    Ok((field_id(t, name.trim())?, value.trim().to_string()))
+}
+
+fn requirement(t: &Template, r: &RequireDef, item: Option<u32>) -> Result<Requirement, String> {
+    let alternatives = alternatives(t, r)?;
     if alternatives.is_empty() {
         return Err("a `require` entry needs at least one column".into());
     }
@@ -315,13 +400,38 @@ fn requirement(t: &Template, r: &RequireDef) -> Result<Requirement, String> {
         }
     };
     let when = r.when.as_deref().map(|w| field_id(t, w)).transpose()?;
+    let label = if r.columns.iter().any(|c| c.contains(ITEM)) {
+        written_label(&r.columns, r.label.as_deref())
+    } else {
+        label(t, &alternatives, r.label.as_deref())
+    };
     Ok(Requirement {
-        label: label(t, &alternatives, r.label.as_deref()),
+        label,
         name: r.label.clone(),
         alternatives,
         rows,
         when,
+        item,
+        unless: r.unless.as_deref().map(|u| unless(t, u)).transpose()?,
     })
+}
+
+/// `name (columns)`, or the columns alone.
+fn named(names: String, name: Option<&str>) -> String {
+    match name {
+        Some(n) => format!("{n} ({names})"),
+        None => names,
+    }
+}
+
+/// A label in the template's own words, for alternatives that stand for many columns.
+fn written_label(columns: &[String], name: Option<&str>) -> String {
+    let names = columns
+        .iter()
+        .map(|c| format!("`{}`", c.replace('+', "` with `")))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    named(names, name)
 }
 
 /// `an event type (`ActionTrackerId` or `EventTypeCode`)`, for messages.
@@ -336,10 +446,7 @@ fn label(t: &Template, alternatives: &[Vec<FieldId>], name: Option<&str>) -> Str
         })
         .collect::<Vec<_>>()
         .join(" or ");
-    match name {
-        Some(n) => format!("{n} ({names})"),
-        None => names,
-    }
+    named(names, name)
 }
 
 #[cfg(test)]
@@ -407,5 +514,24 @@ mod tests {
             assert_eq!(&t.name, name);
             assert!(!t.requirements.is_empty());
         }
+    }
+
+    #[test]
+    fn item_columns_and_per_item_requirements() {
+        let t = load("modification").unwrap();
+        let sku = |i: u32| t.find(&format!("Sku{i}")).map(|m| t.fields[m.id()].item);
+        assert_eq!(sku(1), Some(Some(1)));
+        assert_eq!(sku(MAX_ITEMS), Some(Some(MAX_ITEMS)));
+        assert_eq!(sku(MAX_ITEMS + 1), None);
+        let per_item = t.requirements.iter().filter(|r| r.item == Some(7)).count();
+        assert_eq!(per_item, 2);
+        let amount = t.requirements.iter().find(|r| r.unless.is_some()).unwrap();
+        assert_eq!(amount.label, "`Amount` or `Sku{i}`");
+        assert_eq!(amount.alternatives.len(), 1 + MAX_ITEMS as usize);
+        assert_eq!(t.forms.len(), 2);
+        let bad = parse(
+            "name = \"t\"\ncolumns = [{ name = \"A\" }]\nrequire = [{ columns = [\"A\"], unless = \"A\" }]",
+        );
+        assert!(bad.unwrap_err().to_string().contains("Column=VALUE"));
     }
 }

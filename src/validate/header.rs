@@ -20,6 +20,11 @@ pub struct RowRequirement {
     pub code: Code,
     /// The requirement's name from the template (`label`), if it has one.
     pub name: Option<String>,
+    /// Applies only to rows where one of these columns has a value (an item's columns);
+    /// empty: to every row.
+    pub when_filled: Vec<usize>,
+    /// Does not apply to rows where this column holds this value.
+    pub unless: Option<(usize, String)>,
 }
 
 impl RowRequirement {
@@ -27,6 +32,21 @@ impl RowRequirement {
     pub fn is_single(&self) -> bool {
         matches!(self.alternatives.as_slice(), [alt] if alt.len() == 1)
     }
+
+    /// Applies to every row, whatever its values.
+    pub fn is_unconditional(&self) -> bool {
+        self.when_filled.is_empty() && self.unless.is_none()
+    }
+}
+
+/// A required column that is absent but needed only by some rows (`unless`): missing only
+/// when a row needs it.
+#[derive(Debug)]
+pub struct Deferred {
+    /// How the requirement is named in messages.
+    pub label: String,
+    /// The column and the value that waive it on a row.
+    pub unless: (usize, String),
 }
 
 /// What the row checks need to know about the header, by column index.
@@ -51,6 +71,8 @@ pub struct HeaderPlan {
     pub order_fields: Vec<usize>,
     /// Column pairs that must not both be filled.
     pub conflicts: Vec<(usize, usize)>,
+    /// Missing columns that are an error only if a row needs them.
+    pub deferred: Vec<Deferred>,
 }
 
 impl HeaderPlan {
@@ -62,6 +84,27 @@ impl HeaderPlan {
     /// Writes the order key of `rec` into `out`: the first filled event-type column's name and
     /// value, then the OrderId (unit separator between). False when the row has no OrderId.
     pub fn order_key(&self, rec: &Record, out: &mut Vec<u8>) -> bool {
+        self.order_key_as(rec, out, |v| v)
+    }
+
+    /// [`HeaderPlan::order_key`] of the values as `fix` writes them (spaces and tabs around
+    /// them removed).
+    pub fn trimmed_order_key(&self, rec: &Record, out: &mut Vec<u8>) -> bool {
+        fn trim(v: &[u8]) -> &[u8] {
+            let blank = |b: &u8| *b == b' ' || *b == b'\t';
+            let start = v.iter().position(|b| !blank(b)).unwrap_or(v.len());
+            let end = v.iter().rposition(|b| !blank(b)).map_or(start, |i| i + 1);
+            &v[start..end]
+        }
+        self.order_key_as(rec, out, trim)
+    }
+
+    fn order_key_as(
+        &self,
+        rec: &Record,
+        out: &mut Vec<u8>,
+        value: impl Fn(&[u8]) -> &[u8],
+    ) -> bool {
         out.clear();
         let Some(oid) = self.order_id.filter(|&c| c < rec.len() && rec.filled(c)) else {
             return false;
@@ -74,10 +117,10 @@ impl HeaderPlan {
         {
             out.extend_from_slice(self.names[c].as_bytes());
             out.push(b'=');
-            out.extend_from_slice(rec.bytes(c));
+            out.extend_from_slice(value(rec.bytes(c)));
         }
         out.push(0x1f);
-        out.extend_from_slice(rec.bytes(oid));
+        out.extend_from_slice(value(rec.bytes(oid)));
         true
     }
 }
@@ -139,8 +182,10 @@ pub fn plan(
             )));
         }
     }
-    missing_columns(t, &col_of, line, emit);
-    compile(t, cells, &col_of)
+    let deferred = missing_columns(t, &col_of, line, emit);
+    let mut plan = compile(t, cells, &col_of);
+    plan.deferred = deferred;
+    plan
 }
 
 fn shown(cell: &str) -> String {
@@ -242,39 +287,70 @@ fn duplicate(cells: &[String], first: usize, i: usize) -> Diagnostic {
     )
 }
 
+/// Reports the missing required columns, and returns those that only some rows may need.
 fn missing_columns(
     t: &Template,
     col_of: &[Option<usize>],
     line: u64,
     emit: &mut dyn FnMut(Diagnostic),
-) {
+) -> Vec<Deferred> {
     let present = |alt: &Vec<FieldId>| alt.iter().all(|&id| col_of[id].is_some());
-    let missing: Vec<&str> = t
-        .requirements
-        .iter()
-        .filter(|r| r.when.is_none_or(|w| col_of[w].is_some()))
-        .filter(|r| !r.alternatives.iter().any(present))
-        .map(|r| r.label.as_str())
-        .collect();
-    if missing.is_empty() {
-        return;
+    let last_item = last_item(t, col_of);
+    let mut missing = vec![];
+    let mut deferred = vec![];
+    for r in &t.requirements {
+        let applies =
+            r.when.is_none_or(|w| col_of[w].is_some()) && r.item.is_none_or(|i| i <= last_item);
+        if !applies || r.alternatives.iter().any(present) {
+            continue;
+        }
+        match r
+            .unless
+            .as_ref()
+            .and_then(|(id, v)| Some((col_of[*id]?, v)))
+        {
+            Some((col, value)) => deferred.push(Deferred {
+                label: r.label.clone(),
+                unless: (col, value.clone()),
+            }),
+            None => missing.push(r.label.as_str()),
+        }
     }
+    if !missing.is_empty() {
+        emit(missing_column(t, &missing, line));
+    }
+    deferred
+}
+
+/// The highest item with a column in the header (0: none).
+fn last_item(t: &Template, col_of: &[Option<usize>]) -> u32 {
+    let items = col_of.iter().enumerate().filter(|(_, c)| c.is_some());
+    items
+        .filter_map(|(id, _)| t.fields[id].item)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The one error for the required columns a header lacks, at its line.
+pub fn missing_column(t: &Template, missing: &[&str], line: u64) -> Diagnostic {
     let noun = if missing.len() == 1 {
         "column"
     } else {
         "columns"
     };
-    emit(
-        Diagnostic::new(
-            Code::MissingColumn,
-            format!("missing required {noun} for {} files: {}", t.name, missing.join("; ")),
-            format!(
-                "add the {noun} to the header; `convsubmit templates show {}` prints a blank template",
-                t.reference
-            ),
-        )
-        .at_line(line),
-    );
+    Diagnostic::new(
+        Code::MissingColumn,
+        format!(
+            "missing required {noun} for {} files: {}",
+            t.name,
+            missing.join("; ")
+        ),
+        format!(
+            "add the {noun} to the header; `convsubmit templates show {}` prints a blank template",
+            t.reference
+        ),
+    )
+    .at_line(line)
 }
 
 fn compile(t: &Template, names: Vec<String>, col_of: &[Option<usize>]) -> HeaderPlan {
@@ -302,25 +378,13 @@ fn compile(t: &Template, names: Vec<String>, col_of: &[Option<usize>]) -> Header
     }
     plan.checks = checks;
     for r in &t.requirements {
-        let (Some(code), true) = (r.rows, r.when.is_none_or(|w| col_of[w].is_some())) else {
-            continue;
-        };
-        let alternatives: Vec<Vec<usize>> = r
-            .alternatives
-            .iter()
-            .filter_map(|alt| alt.iter().map(|&id| col_of[id]).collect::<Option<Vec<_>>>())
-            .collect();
-        if let [single] = alternatives.as_slice()
-            && let [col] = single.as_slice()
-        {
-            plan.required_columns.push(*col);
-        }
-        if !alternatives.is_empty() {
-            plan.requirements.push(RowRequirement {
-                alternatives,
-                code,
-                name: r.name.clone(),
-            });
+        if let Some(req) = row_requirement(t, r, col_of) {
+            if let ([single], true) = (req.alternatives.as_slice(), req.is_unconditional())
+                && let [col] = single.as_slice()
+            {
+                plan.required_columns.push(*col);
+            }
+            plan.requirements.push(req);
         }
     }
     plan.conflicts = t
@@ -329,6 +393,42 @@ fn compile(t: &Template, names: Vec<String>, col_of: &[Option<usize>]) -> Header
         .filter_map(|&(a, b)| Some((col_of[a]?, col_of[b]?)))
         .collect();
     plan
+}
+
+/// A requirement resolved to this header's columns, if it applies to rows at all.
+fn row_requirement(
+    t: &Template,
+    r: &template::Requirement,
+    col_of: &[Option<usize>],
+) -> Option<RowRequirement> {
+    let code = r.rows?;
+    if r.when.is_some_and(|w| col_of[w].is_none()) {
+        return None;
+    }
+    let alternatives: Vec<Vec<usize>> = r
+        .alternatives
+        .iter()
+        .filter_map(|alt| alt.iter().map(|&id| col_of[id]).collect::<Option<Vec<_>>>())
+        .collect();
+    // An item's requirement applies to the rows that fill one of the item's columns.
+    let when_filled: Vec<usize> = match r.item {
+        None => vec![],
+        Some(i) => (t.fields.iter().enumerate())
+            .filter(|(_, f)| f.item == Some(i))
+            .filter_map(|(id, _)| col_of[id])
+            .collect(),
+    };
+    if alternatives.is_empty() || (r.item.is_some() && when_filled.is_empty()) {
+        return None;
+    }
+    let unless = (r.unless.as_ref()).and_then(|(id, v)| Some((col_of[*id]?, v.clone())));
+    Some(RowRequirement {
+        alternatives,
+        code,
+        name: r.name.clone(),
+        when_filled,
+        unless,
+    })
 }
 
 #[cfg(test)]
@@ -448,5 +548,38 @@ mod tests {
             "{}",
             d[0].message
         );
+    }
+
+    #[test]
+    fn a_reset_file_defers_amount_to_its_rows() {
+        let (p, d) = run("modification", "Oid,ActionTrackerId,Reason");
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(p.deferred.len(), 1);
+        assert_eq!(p.deferred[0].unless, (2, "RESET".to_string()));
+        // Without a Reason column, nothing waives Amount.
+        let (p, d) = run("modification", "Oid,ActionTrackerId");
+        assert_eq!(codes(&d), ["missing-column"]);
+        assert!(p.deferred.is_empty());
+    }
+
+    #[test]
+    fn item_columns_need_each_used_item_and_no_gaps() {
+        let (p, d) = run(
+            "modification",
+            "Oid,ActionTrackerId,Reason,Sku1,Quantity1,Amount1,Category1",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        let items: Vec<&Vec<usize>> = (p.requirements.iter())
+            .filter(|r| !r.when_filled.is_empty())
+            .map(|r| &r.when_filled)
+            .collect();
+        assert_eq!(items, [&vec![3, 4, 5, 6], &vec![3, 4, 5, 6]]);
+        let (_, d) = run(
+            "modification",
+            "Oid,ActionTrackerId,Reason,Sku1,Quantity1,Sku3,Amount3",
+        );
+        assert_eq!(codes(&d), ["missing-column"]);
+        let m = &d[0].message;
+        assert!(m.ends_with("`Sku2`; `Quantity2`; `Quantity3`"), "{m}");
     }
 }

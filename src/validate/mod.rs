@@ -243,10 +243,17 @@ fn start<R: Read>(reader: &mut RecordReader<R>, em: &mut Emitter) -> Result<bool
             } else {
                 "its NUL bytes show"
             };
+            let help = if bom {
+                format!(
+                    "`convsubmit fix in.csv -o out.csv` converts it to UTF-8 (or `iconv -f {name} -t UTF-8 in.csv > out.csv`)"
+                )
+            } else {
+                format!("save the file as UTF-8, e.g. `iconv -f {name} -t UTF-8 in.csv > out.csv`")
+            };
             em.emit(Diagnostic::new(
                 Code::InvalidEncoding,
                 format!("the file is {name} ({how} so); impact.com reads UTF-8"),
-                format!("save the file as UTF-8, e.g. `iconv -f {name} -t UTF-8 in.csv > out.csv`"),
+                help,
             ));
             Ok(false)
         }
@@ -284,9 +291,11 @@ fn run<R: Read + Send>(
         plan: &plan,
         as_of: opts.as_of,
     };
+    let mut needed = vec![None; plan.deferred.len()];
     pipeline::run(reader, &checks, |batches, free| {
         for mut batch in batches {
             for slot in batch.rows() {
+                note_needed(&plan, slot, &mut needed);
                 track(slot, &plan, &mut orders, em, rows)?;
             }
             progress(batch.offset);
@@ -300,6 +309,20 @@ fn run<R: Read + Send>(
         Ok(())
     })?;
     em.report.orders = orders.count();
+    let missing: Vec<String> = (plan.deferred.iter().zip(&needed))
+        .filter_map(|(d, n)| {
+            let (col, value) = (&plan.names[d.unless.0], &d.unless.1);
+            let line = (*n)?;
+            Some(format!(
+                "{} (line {line}: `{col}` is not `{value}`)",
+                d.label
+            ))
+        })
+        .collect();
+    if !missing.is_empty() {
+        let labels: Vec<&str> = missing.iter().map(String::as_str).collect();
+        em.emit(header::missing_column(t, &labels, header_line));
+    }
     if em.report.rows == 0 {
         em.emit(Diagnostic::new(
             Code::NoRows,
@@ -308,6 +331,20 @@ fn run<R: Read + Send>(
         ));
     }
     Ok(())
+}
+
+/// Notes which missing columns this row needs (a row that is not waived by its `unless`).
+/// Keeps the first line of each.
+fn note_needed(plan: &HeaderPlan, slot: &pipeline::Slot, needed: &mut [Option<u64>]) {
+    if slot.blank || !slot.readable {
+        return;
+    }
+    for (d, n) in plan.deferred.iter().zip(needed.iter_mut()) {
+        let (col, value) = &d.unless;
+        if n.is_none() && slot.rec.get(*col).trim() != value {
+            *n = Some(slot.rec.line());
+        }
+    }
 }
 
 /// Reports one checked row, tracks its order and passes it on.

@@ -1,7 +1,7 @@
 //! Row rules: each value against its type and length, required values, attribution keys,
 //! conflicting fields, and the EventDate age window.
 
-use super::header::HeaderPlan;
+use super::header::{HeaderPlan, RowRequirement};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::escape::for_display as shown;
 use crate::input::Record;
@@ -60,12 +60,8 @@ pub fn check(
             check_value(&t.fields[id], value, media, as_of, &mut seen.event_day)
         {
             let name = &plan.names[col];
-            let private = code == Code::PlaintextEmail && values::looks_like_email(value);
-            let shown_value = if private {
-                values::mask_email(value)
-            } else {
-                value.to_string()
-            };
+            // Whatever the finding, an address in the value is never shown in full.
+            let shown_value = values::mask_emails(value);
             put(Diagnostic::new(code, format!("`{name}` {message}"), help)
                 .column(name)
                 .value(&shown_value));
@@ -100,21 +96,8 @@ fn check_value(
 ) -> Found {
     match field.ty {
         ValueType::Text => text(value, field.max_length, field.no_email),
-        ValueType::Integer => number::check_integer(value, field.digits).err().map(|e| {
-            let what = match e {
-                number::NumberError::TooManyDigits(n) => format!("has more than {n} digits"),
-                _ => "is not a whole number".into(),
-            };
-            (
-                Code::InvalidInteger,
-                format!("{what}: `{}`", shown(value)),
-                e.explain(),
-            )
-        }),
-        ValueType::Decimal => number::check_decimal(value).err().map(|e| {
-            let message = format!("is not a plain decimal number: `{}`", shown(value));
-            (Code::InvalidNumber, message, e.explain())
-        }),
+        ValueType::Integer => integer(value, field.digits),
+        ValueType::Decimal => decimal(value, field.precision, field.scale),
         ValueType::Currency => currency_code(value),
         ValueType::Boolean => (!values::is_boolean(value)).then(|| {
             let message = format!("is `{}`, not true or false", shown(value));
@@ -123,10 +106,91 @@ fn check_value(
         ValueType::EventDate => event_date(value, media, as_of, event_day),
         ValueType::Date => custom_date(value),
         ValueType::EmailHash => email_hash(value),
+        ValueType::ReasonCode => {
+            text(value, field.max_length, false).or_else(|| reason_code(value, &field.known))
+        }
     }
 }
 
+/// A value that is not one of the field's documented codes: a warning, since the list is
+/// impact.com's API list and the batch list is not confirmed to be the same.
+fn reason_code(value: &str, known: &[String]) -> Found {
+    if known.iter().any(|k| k == value.trim()) {
+        return None;
+    }
+    let upper = value.trim().to_ascii_uppercase();
+    let help = match known.iter().find(|k| **k == upper) {
+        Some(k) => format!("write it in capitals: `{k}`"),
+        None => format!(
+            "use a code impact.com documents, such as {} (the template's schema lists them all), or keep it if your account defines it",
+            known
+                .iter()
+                .take(2)
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+    };
+    Some((
+        Code::UnknownReason,
+        format!(
+            "is `{}`, not a reason code impact.com documents",
+            shown(value)
+        ),
+        help,
+    ))
+}
+
 type Found = Option<(Code, String, String)>;
+
+fn integer(value: &str, digits: u8) -> Found {
+    let e = number::check_integer(value, digits).err()?;
+    let (code, what) = match e {
+        number::NumberError::TooManyDigits(n) => {
+            (Code::NumberOutOfRange, format!("has more than {n} digits"))
+        }
+        _ => (Code::InvalidInteger, "is not a whole number".into()),
+    };
+    Some((code, format!("{what}: `{}`", shown(value)), e.explain()))
+}
+
+/// A plain decimal that fits DECIMAL(precision, scale): more whole digits is an error (the
+/// value cannot be stored), more decimal places a warning (impact.com rounds them away).
+fn decimal(value: &str, precision: u8, scale: u8) -> Found {
+    let digits = match number::decimal_digits(value) {
+        Ok(d) => d,
+        Err(e) => {
+            let message = format!("is not a plain decimal number: `{}`", shown(value));
+            return Some((Code::InvalidNumber, message, e.explain()));
+        }
+    };
+    let whole = usize::from(precision.saturating_sub(scale));
+    let ty = format!("DECIMAL({precision},{scale})");
+    if digits.whole > whole {
+        return Some((
+            Code::NumberOutOfRange,
+            format!(
+                "has {} digits before the point: `{}`; impact.com stores it as {ty}, at most {whole}",
+                digits.whole,
+                shown(value)
+            ),
+            "check the value (a missing decimal point, or cents sent as units?)".into(),
+        ));
+    }
+    (digits.places > usize::from(scale)).then(|| {
+        (
+            Code::DecimalPrecision,
+            format!(
+                "has {} decimal places: `{}`; impact.com stores it as {ty} and keeps {scale}",
+                digits.places,
+                shown(value)
+            ),
+            format!(
+                "round it to {scale} decimal places yourself, so the amount is the one you mean"
+            ),
+        )
+    })
+}
 
 fn text(value: &str, max: Option<usize>, no_email: bool) -> Found {
     if let Some(max) = max
@@ -141,12 +205,12 @@ fn text(value: &str, max: Option<usize>, no_email: bool) -> Found {
             ));
         }
     }
-    if no_email && values::looks_like_email(value) {
+    if no_email && values::contains_email(value) {
         return Some((
             Code::PlaintextEmail,
             format!(
                 "holds an email address (`{}`); impact.com does not accept personal data here",
-                shown(&values::mask_email(value))
+                shown(&values::mask_emails(value))
             ),
             "use your own non-identifying customer id, or a SHA-256 hash of the address".into(),
         ));
@@ -160,6 +224,10 @@ fn currency_code(value: &str) -> Found {
         currency::CurrencyError::Case => {
             format!("write it in capitals: `{}`", value.to_ascii_uppercase())
         }
+        currency::CurrencyError::NotACurrency(what) => format!(
+            "`{}` is ISO 4217's code for \"{what}\", not a currency: use the currency of the sale, such as USD, EUR or GBP",
+            shown(value)
+        ),
         currency::CurrencyError::Unknown => {
             "use a three-letter ISO 4217 code such as USD, EUR or GBP".into()
         }
@@ -175,10 +243,10 @@ fn email_hash(value: &str) -> Found {
     if values::is_hex_digest(value) {
         return None;
     }
-    let what = if values::looks_like_email(value) {
+    let what = if values::contains_email(value) {
         format!(
             "is a plain email address (`{}`)",
-            shown(&values::mask_email(value))
+            shown(&values::mask_emails(value))
         )
     } else {
         format!("is not a SHA-1 or SHA-256 hex digest: `{}`", shown(value))
@@ -287,7 +355,7 @@ fn required(plan: &HeaderPlan, rec: &Record, put: &mut dyn FnMut(Diagnostic)) {
     // Most requirements name one column: checked first, without the general case's loops.
     let singles_met = plan.required_columns.iter().all(|&c| filled(rec.get(c)));
     for r in &plan.requirements {
-        if singles_met && r.is_single() {
+        if singles_met && r.is_single() && r.is_unconditional() || !applies(r, rec) {
             continue;
         }
         let filled = |alt: &Vec<usize>| alt.iter().all(|&c| rec.filled(c));
@@ -322,6 +390,14 @@ fn required(plan: &HeaderPlan, rec: &Record, put: &mut dyn FnMut(Diagnostic)) {
         };
         put(Diagnostic::new(r.code, message, help).column(name));
     }
+}
+
+/// Whether a conditional requirement applies to this row (an item in use, a Reason other
+/// than the one that waives it).
+fn applies(r: &RowRequirement, rec: &Record) -> bool {
+    let used = r.when_filled.is_empty() || r.when_filled.iter().any(|&c| rec.filled(c));
+    let waived = (r.unless.as_ref()).is_some_and(|(c, v)| rec.get(*c).trim() == v);
+    used && !waived
 }
 
 fn quoted(plan: &HeaderPlan, col: usize) -> String {
@@ -414,10 +490,12 @@ mod tests {
             code(text(&"a".repeat(65), Some(64), false)),
             Some(Code::ValueTooLong)
         );
-        assert_eq!(
-            code(text("bob@example.com", Some(255), true)),
-            Some(Code::PlaintextEmail)
-        );
+        for email in ["bob@example.com", " bob@example.com", "a@x.com;b@x.com"] {
+            assert_eq!(
+                code(text(email, Some(255), true)),
+                Some(Code::PlaintextEmail)
+            );
+        }
     }
 
     #[test]
@@ -426,5 +504,46 @@ mod tests {
         let plain = email_hash("jane@example.com").unwrap();
         assert_eq!(plain.0, Code::PlaintextEmail);
         assert!(!plain.1.contains("jane@"), "{}", plain.1);
+        let listed = email_hash("\"Jane\" <jane@example.com>").unwrap();
+        assert!(listed.1.contains("j***@example.com"), "{}", listed.1);
+    }
+
+    #[test]
+    fn reason_codes() {
+        let known: Vec<String> = ["ITEM_RETURNED", "RESET"].map(String::from).to_vec();
+        assert_eq!(code(reason_code("ITEM_RETURNED", &known)), None);
+        assert_eq!(code(reason_code(" RESET ", &known)), None);
+        let lower = reason_code("reset", &known).unwrap();
+        assert_eq!(lower.0, Code::UnknownReason);
+        assert!(lower.2.contains("`RESET`"), "{}", lower.2);
+        let other = reason_code("Refund", &known).unwrap();
+        assert!(
+            other.2.contains("`ITEM_RETURNED` or `RESET`"),
+            "{}",
+            other.2
+        );
+    }
+
+    #[test]
+    fn decimals_fit_their_type() {
+        assert_eq!(code(decimal("999999.99", 8, 2)), None);
+        assert_eq!(code(decimal("49.990", 8, 2)), None);
+        assert_eq!(
+            code(decimal("1234567.00", 8, 2)),
+            Some(Code::NumberOutOfRange)
+        );
+        assert_eq!(
+            code(decimal("123456789.99", 8, 2)),
+            Some(Code::NumberOutOfRange)
+        );
+        assert_eq!(code(decimal("123456789.99", 14, 2)), None);
+        assert_eq!(code(decimal("49.999", 8, 2)), Some(Code::DecimalPrecision));
+        assert_eq!(code(decimal("1,000.00", 8, 2)), Some(Code::InvalidNumber));
+        assert_eq!(code(integer(&"9".repeat(16), 16)), None);
+        assert_eq!(
+            code(integer(&"9".repeat(17), 16)),
+            Some(Code::NumberOutOfRange)
+        );
+        assert_eq!(code(integer("1.5", 16)), Some(Code::InvalidInteger));
     }
 }

@@ -1,4 +1,5 @@
-//! ISO 4217 alphabetic currency codes (the current list, funds and special codes included).
+//! ISO 4217 alphabetic currency codes (the current list, funds and special codes included),
+//! without the two codes that name no currency: `XXX` ("no currency") and `XTS` (testing).
 
 /// Every active ISO 4217 alpha-3 code.
 const CODES: &[&str] = &[
@@ -15,7 +16,7 @@ const CODES: &[&str] = &[
     "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY",
     "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW", "UZS", "VED", "VES",
     "VND", "VUV", "WST", "XAF", "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XCD", "XCG", "XDR",
-    "XOF", "XPD", "XPF", "XPT", "XSU", "XTS", "XUA", "XXX", "YER", "ZAR", "ZMW", "ZWG", "ZWL",
+    "XOF", "XPD", "XPF", "XPT", "XSU", "XUA", "YER", "ZAR", "ZMW", "ZWG", "ZWL",
 ];
 
 /// One bit per three-capital-letter code (26³ of them), set for the codes above: a lookup on
@@ -54,16 +55,25 @@ fn is_code(s: &str) -> bool {
 pub enum CurrencyError {
     /// A real code written in lower or mixed case.
     Case,
+    /// An ISO 4217 code that names no currency (`XXX`, `XTS`).
+    NotACurrency(&'static str),
     /// Not a code at all.
     Unknown,
 }
+
+/// ISO 4217 codes that are not currencies, and what they mean.
+const NOT_CURRENCIES: &[(&str, &str)] = &[("XXX", "no currency"), ("XTS", "testing")];
 
 /// Checks an ISO 4217 alpha-3 code, which is written in capitals.
 pub fn check(s: &str) -> Result<(), CurrencyError> {
     if is_code(s) {
         return Ok(());
     }
-    if is_code(&s.to_ascii_uppercase()) {
+    let upper = s.to_ascii_uppercase();
+    if let Some((_, what)) = NOT_CURRENCIES.iter().find(|(c, _)| *c == upper) {
+        return Err(CurrencyError::NotACurrency(what));
+    }
+    if is_code(&upper) {
         return Err(CurrencyError::Case);
     }
     Err(CurrencyError::Unknown)
@@ -95,9 +105,14 @@ mod tests {
 
     #[test]
     fn codes() {
-        for ok in ["USD", "EUR", "GBP", "JPY", "XXX"] {
+        for ok in ["USD", "EUR", "GBP", "JPY", "XAU"] {
             assert_eq!(check(ok), Ok(()));
         }
+        assert_eq!(
+            check("XXX"),
+            Err(CurrencyError::NotACurrency("no currency"))
+        );
+        assert_eq!(check("xts"), Err(CurrencyError::NotACurrency("testing")));
         assert_eq!(check("usd"), Err(CurrencyError::Case));
         for bad in ["XYZ", "US", "USDD", "$", "HRK", ""] {
             assert_eq!(check(bad), Err(CurrencyError::Unknown), "{bad}");

@@ -50,15 +50,48 @@ pub fn looks_like_email(s: &str) -> bool {
         && !s.contains(char::is_whitespace)
 }
 
-/// Hides most of an email's local part, so diagnostics do not copy personal data into logs.
-pub fn mask_email(s: &str) -> String {
-    match s.split_once('@') {
-        Some((local, domain)) => {
-            let first: String = local.chars().take(1).collect();
-            format!("{first}***@{domain}")
-        }
-        None => "***".into(),
+/// True when `s` holds an email address anywhere: alone, with spaces around it, in a display
+/// form (`"Jane Doe" <jane@example.com>`) or in a list (`a@x.com;b@x.com`). Decided by a
+/// search for `@` when there is none.
+pub fn contains_email(s: &str) -> bool {
+    emails(s).next().is_some()
+}
+
+/// Hides most of the local part of every address in `s` (see [`contains_email`]), so
+/// diagnostics do not copy personal data into logs: `Jane <jane@x.com>` → `Jane <j***@x.com>`.
+pub fn mask_emails(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut done = 0;
+    for (start, at, end) in emails(s) {
+        out.push_str(&s[done..start]);
+        out.extend(s[start..at].chars().take(1));
+        out.push_str("***");
+        out.push_str(&s[at..end]);
+        done = end;
     }
+    out.push_str(&s[done..]);
+    out
+}
+
+/// Where an address may not continue: spaces and the punctuation of display forms and lists.
+fn breaks_address(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            ';' | ',' | '<' | '>' | '"' | '\'' | '(' | ')' | '[' | ']' | ':'
+        )
+}
+
+/// The addresses in `s`: (start, position of `@`, end) of each token that looks like
+/// `local@domain.tld`.
+fn emails(s: &str) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+    memchr::memchr_iter(b'@', s.as_bytes()).filter_map(move |at| {
+        let start = s[..at].rfind(breaks_address).map_or(0, |i| i + 1);
+        let end = s[at + 1..]
+            .find(breaks_address)
+            .map_or(s.len(), |i| at + 1 + i);
+        looks_like_email(&s[start..end]).then_some((start, at, end))
+    })
 }
 
 #[cfg(test)]
@@ -75,7 +108,29 @@ mod tests {
         assert!(is_hex_digest(&"F0".repeat(32)));
         assert!(!is_hex_digest(&"a".repeat(32)));
         assert!(!is_hex_digest(&"g".repeat(40)));
-        assert_eq!(mask_email("jane.doe@example.com"), "j***@example.com");
+        assert_eq!(mask_emails("jane.doe@example.com"), "j***@example.com");
+    }
+
+    #[test]
+    fn every_shape_of_address_is_found_and_masked() {
+        let cases = [
+            (" jane@example.com", " j***@example.com"),
+            ("  Jane.Doe@Example.com ", "  J***@Example.com "),
+            (
+                "\"Jane Doe\" <jane@example.com>",
+                "\"Jane Doe\" <j***@example.com>",
+            ),
+            ("a@x.com;b@x.com", "a***@x.com;b***@x.com"),
+            ("mailto:bob@x.org", "mailto:b***@x.org"),
+        ];
+        for (value, masked) in cases {
+            assert!(contains_email(value), "{value}");
+            assert_eq!(mask_emails(value), masked);
+        }
+        for other in ["CUST-1", "a@b", "@x.com", "a@@x.com", "x@.com"] {
+            assert!(!contains_email(other), "{other}");
+            assert_eq!(mask_emails(other), other);
+        }
     }
 
     #[test]

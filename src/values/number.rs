@@ -60,6 +60,27 @@ pub fn check_decimal(s: &str) -> Result<(), NumberError> {
     }
 }
 
+/// The significant digits of a plain decimal: before the point (leading zeros not counted)
+/// and after it (trailing zeros not counted), as a DECIMAL(precision, scale) counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Digits {
+    /// Digits of the whole part.
+    pub whole: usize,
+    /// Decimal places.
+    pub places: usize,
+}
+
+/// [`check_decimal`], and the digits the value needs.
+pub fn decimal_digits(s: &str) -> Result<Digits, NumberError> {
+    check_decimal(s)?;
+    let body = s.strip_prefix('-').unwrap_or(s);
+    let (whole, places) = body.split_once('.').unwrap_or((body, ""));
+    Ok(Digits {
+        whole: whole.trim_start_matches('0').len(),
+        places: places.trim_end_matches('0').len(),
+    })
+}
+
 /// A whole number of at most `max_digits` digits, without sign.
 pub fn check_integer(s: &str, max_digits: u8) -> Result<(), NumberError> {
     if !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()) {
@@ -114,6 +135,16 @@ mod tests {
         for bad in ["fifty", ".5", "5.", "1e5", "+5", "-", "1.2.3", "NaN"] {
             assert_eq!(check_decimal(bad), Err(NumberError::NotANumber), "{bad}");
         }
+    }
+
+    #[test]
+    fn decimal_digits_are_the_significant_ones() {
+        let d = |s| decimal_digits(s).map(|d| (d.whole, d.places));
+        assert_eq!(d("123456789.99"), Ok((9, 2)));
+        assert_eq!(d("49.999"), Ok((2, 3)));
+        assert_eq!(d("-007.100"), Ok((1, 1)));
+        assert_eq!(d("0"), Ok((0, 0)));
+        assert_eq!(d("1,000.00"), Err(NumberError::Comma));
     }
 
     #[test]

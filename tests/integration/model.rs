@@ -280,7 +280,8 @@ pub fn severity_of(code: &str) -> Severity {
     match code {
         "bom" => Severity::Info,
         "blank-row" | "unknown-column" | "header-case" | "ambiguous-timezone"
-        | "event-in-future" | "inconsistent-order" | "file-extension" => Severity::Warning,
+        | "event-in-future" | "inconsistent-order" | "file-extension" | "decimal-precision"
+        | "unknown-reason" => Severity::Warning,
         _ => Severity::Error,
     }
 }

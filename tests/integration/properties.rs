@@ -40,6 +40,17 @@ const CELLS: &[&str] = &[
     "CampaignId",
     "OrderId",
     "campaignid",
+    // What fix repairs, and what it must leave.
+    " usd ",
+    "\teur",
+    "xxx",
+    "\"1,234.56\"",
+    "\"-12,345,678.90\"",
+    "\"10,5\"",
+    "\"1,000\"",
+    " 10.00",
+    "\" ORD-1 \"",
+    "ORD-1 ",
 ];
 
 const HEADERS: &[&str] = &[
@@ -47,8 +58,30 @@ const HEADERS: &[&str] = &[
     "CampaignId,ActionTrackerId,EventDate,OrderId,ClickId,Amount",
     "CampaignId,EventTypeId,EventDate,OrderId,CustomerId,Amount,Sku",
     "CampaignId,ActionId,Reason,Amount,OrderId",
+    "CampaignId,ActionTrackerId,EventDate,OrderId,ClickId,Amount,CurrencyCode,Sku,Category,Quantity",
     "",
 ];
+
+/// Wide encodings `fix` converts (with their byte-order marks).
+const WIDE: &[&str] = &["UTF-16LE", "UTF-16BE", "UTF-32LE", "UTF-32BE"];
+
+/// `text` in a wide encoding, with its byte-order mark; bytes that are not UTF-8 become
+/// U+FFFD first.
+fn widened(text: &[u8], name: &str) -> Vec<u8> {
+    let text = format!("\u{feff}{}", String::from_utf8_lossy(text));
+    match name {
+        "UTF-16LE" => text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+        "UTF-16BE" => text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+        "UTF-32LE" => text
+            .chars()
+            .flat_map(|c| u32::from(c).to_le_bytes())
+            .collect(),
+        _ => text
+            .chars()
+            .flat_map(|c| u32::from(c).to_be_bytes())
+            .collect(),
+    }
+}
 
 const NEWLINES: &[&str] = &["\n", "\r\n", "\r"];
 
@@ -62,8 +95,9 @@ fn csvish() -> impl Strategy<Value = Vec<u8>> {
         any::<bool>(),
         prop::option::of((any::<prop::sample::Index>(), any::<u8>())),
         prop::option::of(any::<prop::sample::Index>()),
+        prop::option::of(prop::sample::select(WIDE)),
     )
-        .prop_map(|(header, rows, bom, stray, cut)| {
+        .prop_map(|(header, rows, bom, stray, cut, wide)| {
             let mut out = Vec::new();
             if bom {
                 out.extend_from_slice(b"\xef\xbb\xbf");
@@ -80,7 +114,10 @@ fn csvish() -> impl Strategy<Value = Vec<u8>> {
             if let Some(at) = cut {
                 out.truncate(at.index(out.len() + 1));
             }
-            out
+            match wide {
+                Some(name) => widened(&out, name),
+                None => out,
+            }
         })
 }
 

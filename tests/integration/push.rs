@@ -495,3 +495,25 @@ fn doctor_help_offers_only_the_channels_it_can_check() {
     env.run(&["push", "--api", "--dir", "x", "f.csv"])
         .assert_code(2);
 }
+
+#[test]
+fn modification_files_are_pushed_like_the_parts_split_writes() {
+    let env = TestEnv::new();
+    env.copy_fixture("valid/modification-items.csv");
+    env.copy_fixture("valid/modification-reset.csv");
+    std::fs::create_dir(env.path().join("inbox")).unwrap();
+    for file in [
+        "valid/modification-items.csv",
+        "valid/modification-reset.csv",
+    ] {
+        let out = push(&env, &["--dir", "inbox", file]);
+        out.assert_code(0);
+        assert!(
+            out.stdout.contains("push: sent 1 part of 1 to dir:inbox"),
+            "{out:?}"
+        );
+    }
+    let sent: Vec<Vec<u8>> = files_in(&env.path().join("inbox")).into_values().collect();
+    assert_eq!(sent.len(), 2);
+    assert!(sent.contains(&crate::util::fixture("valid/modification-items.csv")));
+}

@@ -439,3 +439,76 @@ fn a_modification_file_has_as_many_orders_in_validate_as_in_split() {
     let summary = format!("modification, {rows} rows, {rows} orders");
     assert!(out.stdout.contains(&summary), "{}", out.stdout);
 }
+
+#[test]
+fn reset_and_item_level_modification_files_split_one_row_per_action() {
+    for file in [
+        "valid/modification-reset.csv",
+        "valid/modification-items.csv",
+    ] {
+        let env = TestEnv::new();
+        env.copy_fixture(file);
+        let out = split(&env, &[file]);
+        out.assert_code(0);
+        let rows = crate::util::fixture(file)
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count() as u64
+            - 1;
+        let entry = &manifest(&env)["files"][0];
+        assert_eq!(
+            (entry["rows"].as_u64(), entry["orders"].as_u64()),
+            (Some(rows), Some(rows)),
+            "{file}"
+        );
+    }
+    // A rejected item-level modification goes to the rejects file, the rest is written.
+    let env = TestEnv::new();
+    env.write(
+        "items.csv",
+        "ActionTrackerId,Oid,Reason,Sku1,Quantity1\n16027,O1,ITEM_RETURNED,SKU-1,\n16027,O2,ITEM_RETURNED,SKU-1,0\n",
+    );
+    let out = split(&env, &["items.csv"]);
+    out.assert_code(1);
+    let rejects = env.read("out/items.rejects.csv");
+    assert!(
+        rejects.contains("2,missing-value,`Quantity1` is empty,16027,O1"),
+        "{rejects}"
+    );
+    assert!(!rejects.contains("O2"), "{rejects}");
+}
+
+#[test]
+fn the_rejects_file_keeps_input_line_order() {
+    let env = TestEnv::new();
+    let header =
+        "CampaignId,ActionTrackerId,EventDate,OrderId,ClickId,Sku,Category,Quantity,Amount";
+    let row = |id: &str, amount: &str| {
+        format!("18543,27015,2026-06-20T12:00:00Z,{id},c1,S1,Books,1,{amount}\n")
+    };
+    // ORD-A comes back twice (its first row went into a part before that was known); ORD-C's
+    // second row is bad, and a row without OrderId lies between ORD-C's rows.
+    let rows = [
+        row("ORD-A", "1.00"),
+        row("ORD-B", "1.00"),
+        row("ORD-A", "1.00"),
+        row("ORD-C", "1.00"),
+        row("", "1.00"),
+        row("ORD-C", "fifty"),
+        row("ORD-A", "1.00"),
+        row("ORD-D", "1.00"),
+    ];
+    env.write("scattered.csv", format!("{header}\n{}", rows.concat()));
+    let out = split(&env, &["scattered.csv"]);
+    out.assert_code(1);
+    let rejects = env.read("out/scattered.rejects.csv");
+    let lines: Vec<u64> = (rejects.lines().skip(1))
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(lines, [2, 4, 5, 6, 7, 8], "{rejects}");
+    let kept = env.read("out/2026-06-30_scattered.csv");
+    assert!(
+        kept.contains("ORD-B") && kept.contains("ORD-D") && !kept.contains("ORD-A"),
+        "{kept}"
+    );
+}

@@ -199,3 +199,29 @@ fn show_auto_says_auto_is_a_choice_of_template_not_a_template() {
     out.assert_code(2);
     assert!(!out.stderr.contains("`auto`"), "{}", out.stderr);
 }
+
+#[test]
+fn show_modification_prints_its_reset_and_item_level_forms() {
+    let env = TestEnv::new();
+    let out = env.run(&["templates", "show", "modification"]);
+    out.assert_code(0);
+    assert_eq!(out.stdout, source("modification.csv"));
+    let forms: Vec<&str> = out.stderr.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(forms.len(), 2, "{}", out.stderr);
+    for header in forms {
+        let f = env.write("form.csv", format!("{header}\n"));
+        let report = model::parse_json(&env.validate(&["--format", "json", f]).stdout);
+        assert_eq!(
+            report.files[0].template.as_deref(),
+            Some("modification"),
+            "{header}"
+        );
+        assert_eq!(
+            report.files[0].findings(),
+            [(0, "no-rows".to_string())],
+            "{header}"
+        );
+    }
+    let quiet = env.run(&["--quiet", "templates", "show", "modification"]);
+    assert_eq!(quiet.stderr, "");
+}

@@ -128,6 +128,19 @@ pub const INVALID: &[Case] = &[
             (3, "missing-value"),
             (4, "invalid-number"),
             (5, "invalid-integer"),
+            (6, "unknown-reason"),
+        ],
+    ),
+    case(
+        "invalid/modification-items.csv",
+        "modification",
+        1,
+        &[
+            (1, "missing-column"),
+            (2, "missing-value"),
+            (3, "invalid-integer"),
+            (3, "invalid-number"),
+            (4, "missing-value"),
         ],
     ),
     case(
@@ -215,6 +228,17 @@ pub const INVALID: &[Case] = &[
         &[(3, "no-attribution-key")],
     ),
     case(
+        "invalid/order-number-range.csv",
+        "order-level",
+        1,
+        &[
+            (2, "number-out-of-range"),
+            (3, "decimal-precision"),
+            (4, "number-out-of-range"),
+            (4, "number-out-of-range"),
+        ],
+    ),
+    case(
         "invalid/order-plaintext-email.csv",
         "order-level",
         1,
@@ -259,6 +283,8 @@ const VALID: &[Case] = &[
         ..case("valid/chained.csv", "chained", 0, &[])
     },
     case("valid/modification.csv", "modification", 0, &[]),
+    case("valid/modification-reset.csv", "modification", 0, &[]),
+    case("valid/modification-items.csv", "modification", 0, &[]),
 ];
 
 /// The README's demo file.
@@ -605,4 +631,104 @@ fn a_stream_has_no_file_name_to_judge_its_extension_by() {
     let out = env.validate(&["--strict", named]);
     out.assert_code(1);
     assert!(out.stdout.contains("warning[file-extension]"), "{out:?}");
+}
+
+#[test]
+fn a_file_without_amount_is_a_reset_file_only_if_every_reason_is_reset() {
+    let env = TestEnv::new();
+    let f = env.write(
+        "mixed.csv",
+        "Oid,ActionTrackerId,Reason\nO9999935,16027,RESET\nO9999936,16027,ORDER_UPDATE\n",
+    );
+    let out = env.validate(&["--format", "json", f]);
+    out.assert_code(1);
+    let file = &model::parse_json(&out.stdout).files[0];
+    assert_eq!(file.findings(), [(1, "missing-column".to_string())]);
+    let m = &file.diagnostics[0].message;
+    assert!(
+        m.contains("`Amount`") && m.contains("line 3: `Reason` is not `RESET`"),
+        "{m}"
+    );
+}
+
+#[test]
+fn codes_that_name_no_currency_are_not_currencies() {
+    let env = TestEnv::new();
+    let header = "CampaignId,ActionTrackerId,EventDate,OrderId,ClickId,Amount,CurrencyCode";
+    let row =
+        |id: &str, cur: &str| format!("18543,27015,2026-06-20T12:00:00Z,{id},c1,1.00,{cur}\n");
+    let f = env.write(
+        "cur.csv",
+        format!(
+            "{header}\n{}{}{}",
+            row("O1", "XXX"),
+            row("O2", "XTS"),
+            row("O3", "XAU")
+        ),
+    );
+    let out = env.validate(&["--format", "json", f]);
+    let file = &model::parse_json(&out.stdout).files[0];
+    let found = file.findings();
+    assert_eq!(
+        found,
+        [
+            (2, "invalid-currency".to_string()),
+            (3, "invalid-currency".to_string())
+        ]
+    );
+    assert!(
+        file.diagnostics[1].help.contains("testing"),
+        "{:?}",
+        file.diagnostics[1]
+    );
+}
+
+#[test]
+fn email_addresses_are_found_after_trimming_and_never_shown_in_full() {
+    let env = TestEnv::new();
+    let f = env.write(
+        "emails.csv",
+        "CampaignId,ActionTrackerId,EventDate,OrderId,CustomerId,CustomerEmail\n\
+         18543,27015,2026-06-20T12:00:00Z,O1, jane@example.com,\n\
+         18543,27015,2026-06-20T12:00:00Z,O2,c2,  Jane.Doe@Example.com \n\
+         18543,27015,2026-06-20T12:00:00Z,O3,c3,\"\"\"Jane Doe\"\" <jane@example.com>\"\n\
+         18543,27015,2026-06-20T12:00:00Z,O4,a@x.com;b@x.com,\n",
+    );
+    let json = env.validate(&["--format", "json", f]);
+    let found = model::parse_json(&json.stdout).files[0].findings();
+    let want: Vec<(u64, String)> = (2..=5)
+        .map(|l| (l, "plaintext-email".to_string()))
+        .collect();
+    assert_eq!(found, want);
+    for format in ["text", "json", "jsonl", "github", "sarif", "junit"] {
+        let out = env.validate(&["--format", format, f]);
+        for local in ["jane@", "Jane.Doe@", "a@x.com", "b@x.com"] {
+            assert!(
+                !out.stdout.contains(local),
+                "{format} shows {local}:\n{}",
+                out.stdout
+            );
+        }
+    }
+}
+
+#[test]
+fn amount_with_an_item_subtotal_on_one_row_conflicts() {
+    let env = TestEnv::new();
+    let f = env.write(
+        "totals.csv",
+        "CampaignId,ActionTrackerId,EventDate,OrderId,ClickId,Sku,Category,Quantity,Amount,ItemSubtotal\n\
+         18543,27015,2026-06-20T12:00:00Z,O1,c1,S1,Books,1,10.00,10.00\n\
+         18543,27015,2026-06-20T12:00:00Z,O2,c1,S1,Books,1,10.00,\n\
+         18543,27015,2026-06-20T12:00:00Z,O3,c1,S1,Books,1, ,10.00\n",
+    );
+    let out = env.validate(&["--format", "json", f]);
+    let file = &model::parse_json(&out.stdout).files[0];
+    assert_eq!(file.findings(), [(2, "conflicting-columns".to_string())]);
+    let d = &file.diagnostics[0];
+    assert!(
+        d.message.contains("`ItemSubtotal` and `Amount`"),
+        "{}",
+        d.message
+    );
 }

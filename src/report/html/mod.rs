@@ -99,10 +99,8 @@ struct FileView {
 
 /// A cell as the page shows it: controls escaped, shortened, an email address masked.
 fn shown_cell(value: &str) -> String {
-    if crate::values::looks_like_email(value) {
-        return crate::values::mask_email(value);
-    }
-    let value = crate::escape::controls(value);
+    // Every address in the value masked, whatever its shape (spaces, a display name, a list).
+    let value = crate::escape::controls(&crate::values::mask_emails(value));
     match value.char_indices().nth(CELL_CHARS) {
         Some((at, _)) => format!("{}…", &value[..at]),
         None => value,
