@@ -48,7 +48,11 @@ pub fn run(args: &SplitArgs, global: Global) -> Result<ExitStatus> {
             &mut manifest,
         );
         match split {
-            Ok((report, entry)) => tally.add(&report, entry.as_ref(), out),
+            Ok((report, entry)) => {
+                tally.add(&report, entry.as_ref(), out);
+                let renamed = entry.and_then(|e| Names::new(&e.input, opts.as_of).renamed());
+                tally.lines.extend(renamed);
+            }
             Err(e) => {
                 // Keep what other inputs produced on record before giving up.
                 manifest.save(out)?;

@@ -128,6 +128,9 @@ pub fn plan(
         )?;
         bar.finish();
         reporter.end_file(&prepared.report)?;
+        if !prepared.parts.is_empty() {
+            plan.notes.extend(Names::new(&name, opts.as_of).renamed());
+        }
         plan.add(&name, prepared);
     }
     super::names::unique_names(&mut plan.parts);

@@ -25,7 +25,9 @@ impl Names {
                 _ => file,
             }
         };
-        let prefix = if holds_date(&stem) {
+        // A dated stem keeps its name, unless impact.com would ignore it: a name starting
+        // with `receipt_` or `result_` is theirs (facts §4.2), so it gets the date first.
+        let prefix = if holds_date(&stem) && reserved(&stem).is_none() {
             String::new()
         } else {
             format!("{}_", format_day(as_of))
@@ -47,10 +49,32 @@ impl Names {
         }
     }
 
+    /// Why the parts' names do not start as the input's does, when it starts with a prefix
+    /// impact.com reserves: a line for people.
+    pub fn renamed(&self) -> Option<String> {
+        let prefix = reserved(&self.stem)?;
+        Some(format!(
+            "{}: its parts are named {}{}…: impact.com ignores files whose names start with `{prefix}`",
+            self.stem, self.prefix, self.stem
+        ))
+    }
+
     /// The rejects file.
     pub fn rejects(&self) -> String {
         format!("{}.rejects.csv", self.stem)
     }
+}
+
+/// The prefixes of the names impact.com keeps for its own receipt and result files and
+/// ignores in what it is sent, in any case.
+const RESERVED: [&str; 2] = ["receipt_", "result_"];
+
+/// The reserved prefix `stem` starts with, if any.
+fn reserved(stem: &str) -> Option<&'static str> {
+    RESERVED.into_iter().find(|p| {
+        stem.get(..p.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(p))
+    })
 }
 
 /// True when `s` holds `YYYY-MM-DD`.
@@ -78,8 +102,32 @@ mod tests {
         let n = Names::new("orders-2026-11-01.csv", day);
         assert_eq!(n.part(1, 2), "orders-2026-11-01_part001.csv");
         assert_eq!(Names::new("-", day).stem(), "-");
+        assert_eq!(Names::new("orders.csv", day).renamed(), None);
         assert_eq!(Names::new("<stdin>", day).stem(), "stdin");
         assert_eq!(Names::new(".hidden", day).stem(), ".hidden");
         assert_eq!(Names::new("a.b.csv", day).stem(), "a.b");
+    }
+
+    #[test]
+    fn a_reserved_name_never_starts_a_part() {
+        let day = parse_day("2026-12-04").unwrap();
+        for input in [
+            "result_2026-12-01.csv",
+            "RECEIPT_2026-12-01.csv",
+            "result_2026-12.csv",
+        ] {
+            let n = Names::new(input, day);
+            for name in [n.part(1, 1), n.part(1, 2)] {
+                assert!(name.starts_with("2026-12-04_"), "{name}");
+            }
+            assert!(
+                n.renamed().unwrap().contains("impact.com ignores"),
+                "{input}"
+            );
+        }
+        // Only a prefix is reserved.
+        let n = Names::new("my_result_2026-12-01.csv", day);
+        assert_eq!(n.part(1, 1), "my_result_2026-12-01.csv");
+        assert_eq!(n.renamed(), None);
     }
 }

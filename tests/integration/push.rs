@@ -517,3 +517,28 @@ fn modification_files_are_pushed_like_the_parts_split_writes() {
     assert_eq!(sent.len(), 2);
     assert!(sent.contains(&crate::util::fixture("valid/modification-items.csv")));
 }
+
+#[test]
+fn an_input_named_as_impact_com_reserves_is_delivered_under_a_name_it_reads() {
+    // impact.com ignores files whose names start with `result_` or `receipt_`.
+    let env = TestEnv::new();
+    env.write(
+        "result_2026-06-01.csv",
+        generate::item_level(&Spec::clean(3, 20)),
+    );
+    std::fs::create_dir(env.path().join("inbox")).unwrap();
+    let out = push(&env, &["--dir", "inbox", "result_2026-06-01.csv"]);
+    out.assert_code(0);
+    let sent: Vec<String> = files_in(&env.path().join("inbox")).into_keys().collect();
+    assert_eq!(sent, [format!("{AS_OF}_result_2026-06-01.csv")], "{out:?}");
+    assert!(
+        out.stdout
+            .contains("impact.com ignores files whose names start with `result_`"),
+        "{out:?}"
+    );
+    // Under --quiet the run says nothing, and the name is the same.
+    let quiet = push(&env, &["-q", "--dir", "inbox", "result_2026-06-01.csv"]);
+    quiet.assert_code(0);
+    assert_eq!(quiet.stdout, "", "{quiet:?}");
+    assert_eq!(quiet.stderr, "", "{quiet:?}");
+}

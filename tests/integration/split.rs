@@ -512,3 +512,30 @@ fn the_rejects_file_keeps_input_line_order() {
         "{kept}"
     );
 }
+
+#[test]
+fn a_part_name_never_starts_with_a_prefix_impact_com_reserves() {
+    let env = TestEnv::new();
+    env.write(
+        "Receipt_2026-06-01.csv",
+        generate::item_level(&Spec::clean(5, 30)),
+    );
+    let out = split(&env, &["--max-rows", "10", "Receipt_2026-06-01.csv"]);
+    out.assert_code(0);
+    let m = manifest(&env);
+    let parts = m["files"][0]["parts"].as_array().unwrap();
+    assert!(parts.len() > 1, "{m}");
+    for p in parts {
+        let name = p["file"].as_str().unwrap();
+        assert!(
+            name.starts_with(&format!("{AS_OF}_Receipt_2026-06-01_part")),
+            "{name}"
+        );
+        assert!(env.path().join("out").join(name).is_file(), "{name}");
+    }
+    assert!(
+        out.stdout
+            .contains("impact.com ignores files whose names start with `receipt_`"),
+        "{out:?}"
+    );
+}
