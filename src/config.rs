@@ -69,6 +69,30 @@ pub struct Server {
     pub rename: Option<bool>,
 }
 
+/// `[email] to`: impact.com gives each event type a unique address.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Recipients {
+    /// `to = "…@batch.impact.com"`: every row must carry one event type.
+    One(String),
+    /// `[email.to]` with `27015 = "…@batch.impact.com"`: from the event type (the
+    /// ActionTrackerId, EventTypeId or EventTypeCode value) to its address.
+    ByEventType(std::collections::BTreeMap<String, String>),
+}
+
+impl Recipients {
+    /// Every address, with the event type it is for (`None` for the one address).
+    pub fn addresses(&self) -> Vec<(Option<&str>, &str)> {
+        match self {
+            Recipients::One(to) => vec![(None, to.as_str())],
+            Recipients::ByEventType(map) => map
+                .iter()
+                .map(|(t, to)| (Some(t.as_str()), to.as_str()))
+                .collect(),
+        }
+    }
+}
+
 /// `[email]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,8 +115,8 @@ pub struct EmailConfig {
     pub ca_file: Option<String>,
     /// Sender.
     pub from: Option<String>,
-    /// The event type's unique address.
-    pub to: Option<String>,
+    /// The event type's unique address, or one per event type.
+    pub to: Option<Recipients>,
     /// Copies.
     #[serde(default)]
     pub cc: Vec<String>,

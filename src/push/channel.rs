@@ -18,6 +18,12 @@ pub trait Channel {
     /// Where units go, as the ledger keys them (never a secret).
     fn destination(&self) -> String;
 
+    /// Where `unit` goes, as the ledger keys it (the same for every unit, but for email per
+    /// event type, whose units go to one address each).
+    fn destination_of(&self, _unit: &Unit) -> String {
+        self.destination()
+    }
+
     /// Where units go, for people.
     fn label(&self) -> String;
 
@@ -145,6 +151,15 @@ impl Files {
         Files { transport }
     }
 
+    /// A lane over the transport (which connects when first used).
+    pub fn lane(&mut self) -> FileLane<'_> {
+        FileLane {
+            destination: self.transport.destination(),
+            transport: self.transport.as_mut(),
+            connected: false,
+        }
+    }
+
     /// The transport, for `doctor`.
     pub fn transport(&mut self) -> &mut dyn Transport {
         self.transport.as_mut()
@@ -174,16 +189,12 @@ impl Channel for Files {
     }
 
     fn lanes(&mut self) -> Result<Vec<Box<dyn Lane + '_>>, DeliveryError> {
-        let destination = self.transport.destination();
-        Ok(vec![Box::new(FileLane {
-            transport: self.transport.as_mut(),
-            destination,
-            connected: false,
-        })])
+        Ok(vec![Box::new(self.lane())])
     }
 }
 
-struct FileLane<'a> {
+/// Sends parts over one transport's connection.
+pub struct FileLane<'a> {
     transport: &'a mut dyn Transport,
     destination: String,
     connected: bool,

@@ -52,7 +52,7 @@ pub fn deliver(
     let label = channel.label();
     let mut run = Underway {
         units,
-        destination: channel.destination(),
+        destinations: units.iter().map(|u| channel.destination_of(u)).collect(),
         label: label.clone(),
         ledger,
         how,
@@ -81,8 +81,8 @@ pub fn deliver(
 /// One delivery under way.
 struct Underway<'a> {
     units: &'a [Unit],
-    /// The ledger's key for the channel.
-    destination: String,
+    /// The ledger's key for each unit's destination.
+    destinations: Vec<String>,
     /// The channel for people.
     label: String,
     ledger: Option<&'a Ledger>,
@@ -105,7 +105,7 @@ impl Underway<'_> {
         let mut todo = vec![];
         for (i, unit) in self.units.iter().enumerate() {
             let known = match self.ledger {
-                Some(l) if !self.how.force => known(l, &self.destination, unit),
+                Some(l) if !self.how.force => known(l, &self.destinations[i], unit),
                 _ => Ok(None),
             };
             match known {
@@ -138,10 +138,10 @@ impl Underway<'_> {
         let queue = Mutex::new(VecDeque::from(todo));
         let stop = AtomicBool::new(false);
         let (tx, rx) = mpsc::channel();
-        let (destination, label) = (self.destination.clone(), self.label.clone());
+        let (destinations, label) = (self.destinations.clone(), self.label.clone());
         let shared = Shared {
             units: self.units,
-            destination: &destination,
+            destinations: &destinations,
             label: &label,
             ledger: self.ledger,
             how: self.how,
@@ -195,7 +195,7 @@ impl Underway<'_> {
 /// What every lane's thread reads.
 struct Shared<'a> {
     units: &'a [Unit],
-    destination: &'a str,
+    destinations: &'a [String],
     label: &'a str,
     ledger: Option<&'a Ledger>,
     how: &'a How,
@@ -238,15 +238,15 @@ impl Shared<'_> {
         i: usize,
         tx: &mpsc::Sender<Msg>,
     ) -> Result<Fate, Box<(Fate, Stopped)>> {
-        let unit = &self.units[i];
+        let (unit, destination) = (&self.units[i], self.destinations[i].as_str());
         let noted = match self.ledger {
             Some(l) if !self.how.force => l
-                .unfinished(self.destination, unit.key())
+                .unfinished(destination, unit.key())
                 .map_err(|e| failed(Stopped::ledger_before(&e), None))?,
             _ => None,
         };
         let mut note = |name: &str| match self.ledger {
-            Some(l) => l.begin(self.destination, unit.key(), name, unit.bytes()),
+            Some(l) => l.begin(destination, unit.key(), name, unit.bytes()),
             None => Ok(()),
         };
         let mut progress = |n| {
@@ -275,7 +275,7 @@ impl Shared<'_> {
         .map_err(|e| self.gave_up(e, attempts))?;
         let fate = Fate::from(sent);
         if let Some(l) = self.ledger {
-            record(l, self.destination, unit, &fate).map_err(|e| {
+            record(l, destination, unit, &fate).map_err(|e| {
                 let stopped = Stopped::ledger_after(&e, unit.name(), self.label);
                 Box::new((fate.clone(), stopped))
             })?;

@@ -5,7 +5,7 @@
 use super::part::PartFile as Part;
 use crate::digest::sha256_hex;
 use crate::split::LineMap;
-use crate::split::PartReader;
+use crate::split::for_each_order;
 use crate::template::Template;
 use anyhow::{Context, Result, bail};
 use std::path::Path;
@@ -31,45 +31,31 @@ struct Piece {
 }
 
 fn cut(part: &Part, max: u64, template: Option<&Template>) -> Result<Vec<Part>> {
-    let Some(mut reader) = PartReader::open(&part.local, template)? else {
-        bail!("{} is empty", part.local.display());
-    };
-    let newline = reader.newline();
-    let mut header = reader.header_raw().to_vec();
-    header.extend_from_slice(newline);
     // Pack orders into pieces of at most `max` bytes (header included).
     let mut pieces: Vec<Piece> = vec![];
-    let mut current = Piece {
-        data: header.clone(),
-        rows: 0,
-    };
-    let (mut rows, mut key, mut order) = (vec![], vec![], vec![]);
-    while reader.next_order(&mut rows, &mut key)? {
-        order.clear();
-        for row in &rows {
-            order.extend_from_slice(&row.raw);
-            order.extend_from_slice(newline);
+    let mut too_large = None;
+    for_each_order(&part.local, template, &mut |order| {
+        let alone = order.header.len() + order.bytes.len();
+        if too_large.is_some() || alone as u64 > max {
+            too_large.get_or_insert((order.rows, alone));
+            return;
         }
-        if (header.len() + order.len()) as u64 > max {
-            bail!(
-                "{} holds an order of {} rows that alone makes a {}-byte file, over max_attachment_bytes ({max}); raise max_attachment_bytes under [email], or send this file over SFTP",
-                part.name,
-                rows.len(),
-                header.len() + order.len()
-            );
+        match pieces.last_mut() {
+            Some(p) if (p.data.len() + order.bytes.len()) as u64 <= max => {
+                p.data.extend_from_slice(order.bytes);
+                p.rows += order.rows;
+            }
+            _ => pieces.push(Piece {
+                data: [order.header, order.bytes].concat(),
+                rows: order.rows,
+            }),
         }
-        if current.rows > 0 && (current.data.len() + order.len()) as u64 > max {
-            let full = Piece {
-                data: header.clone(),
-                rows: 0,
-            };
-            pieces.push(std::mem::replace(&mut current, full));
-        }
-        current.data.extend_from_slice(&order);
-        current.rows += rows.len() as u64;
-    }
-    if current.rows > 0 {
-        pieces.push(current);
+    })?;
+    if let Some((rows, bytes)) = too_large {
+        bail!(
+            "{} holds an order of {rows} rows that alone makes a {bytes}-byte file, over max_attachment_bytes ({max}); raise max_attachment_bytes under [email], or send this file over SFTP",
+            part.name
+        );
     }
     let stem = part.name.strip_suffix(".csv").unwrap_or(&part.name);
     let dir = part.local.parent().unwrap_or(Path::new("."));
@@ -91,6 +77,7 @@ fn cut(part: &Part, max: u64, template: Option<&Template>) -> Result<Vec<Part>> 
                 header_line: part.lines.header_line,
                 runs: vec![],
             },
+            event_type: part.event_type.clone(),
         });
     }
     Ok(out)
@@ -125,6 +112,7 @@ mod tests {
                 header_line: 1,
                 runs: vec![],
             },
+            event_type: None,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod pace;
 pub mod part;
 pub mod plan;
 pub mod retry;
+pub mod route;
 pub mod select;
 pub mod watchdog;
 

@@ -43,6 +43,9 @@ pub struct UnitOutcome {
     pub bytes: Option<u64>,
     /// Data rows.
     pub rows: u64,
+    /// The event type of its rows, when the channel cut parts by event type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
     /// What happened.
     #[serde(flatten)]
     pub fate: Fate,
@@ -124,6 +127,10 @@ impl UnitOutcome {
             sha256,
             bytes,
             rows: unit.rows(),
+            event_type: match unit {
+                Unit::Part(p) => p.event_type.clone(),
+                Unit::Order(_) => None,
+            },
             fate,
         }
     }

@@ -24,6 +24,8 @@ pub struct PartFile {
     pub rows: u64,
     /// Where its lines come from in the input.
     pub lines: LineMap,
+    /// The one event type of its rows, when it was cut by event type (email per event type).
+    pub event_type: Option<String>,
 }
 
 /// One order for the Conversions API.

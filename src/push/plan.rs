@@ -229,6 +229,7 @@ fn prepare(
                     header_line: entry.header_line,
                     runs: p.lines.clone(),
                 },
+                event_type: None,
             })
             .collect();
     }

@@ -5,6 +5,7 @@
 use super::api::Api;
 use super::channel::{Channel, Files};
 use super::retry::Policy;
+use super::route::ByEventType;
 use super::watchdog::io_timeout;
 use crate::cli::{ChannelArgs, ServerArgs};
 use crate::config::{Config, DEFAULT_HOST, Server};
@@ -37,6 +38,14 @@ pub fn channel(
         )?;
         return Ok(Box::new(api));
     }
+    if channel.email {
+        // One transport per address: each event type's parts go to its own.
+        let routes = emails(server, config, read_secrets)?
+            .into_iter()
+            .map(|(event_type, s)| (event_type, Files::new(Box::new(Email::new(s)))))
+            .collect();
+        return Ok(Box::new(ByEventType::new(routes)));
+    }
     let transport = transport(channel, server, config, read_secrets)?;
     Ok(Box::new(Files::new(transport)))
 }
@@ -47,15 +56,14 @@ pub fn warnings(channel: &ChannelArgs, config: &Config) -> Vec<String> {
     if channel.email && config.email.tls.as_deref() == Some("none") {
         out.push("[email] tls = \"none\": the password and the data travel in clear text".into());
     }
-    if let Some(to) = config
-        .email
-        .to
-        .as_deref()
-        .filter(|t| channel.email && !t.to_ascii_lowercase().ends_with("@batch.impact.com"))
-    {
-        out.push(format!(
-            "[email] to = \"{to}\" is not an impact.com batch address (…@batch.impact.com)"
-        ));
+    let addresses = config.email.to.as_ref().map(|t| t.addresses());
+    for (event_type, to) in addresses.into_iter().flatten() {
+        if channel.email && !to.to_ascii_lowercase().ends_with("@batch.impact.com") {
+            let key = event_type.map_or("to".to_string(), |t| format!("to.{t}"));
+            out.push(format!(
+                "[email] {key} = \"{to}\" is not an impact.com batch address (…@batch.impact.com)"
+            ));
+        }
     }
     if channel.ftp {
         out.push(
@@ -81,7 +89,9 @@ pub fn transport(
         return Ok(Box::new(Sftp::new(sftp(server, config, read_secrets)?)));
     }
     if channel.email {
-        return Ok(Box::new(Email::new(email(server, config, read_secrets)?)));
+        // `doctor` checks the SMTP server, the same for every address.
+        let (_, settings) = emails(server, config, read_secrets)?.swap_remove(0);
+        return Ok(Box::new(Email::new(settings)));
     }
     Ok(Box::new(Ftp::new(ftp(
         server,
@@ -201,7 +211,51 @@ fn mailbox(key: &str, value: &str) -> Result<lettre::message::Mailbox> {
         .with_context(|| format!("[email] {key}: `{value}` is not an email address"))
 }
 
-fn email(server: &ServerArgs, config: &Config, read: bool) -> Result<EmailSettings> {
+/// The settings for each address of `[email] to`, with the event type it is for (`None` for
+/// the one address).
+fn emails(
+    server: &ServerArgs,
+    config: &Config,
+    read: bool,
+) -> Result<Vec<(Option<String>, EmailSettings)>> {
+    let Some(to) = &config.email.to else {
+        bail!(
+            "no recipient: set `to` under [email] to the event type's unique address (…@batch.impact.com)"
+        );
+    };
+    let mut recipients = to.addresses().into_iter().map(|(event_type, address)| {
+        let key = event_type.map_or("to".to_string(), |t| format!("to.{t}"));
+        anyhow::Ok((event_type.map(str::to_string), mailbox(&key, address)?))
+    });
+    let Some(first) = recipients.next() else {
+        bail!(
+            "[email.to] names no event type: add a line such as 27015 = \"…@batch.impact.com\" for each event type"
+        );
+    };
+    let (event_type, to) = first?;
+    // The secret is read once; the other addresses share the settings.
+    let settings = email(server, config, read, to)?;
+    let mut out = vec![(event_type, settings.clone())];
+    for r in recipients {
+        let (event_type, to) = r?;
+        out.push((
+            event_type,
+            EmailSettings {
+                to,
+                ..settings.clone()
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// The settings of `[email]`, writing to `to`.
+fn email(
+    server: &ServerArgs,
+    config: &Config,
+    read: bool,
+    to: lettre::message::Mailbox,
+) -> Result<EmailSettings> {
     let e = &config.email;
     let Some(host) = server.host.clone().or_else(|| e.smtp_host.clone()) else {
         bail!("no SMTP server: set smtp_host under [email] in convsubmit.toml, or pass --host");
@@ -237,11 +291,6 @@ fn email(server: &ServerArgs, config: &Config, read: bool) -> Result<EmailSettin
         (None, Some(_)) => bail!("[email] has a password but no username"),
         (None, None) => None,
     };
-    let Some(to) = &e.to else {
-        bail!(
-            "no recipient: set `to` under [email] to the event type's unique address (…@batch.impact.com)"
-        );
-    };
     let Some(from) = &e.from else {
         bail!("no sender: set `from` under [email]");
     };
@@ -252,7 +301,7 @@ fn email(server: &ServerArgs, config: &Config, read: bool) -> Result<EmailSettin
         login,
         ca_file: e.ca_file.as_deref().map(|f| config.resolve(f)),
         from: mailbox("from", from)?,
-        to: mailbox("to", to)?,
+        to,
         cc: e
             .cc
             .iter()

@@ -12,7 +12,7 @@ pub mod work;
 
 pub use manifest::{FILE_NAME as MANIFEST, FileEntry, LineMap, Manifest, Part, RejectsEntry, Run};
 pub use names::Names;
-pub use orders::{PartReader, PartRow};
+pub use orders::{OrderSeen, PartReader, PartRow, for_each_order};
 
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::digest::HashingReader;

@@ -102,6 +102,17 @@ impl<R: Read> PartReader<R> {
             .unwrap_or_default()
     }
 
+    /// The event type of `row`: the value of its first filled event-type column
+    /// (ActionTrackerId, EventTypeId, EventTypeCode), as the order key takes it.
+    pub fn event_type(&self, row: &PartRow) -> Option<String> {
+        let rec = &row.record;
+        self.plan
+            .event_type
+            .iter()
+            .find(|&&c| c < rec.len() && rec.filled(c))
+            .map(|&c| String::from_utf8_lossy(rec.bytes(c)).into_owned())
+    }
+
     /// Puts the next order's rows in `rows` and its key in `key` (empty for a row without an
     /// OrderId). Rows of item-level files are grouped by key; in other files each row is an
     /// order. Returns false at the end of the part.
@@ -142,6 +153,48 @@ impl<R: Read> PartReader<R> {
         }
         Ok(!rows.is_empty())
     }
+}
+
+/// One order of a part, as [`for_each_order`] reads it.
+pub struct OrderSeen<'a> {
+    /// The part's header line, with its line break.
+    pub header: &'a [u8],
+    /// The order's event type (see [`PartReader::event_type`]).
+    pub event_type: Option<String>,
+    /// Its rows' bytes as in the part, each with its line break.
+    pub bytes: &'a [u8],
+    /// Its rows.
+    pub rows: u64,
+}
+
+/// Reads the part at `path` order by order, telling `each` of every order. An empty part is
+/// an error: split never writes one.
+pub fn for_each_order(
+    path: &Path,
+    template: Option<&Template>,
+    each: &mut dyn FnMut(OrderSeen<'_>),
+) -> Result<()> {
+    let Some(mut reader) = PartReader::open(path, template)? else {
+        anyhow::bail!("{} is empty", path.display());
+    };
+    let newline = reader.newline();
+    let mut header = reader.header_raw().to_vec();
+    header.extend_from_slice(newline);
+    let (mut rows, mut key, mut order) = (vec![], vec![], vec![]);
+    while reader.next_order(&mut rows, &mut key)? {
+        order.clear();
+        for row in &rows {
+            order.extend_from_slice(&row.raw);
+            order.extend_from_slice(newline);
+        }
+        each(OrderSeen {
+            header: &header,
+            event_type: reader.event_type(&rows[0]),
+            bytes: &order,
+            rows: rows.len() as u64,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

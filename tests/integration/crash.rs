@@ -370,6 +370,88 @@ fn email_sends_every_part_and_repeats_only_the_one_in_flight() {
     });
 }
 
+/// `rows` with the orders whose OrderId ends in an odd digit moved to event type 27016.
+fn alternate_event_types(rows: &str) -> String {
+    let mut out = String::new();
+    for line in rows.lines() {
+        let odd = line
+            .split(',')
+            .nth(3)
+            .and_then(|id| id.bytes().last())
+            .is_some_and(|b| b.is_ascii_digit() && (b - b'0') % 2 == 1);
+        out.push_str(&if odd {
+            line.replacen(",27015,", ",27016,", 1)
+        } else {
+            line.to_string()
+        });
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn email_per_event_type_sends_every_part_to_its_address_across_kills() {
+    const PASSWORD: &str = "crash-smtp-pw";
+    const TO: [(&str, &str); 2] = [
+        ("27015", "42f56e88@batch.impact.com"),
+        ("27016", "7d0c4b1a@batch.impact.com"),
+    ];
+    let server = SmtpServer::start(SmtpOptions {
+        auth: Some(("reports@acme.example".into(), PASSWORD.into())),
+        ..SmtpOptions::default()
+    });
+    let env = TestEnv::new();
+    env.write(
+        "convsubmit.toml",
+        format!(
+            "[email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\ntls = \"none\"\nusername = \"reports@acme.example\"\npassword_env = \"TEST_SMTP_PASSWORD\"\nfrom = \"reports@acme.example\"\n[email.to]\n{} = \"{}\"\n{} = \"{}\"\n",
+            server.port, TO[0].0, TO[0].1, TO[1].0, TO[1].1
+        ),
+    );
+    env.write(
+        "many.csv",
+        alternate_event_types(&generate::item_level(&Spec::clean(76, 3_000))),
+    );
+    // Each part as split writes it, cut into one per event type of its rows.
+    let mut want = BTreeSet::new();
+    for (name, bytes) in expected_parts(&env, "many.csv", MAX_ROWS) {
+        let (_, rows) = generate::parse(&bytes);
+        let (stem, number) = name
+            .strip_suffix(".csv")
+            .unwrap()
+            .rsplit_once("_part")
+            .unwrap();
+        for (event_type, _) in TO {
+            if rows.iter().any(|r| r.fields[1] == event_type) {
+                want.insert(format!("{stem}_{event_type}_part{number}.csv"));
+            }
+        }
+    }
+    assert!(want.len() > 10, "{want:?}");
+    let ch = Channel {
+        vars: vec![("TEST_SMTP_PASSWORD", PASSWORD)],
+        want,
+        repeats_per_kill: 1,
+        ..Channel::new("email-by-type", &env, &["--email"], 0xE3A2)
+    };
+    crash_and_rerun(&ch, || {
+        tally(server.messages().iter().map(|m| {
+            let parsed = MessageParser::default().parse(&m.raw).unwrap();
+            let a = parsed.attachments().next().expect("one attachment");
+            let name = a.attachment_name().unwrap().to_string();
+            // Each part went to its event type's address, and its rows are of that type.
+            let (event_type, to) = TO
+                .iter()
+                .find(|(t, _)| name.contains(&format!("_{t}_")))
+                .unwrap();
+            assert_eq!(m.to, [*to], "{name}");
+            let (_, rows) = generate::parse(a.contents());
+            assert!(rows.iter().all(|r| r.fields[1] == *event_type), "{name}");
+            name
+        }))
+    });
+}
+
 #[test]
 fn the_api_queues_every_order_and_repeats_only_requests_in_flight() {
     const SID: &str = "IRcrashAccount000000000000000001";

@@ -77,7 +77,7 @@ fn push(ch: Ch, port: u16, extra: &str, secret: &str) -> (Output, Duration, Test
 fn push_with(ch: Ch, config: String, secret: &str) -> (Output, Duration, TestEnv) {
     let env = TestEnv::new();
     env.write("convsubmit.toml", config);
-    env.copy_fixture("item-level-valid.csv");
+    crate::push_email::one_event_type(&env);
     let max = MAX_TIME.to_string();
     let started = Instant::now();
     let out = env.run_env(

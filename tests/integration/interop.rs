@@ -473,6 +473,68 @@ fn email_over_starttls_to_aiosmtpd() {
     );
 }
 
+#[test]
+#[ignore = "needs the servers scripts/interop starts"]
+fn email_per_event_type_to_aiosmtpd() {
+    let port = std::env::var("CONVSUBMIT_INTEROP_SMTP_PORT").expect("run scripts/interop");
+    let maildir = PathBuf::from(std::env::var("CONVSUBMIT_INTEROP_MAILDIR").unwrap()).join("new");
+    let s = servers();
+    let env = TestEnv::new();
+    let to = [
+        ("27015", "interop-27015@batch.impact.com"),
+        ("27016", "interop-27016@batch.impact.com"),
+    ];
+    env.write(
+        "convsubmit.toml",
+        format!(
+            "[email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nca_file = \"{}\"\nfrom = \"reports@acme.example\"\ncc = [\"ops@acme.example\"]\n[email.to]\n{} = \"{}\"\n{} = \"{}\"\n[ledger]\npath = \"ledger.sqlite\"\n",
+            s.ftp_ca.display(),
+            to[0].0,
+            to[0].1,
+            to[1].0,
+            to[1].1
+        ),
+    );
+    let a = generate::item_level(&Spec::clean(45, 300));
+    let b = generate::item_level(&Spec::clean(46, 200)).replace(",27015,", ",27016,");
+    let body = |s: &str| s.split_once('\n').unwrap().1.to_string();
+    env.write("mixed.csv", format!("{a}{}", body(&b)));
+    let args = push_args("--email", &["mixed.csv"]);
+    s.run(&env, &args).assert_code(0);
+    let header = format!("{}\n", generate::HEADER);
+    let mut got = BTreeMap::new();
+    for entry in std::fs::read_dir(&maildir).unwrap() {
+        let raw = std::fs::read(entry.unwrap().path()).unwrap();
+        let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        let Some(addr) = m.to().and_then(|t| t.first()).and_then(|a| a.address()) else {
+            continue;
+        };
+        if !to.iter().any(|(_, a)| *a == addr) {
+            continue;
+        }
+        use mail_parser::MimeHeaders;
+        let a = m.attachments().next().unwrap();
+        got.insert(
+            (addr.to_string(), a.attachment_name().unwrap().to_string()),
+            String::from_utf8(a.contents().to_vec()).unwrap(),
+        );
+    }
+    let want = BTreeMap::from([
+        (
+            (to[0].1.to_string(), format!("{AS_OF}_mixed_27015.csv")),
+            format!("{header}{}", body(&a)),
+        ),
+        (
+            (to[1].1.to_string(), format!("{AS_OF}_mixed_27016.csv")),
+            format!("{header}{}", body(&b)),
+        ),
+    ]);
+    assert_eq!(got, want);
+    let again = s.run(&env, &args);
+    again.assert_code(0);
+    assert!(again.stdout.contains("2 already delivered"), "{again:?}");
+}
+
 /// A small tmpfs mounted inside a test folder (needs root), unmounted on drop. `fill`
 /// leaves a chosen amount of free space, so that a write fails at a chosen point.
 struct SmallDisk {

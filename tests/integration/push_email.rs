@@ -37,6 +37,13 @@ fn config(env: &TestEnv, server: &SmtpServer, extra: &str) {
     );
 }
 
+/// The shipped valid example with its one 27016 row made 27015: a file of one event type, as
+/// one address takes.
+pub fn one_event_type(env: &TestEnv) {
+    let text = String::from_utf8(crate::util::fixture("item-level-valid.csv")).unwrap();
+    env.write("item-level-valid.csv", text.replace(",27016,", ",27015,"));
+}
+
 fn push(env: &TestEnv, args: &[&str]) -> Output {
     let mut all = vec!["push", "--as-of", AS_OF, "--email"];
     all.extend_from_slice(args);
@@ -120,7 +127,7 @@ fn a_server_without_starttls_is_refused_before_anything_is_said() {
     let server = SmtpServer::start(SmtpOptions::default());
     let env = TestEnv::new();
     config(&env, &server, "");
-    env.copy_fixture("item-level-valid.csv");
+    one_event_type(&env);
     let out = push(&env, &["item-level-valid.csv"]);
     out.assert_code(4);
     assert!(
@@ -150,7 +157,7 @@ fn implicit_tls() {
     let server = server(false, true);
     let env = TestEnv::new();
     config(&env, &server, "tls = \"implicit\"");
-    env.copy_fixture("item-level-valid.csv");
+    one_event_type(&env);
     push(&env, &["item-level-valid.csv"]).assert_code(0);
     assert!(server.messages()[0].tls);
 }
@@ -160,7 +167,7 @@ fn refusals_are_permanent_and_name_the_stage() {
     let server = server(true, false);
     let env = TestEnv::new();
     config(&env, &server, "");
-    env.copy_fixture("item-level-valid.csv");
+    one_event_type(&env);
     let out = env.run_env(
         &["push", "--as-of", AS_OF, "--email", "item-level-valid.csv"],
         &[("TEST_SMTP_PASSWORD", "wrong-Pw-1x")],
@@ -184,7 +191,7 @@ fn temporary_replies_and_dropped_connections_are_retried_and_sent_once() {
     server.faults.reply_once(Stage::DataEnd, 451);
     let env = TestEnv::new();
     config(&env, &server, "");
-    env.copy_fixture("item-level-valid.csv");
+    one_event_type(&env);
     let out = push(&env, &["item-level-valid.csv"]);
     out.assert_code(0);
     assert!(
@@ -234,4 +241,120 @@ fn parts_over_the_attachment_limit_are_cut_between_orders() {
     }
     let original: Vec<Vec<String>> = rows.into_iter().map(|r| r.fields).collect();
     assert_eq!(joined, original);
+}
+
+const TO_27016: &str = "7d0c4b1a-33e2@batch.impact.com";
+
+/// `sales.csv` with orders of two event types: 27015 (seed 61), then 27016 (seed 62).
+fn two_event_types(env: &TestEnv) -> (String, String) {
+    let a = generate::item_level(&Spec::clean(61, 120));
+    let b = generate::item_level(&Spec::clean(62, 80)).replace(",27015,", ",27016,");
+    let body = |s: &str| s.split_once('\n').unwrap().1.to_string();
+    env.write("sales.csv", format!("{}{}", a, body(&b)));
+    (body(&a), body(&b))
+}
+
+fn table_config(env: &TestEnv, server: &SmtpServer, to: &str) {
+    config(env, server, "");
+    let text = env.read("convsubmit.toml");
+    let text = text.replace(&format!("to = \"{TO}\"\n"), "");
+    let text = text.replace("\n[ledger]", &format!("\n[email.to]\n{to}\n[ledger]"));
+    env.write("convsubmit.toml", text);
+}
+
+#[test]
+fn each_event_type_is_mailed_to_its_own_address_once() {
+    let server = server(true, false);
+    let env = TestEnv::new();
+    table_config(
+        &env,
+        &server,
+        &format!("27015 = \"{TO}\"\n27016 = \"{TO_27016}\"\n"),
+    );
+    let (rows_a, rows_b) = two_event_types(&env);
+    let out = push(&env, &["sales.csv"]);
+    out.assert_code(0);
+    let messages = server.messages();
+    assert_eq!(messages.len(), 2, "{out:?}");
+    let header = format!("{}\n", generate::HEADER);
+    for (m, (to, name, rows)) in messages.iter().zip([
+        (TO, format!("{AS_OF}_sales_27015.csv"), &rows_a),
+        (TO_27016, format!("{AS_OF}_sales_27016.csv"), &rows_b),
+    ]) {
+        assert_eq!(m.to, [to, "ops@acme.example", "finance@acme.example"]);
+        let parsed = MessageParser::default().parse(&m.raw).unwrap();
+        let header_to: Vec<&str> = parsed
+            .to()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.address())
+            .collect();
+        assert_eq!(header_to, [to], "To: holds only the event type's address");
+        let a = parsed.attachments().next().unwrap();
+        assert_eq!(a.attachment_name(), Some(name.as_str()));
+        assert_eq!(
+            String::from_utf8_lossy(a.contents()),
+            format!("{header}{rows}")
+        );
+    }
+    // The ledger knows each part by its address: a re-run sends nothing.
+    let again = push(&env, &["sales.csv"]);
+    again.assert_code(0);
+    assert!(again.stdout.contains("2 already delivered"), "{again:?}");
+    assert_eq!(server.messages().len(), 2);
+    let history = env.run(&["history", "--format", "json"]);
+    let list: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    let mut destinations: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["destination"].as_str().unwrap())
+        .collect();
+    destinations.sort();
+    let mut want = [format!("mailto:{TO}"), format!("mailto:{TO_27016}")];
+    want.sort();
+    assert_eq!(destinations, want);
+    // The JSON report names each part's event type.
+    let json = push(&env, &["--force", "--format", "json", "sales.csv"]);
+    json.assert_code(0);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let types: Vec<&str> = doc["delivery"]["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["27015", "27016"], "{doc}");
+}
+
+#[test]
+fn an_event_type_without_an_address_stops_the_run_before_anything_is_sent() {
+    let server = server(true, false);
+    let env = TestEnv::new();
+    table_config(&env, &server, &format!("27015 = \"{TO}\"\n"));
+    two_event_types(&env);
+    let out = push(&env, &["sales.csv"]);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("no address for event type 27016"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("[email.to]"), "{out:?}");
+    assert!(server.messages().is_empty());
+}
+
+#[test]
+fn one_address_refuses_a_file_of_two_event_types_before_anything_is_sent() {
+    let server = server(true, false);
+    let env = TestEnv::new();
+    config(&env, &server, "");
+    two_event_types(&env);
+    let out = push(&env, &["sales.csv"]);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("2 event types (27015, 27016)"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("[email.to]"), "{out:?}");
+    assert!(server.messages().is_empty());
 }

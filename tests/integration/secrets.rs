@@ -335,7 +335,7 @@ fn warning_run(config_mode: u32, secret_mode: u32) -> Output {
     };
     set(SECRET_FILE, secret_mode);
     set("convsubmit.toml", config_mode);
-    env.copy_fixture("item-level-valid.csv");
+    crate::push_email::one_event_type(&env);
     let out = env.run(&[
         "push",
         "--as-of",
@@ -446,7 +446,7 @@ fn servers_that_echo_the_secret_have_it_masked() {
     for (what, section, flag, script, encoded) in cases {
         let server = RawServer::start(script);
         let env = TestEnv::new();
-        env.copy_fixture("item-level-valid.csv");
+        crate::push_email::one_event_type(&env);
         let login = if flag == "--email" {
             format!(
                 "smtp_host = \"127.0.0.1\"\nsmtp_port = {}\nusername = \"reports@acme.example\"\n",
