@@ -374,3 +374,58 @@ fn interop_pg_history_and_status_read_the_shared_ledger() {
     let out = s.run(&env, &["status", "--format", "json"]);
     out.assert_code(0);
 }
+
+#[test]
+#[ignore = "needs the PostgreSQL server scripts/interop starts"]
+fn interop_pg_a_ledger_another_host_holds_makes_a_run_wait_then_exit_3() {
+    let s = pg();
+    let env = s.host("busy");
+    env.copy_fixture("item-level-valid.csv");
+    // "Another host": a session holding the ledger's lock, as a run does, for 8 seconds.
+    let mut other = Command::new(&s.psql)
+        .args([
+            "-c",
+            "SET search_path = busy; \
+             SELECT pg_advisory_lock(('x' || left(md5('convsubmit ledger ' || current_schema()), 16))::bit(64)::bigint); \
+             SELECT pg_sleep(8)",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(10);
+    while s.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") == "0" {
+        assert!(Instant::now() < until, "the lock was never taken");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let started = Instant::now();
+    let args = [
+        "push",
+        "--as-of",
+        AS_OF,
+        "--max-time",
+        "2",
+        "--dir",
+        "inbox",
+    ];
+    let out = s.run(&env, &[&args[..], &["item-level-valid.csv"]].concat());
+    out.assert_code(3);
+    assert!(
+        out.stderr
+            .contains("waiting for another convsubmit run to finish with the ledger"),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr.contains("another run still holds the ledger"),
+        "{out:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(7),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(inodes(&env.path().join("inbox")).is_empty(), "nothing sent");
+    // Once that session ends, so does its lock.
+    other.wait().unwrap();
+    s.run(&env, &[&args[..], &["item-level-valid.csv"]].concat())
+        .assert_code(0);
+}
