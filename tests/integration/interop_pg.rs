@@ -216,7 +216,11 @@ fn interop_pg_killed_runs_then_a_rerun_deliver_every_part_exactly_once() {
     };
     let f = crash_and_rerun(&ch, folder_deliveries(&env.path().join("inbox")));
     eprintln!("{f:?}");
-    assert_eq!(files_in(&env.path().join("inbox")), want);
+    // Under final names (a run killed between the folder's link and the removal of its
+    // temporary name leaves that dot-file behind, whatever the ledger).
+    let mut arrived = files_in(&env.path().join("inbox"));
+    arrived.retain(|name, _| !name.starts_with('.'));
+    assert_eq!(arrived, want);
     assert_eq!(s.recorded("killed"), (want.len(), want.len()));
     assert_eq!(
         s.sql("SELECT count(*) FROM killed.convsubmit_sending"),
