@@ -40,8 +40,10 @@ svg{max-width:100%;height:auto;font:11px system-ui,sans-serif}
 ol.next li{margin:4px 0}
 "#;
 
-/// Hides the findings that do not match the filter (the page works without it).
+/// Hides the findings that do not match the filter, and scrolls each example's row to its
+/// offending cell (the page works without it).
 const SCRIPT: &str = r#"
+for(const h of document.querySelectorAll('.cells td.hit')){const c=h.closest('.cells'),a=h.getBoundingClientRect(),b=c.getBoundingClientRect();c.scrollLeft+=a.left-b.left-(b.width-a.width)/2}
 for(const f of document.querySelectorAll('form.filter')){const t=document.getElementById(f.dataset.table),q=f.elements.q,s=f.elements.severity;
 const go=()=>{const w=q.value.toLowerCase();for(const b of t.tBodies){b.hidden=!((s.value===''||b.dataset.severity===s.value)&&b.textContent.toLowerCase().includes(w))}};
 q.oninput=go;s.onchange=go;f.onsubmit=e=>e.preventDefault();f.hidden=false}
