@@ -214,7 +214,7 @@ fn next_steps(files: &[FileView], s: &Summary, split: bool) -> Vec<String> {
         }
     } else if s.errors > 0 {
         steps.push(
-            "Run <code>convsubmit validate</code> again; <code>convsubmit fix</code> repairs order grouping, header spelling and plain emails, and <code>convsubmit split</code> sends what is good while setting bad rows aside.".into(),
+            "Run <code>convsubmit validate</code> again; <code>convsubmit fix</code> repairs what a machine can (order grouping, plain emails, spaces around values, currency case, thousands separators, header spelling, encodings), and <code>convsubmit split</code> sends what is good while setting bad rows aside.".into(),
         );
     } else if s.unreadable == 0 {
         steps.push("Send the file(s): <code>convsubmit push</code>.".into());
