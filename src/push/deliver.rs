@@ -8,7 +8,7 @@
 //! the next run resolves (a part found at the destination with its bytes is recorded, not
 //! sent again; an order, which the API cannot look up, is sent again).
 
-use super::channel::{Attempt, Channel, Lane, Step};
+use super::channel::{Attempt, Channel, Lane, Noted, Step};
 use super::outcome::{Fate, Outcome, Stopped, Totals, UnitOutcome};
 use super::part::Unit;
 use super::retry::{self, Policy};
@@ -242,7 +242,11 @@ impl Shared<'_> {
         let noted = match self.ledger {
             Some(l) if !self.how.force => l
                 .unfinished(destination, unit.key())
-                .map_err(|e| failed(Stopped::ledger_before(&e), None))?,
+                .map_err(|e| failed(Stopped::ledger_before(&e), None))?
+                .map(|remote_name| Noted {
+                    remote_name,
+                    encrypted: None,
+                }),
             _ => None,
         };
         let mut note = |name: &str| match self.ledger {
@@ -258,7 +262,7 @@ impl Shared<'_> {
             || {
                 attempts += 1;
                 let mut job = Attempt {
-                    noted: noted.as_deref(),
+                    noted: noted.as_ref(),
                     force: self.how.force,
                     timeout: io_timeout(&self.how.policy),
                     note: &mut note,

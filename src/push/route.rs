@@ -238,6 +238,7 @@ fn cut_by_event_type(part: &PartFile, template: Option<&Template>) -> Result<Vec
                 runs: vec![],
             },
             event_type,
+            sealed: None,
         });
     }
     Ok(out)
@@ -322,6 +323,7 @@ mod tests {
                 runs: vec![],
             },
             event_type: None,
+            sealed: None,
         };
         let t = crate::template::load("item-level").unwrap();
         let cut = cut_by_event_type(&part, Some(&t)).unwrap();

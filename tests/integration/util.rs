@@ -107,19 +107,8 @@ impl TestEnv {
 
     /// Runs with `stdin` as standard input.
     pub fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut cmd = self.command(args);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let mut pipe = child.stdin.take().unwrap();
-        let input = stdin.to_vec();
-        let feeder = std::thread::spawn(move || {
-            let _ = pipe.write_all(&input);
-        });
-        let out = child.wait_with_output().unwrap();
-        feeder.join().unwrap();
-        convert(out)
+        let cmd = self.command(args);
+        convert(fed(cmd, stdin).unwrap())
     }
 
     /// `validate --as-of AS_OF ARGS...`.
@@ -134,6 +123,22 @@ impl Drop for TestEnv {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Runs `cmd` with `stdin` as its standard input (fed from a thread), capturing its output.
+pub fn fed(mut cmd: Command, stdin: &[u8]) -> std::io::Result<std::process::Output> {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn()?;
+    let mut pipe = child.stdin.take().expect("piped");
+    let input = stdin.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let out = child.wait_with_output();
+    let _ = feeder.join();
+    out
 }
 
 pub fn finish(mut cmd: Command) -> Output {
