@@ -240,6 +240,10 @@ pub struct PushArgs {
     /// The ledger of deliveries (overrides the config).
     #[arg(long, value_name = "PATH")]
     pub ledger: Option<std::path::PathBuf>,
+    /// A PostgreSQL ledger that several machines share, postgresql://USER@HOST/DB (overrides
+    /// the config; the password comes from [ledger] password_env, _file or _command).
+    #[arg(long, value_name = "URL", conflicts_with = "ledger")]
+    pub ledger_url: Option<String>,
     /// Print what would be sent where; connect to nothing, send nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -271,6 +275,9 @@ pub struct LedgerReportArgs {
     /// The ledger (overrides the config).
     #[arg(long, value_name = "PATH")]
     pub ledger: Option<std::path::PathBuf>,
+    /// A PostgreSQL ledger, postgresql://USER@HOST/DB (overrides the config).
+    #[arg(long, value_name = "URL", conflicts_with = "ledger")]
+    pub ledger_url: Option<String>,
     /// Only what was pushed on or after this date (YYYY-MM-DD, UTC).
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_as_of)]
     pub since: Option<Day>,

@@ -165,6 +165,16 @@ pub struct ApiConfig {
 pub struct LedgerConfig {
     /// The ledger database (default: the user's state folder).
     pub path: Option<String>,
+    /// A PostgreSQL ledger instead, shared by several machines: `postgresql://USER@HOST/DB`.
+    pub url: Option<String>,
+    /// Its password from this environment variable.
+    pub password_env: Option<String>,
+    /// Its password from this file.
+    pub password_file: Option<String>,
+    /// Its password from this command's output.
+    pub password_command: Option<String>,
+    /// Extra CA certificate (PEM) to trust for its TLS.
+    pub ca_file: Option<String>,
 }
 
 impl Config {
@@ -213,6 +223,8 @@ impl Config {
             ("[email] password_file", &self.email.password_file),
             ("[email] ca_file", &self.email.ca_file),
             ("[api] auth_token_file", &self.api.auth_token_file),
+            ("[ledger] password_file", &self.ledger.password_file),
+            ("[ledger] ca_file", &self.ledger.ca_file),
             ("[sftp] encrypt_to", &self.sftp.encrypt_to),
             ("[ftp] encrypt_to", &self.ftp.encrypt_to),
             ("[email] encrypt_to", &self.email.encrypt_to),
@@ -291,6 +303,36 @@ impl Config {
         }
     }
 
+    /// Where the ledger is: `--ledger PATH` or `--ledger-url URL`, else `[ledger] url`, else
+    /// [`Config::ledger_path`]. A URL holding a password is refused, wherever it is written.
+    pub fn ledger_location(
+        &self,
+        path: Option<&Path>,
+        url: Option<&str>,
+    ) -> Result<crate::ledger::Location> {
+        use crate::ledger::{Location, PgUrl};
+        let l = &self.ledger;
+        if l.path.is_some() && l.url.is_some() {
+            bail!("[ledger]: set path (an SQLite file) or url (PostgreSQL), not both");
+        }
+        let (url, what) = match (path, url, &l.url) {
+            (Some(p), _, _) => return Ok(Location::File(p.to_path_buf())),
+            (None, Some(u), _) => (u, "--ledger-url"),
+            (None, None, Some(u)) => (u.as_str(), "[ledger] url"),
+            (None, None, None) => return Ok(Location::File(self.ledger_path(None))),
+        };
+        let password = self.secret_source(
+            "[ledger] password",
+            &l.password_env,
+            &l.password_file,
+            &l.password_command,
+        )?;
+        let ca_file = l.ca_file.as_deref().map(|f| self.resolve(f));
+        Ok(Location::Postgres(Box::new(
+            PgUrl::parse(url, what)?.with(ca_file, password),
+        )))
+    }
+
     /// Warnings about secret files others can read, and about this file when it names one
     /// and others can read or change it (they would learn where the secret is, or point the
     /// setting at a file of their own). Each names the file and the fix, never a secret.
@@ -300,6 +342,7 @@ impl Config {
             &self.ftp.password_file,
             &self.email.password_file,
             &self.api.auth_token_file,
+            &self.ledger.password_file,
             &self.sftp.key_file,
         ]
         .into_iter()

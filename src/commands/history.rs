@@ -2,38 +2,41 @@
 
 use crate::cli::{HistoryArgs, LedgerFormat};
 use crate::config::Config;
+use crate::error::CliResult;
 use crate::exit::ExitStatus;
 use crate::ledger::Ledger;
 use crate::values::date::format_day;
-use anyhow::Result;
 use std::io::Write;
 use std::time::Duration;
 
 /// Runs the subcommand.
-pub fn run(args: &HistoryArgs, config: &Config, out: &mut dyn Write) -> Result<ExitStatus> {
+pub fn run(args: &HistoryArgs, config: &Config, out: &mut dyn Write) -> CliResult {
     let args = &args.report;
-    let path = config.ledger_path(args.ledger.as_deref());
-    let deliveries = if path.exists() {
-        let ledger = Ledger::open(&path, Duration::from_secs(30), &mut |m| crate::say::note(m))?;
+    let at = config.ledger_location(args.ledger.as_deref(), args.ledger_url.as_deref())?;
+    let deliveries = if at.may_exist() {
+        let ledger = Ledger::open_at(&at, Duration::from_secs(30), &mut |m| crate::say::note(m))
+            .map_err(|e| e.into_cli("nothing was listed"))?;
         let since = args.since.map(format_day);
-        ledger.history(since.as_deref())?
+        ledger
+            .history(since.as_deref())
+            .map_err(crate::ledger::to_cli)?
     } else {
         vec![]
     };
     match args.format {
         LedgerFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &deliveries)?;
+            serde_json::to_writer_pretty(&mut *out, &deliveries).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
         LedgerFormat::Jsonl => {
             for d in &deliveries {
-                serde_json::to_writer(&mut *out, d)?;
+                serde_json::to_writer(&mut *out, d).map_err(std::io::Error::from)?;
                 writeln!(out)?;
             }
         }
         LedgerFormat::Text => {
             if deliveries.is_empty() {
-                writeln!(out, "no deliveries recorded in {}", path.display())?;
+                writeln!(out, "no deliveries recorded in {}", at.describe())?;
             }
             for d in &deliveries {
                 writeln!(

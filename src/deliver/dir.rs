@@ -1,6 +1,6 @@
 //! `--dir DIR`: parts written into a local folder (for example one that your own FTP server
-//! offers impact.com), each under a temporary name, flushed to disk, then linked under its
-//! final name (a link, unlike a rename, never replaces a file already there).
+//! offers impact.com), each under a temporary name, flushed to disk, then given its final
+//! name by a rename that never replaces a file already there (see [`place`]).
 
 use super::{DeliveryError, Holding, PROBE_NAME, Transport, name_taken, temporary_name};
 use std::fs::File;
@@ -30,9 +30,17 @@ impl Dir {
     }
 }
 
-/// Gives `tmp` the name `dst` unless `dst` exists: a hard link where the file system has
-/// them, else a rename after a look (which a writer racing this one could still beat).
+/// Gives `tmp` the name `dst` unless `dst` exists. On Linux one atomic rename that never
+/// replaces (`RENAME_NOREPLACE`), so a run killed at any point leaves either the temporary
+/// name or the final one, never both; elsewhere, or on a file system without it, a hard link
+/// (then the temporary name is removed), else a rename after a look (which a writer racing
+/// this one could still beat).
 fn place(tmp: &Path, dst: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    match rename_noreplace(tmp, dst) {
+        Err(e) if matches!(e.raw_os_error(), Some(EINVAL | ENOSYS)) => {}
+        other => return other,
+    }
     match std::fs::hard_link(tmp, dst) {
         Err(e)
             if e.kind() != std::io::ErrorKind::AlreadyExists && dst.symlink_metadata().is_err() =>
@@ -40,6 +48,47 @@ fn place(tmp: &Path, dst: &Path) -> std::io::Result<()> {
             std::fs::rename(tmp, dst)
         }
         other => other,
+    }
+}
+
+#[cfg(target_os = "linux")]
+const EINVAL: i32 = 22;
+#[cfg(target_os = "linux")]
+const ENOSYS: i32 = 38;
+
+/// `renameat2(…, RENAME_NOREPLACE)`: fails with `AlreadyExists` when `to` exists.
+#[cfg(target_os = "linux")]
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::ffi::{CString, c_char, c_int, c_uint};
+    use std::os::unix::ffi::OsStrExt;
+    unsafe extern "C" {
+        // glibc 2.28 and later; Linux 3.15 and later (older kernels: ENOSYS).
+        fn renameat2(
+            olddirfd: c_int,
+            oldpath: *const c_char,
+            newdirfd: c_int,
+            newpath: *const c_char,
+            flags: c_uint,
+        ) -> c_int;
+    }
+    const AT_FDCWD: c_int = -100;
+    const RENAME_NOREPLACE: c_uint = 1;
+    let from = CString::new(from.as_os_str().as_bytes())?;
+    let to = CString::new(to.as_os_str().as_bytes())?;
+    // SAFETY: both are valid NUL-terminated paths that outlive the call.
+    let r = unsafe {
+        renameat2(
+            AT_FDCWD,
+            from.as_ptr(),
+            AT_FDCWD,
+            to.as_ptr(),
+            RENAME_NOREPLACE,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 
@@ -144,4 +193,28 @@ impl Transport for Dir {
     }
 
     fn disconnect(&mut self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_placed_part_leaves_no_temporary_name_and_never_replaces_a_file() {
+        let dir = std::env::temp_dir().join(format!("convsubmit-place-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (tmp, dst) = (dir.join(".a.csv.uploading"), dir.join("a.csv"));
+        std::fs::write(&tmp, "new").unwrap();
+        place(&tmp, &dst).unwrap();
+        assert!(
+            !tmp.exists(),
+            "the temporary name is gone with the same step"
+        );
+        assert_eq!(std::fs::read_to_string(&dst).unwrap(), "new");
+        std::fs::write(&tmp, "other").unwrap();
+        let e = place(&tmp, &dst).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read_to_string(&dst).unwrap(), "new");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -22,10 +22,9 @@ pub mod watchdog;
 
 use crate::error::CliError;
 use crate::exit::ExitStatus;
-use crate::ledger::{Ledger, OpenError};
+use crate::ledger::{Ledger, Location};
 use plan::Plan;
 use retry::Policy;
-use std::path::Path;
 
 /// Whether the plan may be sent: `Err` for an input that changed while it was read (a file
 /// still being written; exit 3), `Ok(Some(…))` when nothing is to be sent, with the exit
@@ -51,14 +50,15 @@ pub fn admit(plan: &Plan, fail_on_reject: bool) -> Result<Option<(ExitStatus, &s
 }
 
 /// Opens the ledger, waiting for another run until the deadline (exit 3 when it does not
-/// end in time), and saying so unless `quiet`. `--dry-run` does not create one.
+/// end in time), and saying so unless `quiet`. `--dry-run` creates no ledger file, and
+/// connects to no database (it reads no secret): every part not in a local ledger is listed.
 pub fn open_ledger(
-    path: &Path,
+    at: &Location,
     dry_run: bool,
     quiet: bool,
     policy: &Policy,
 ) -> Result<Option<Ledger>, CliError> {
-    if dry_run && !path.exists() {
+    if dry_run && (matches!(at, Location::Postgres(_)) || !at.may_exist()) {
         return Ok(None);
     }
     let mut notice = |m: &str| {
@@ -66,13 +66,7 @@ pub fn open_ledger(
             crate::say::note(m)
         }
     };
-    match Ledger::open(path, policy.remaining(), &mut notice) {
-        Ok(l) => Ok(Some(l)),
-        Err(OpenError::Busy(_)) => Err(CliError::temporary(format!(
-            "another run still holds the ledger {}; nothing was sent",
-            path.display()
-        ))
-        .help("re-run later, when the other run has ended")),
-        Err(e @ OpenError::Other(_)) => Err(CliError::from(anyhow::Error::from(e))),
-    }
+    Ledger::open_at(at, policy.remaining(), &mut notice)
+        .map(Some)
+        .map_err(|e| e.into_cli("nothing was sent"))
 }

@@ -254,27 +254,56 @@ impl Stopped {
         }
     }
 
-    /// The ledger failed before the unit was sent: it was not sent.
+    /// The ledger failed before the unit was sent: it was not sent. A database that could
+    /// not be reached is temporary (exit 3), one that refused this user permanent (4),
+    /// anything else a ledger to fix (2).
     pub fn ledger_before(e: &anyhow::Error) -> Stopped {
+        let class = crate::ledger::class(e);
+        let help = match (
+            class,
+            crate::ledger::fault(e).and_then(|f| f.help.as_deref()),
+        ) {
+            (ExitStatus::TemporaryDelivery, _) => {
+                format!("the next part was not sent: {RERUN_LATER}")
+            }
+            (_, Some(h)) => format!("the next part was not sent: {h}"),
+            _ => format!(
+                "the next part was not sent: fix the ledger (see above), then re-run; {AFTER}"
+            ),
+        };
         Stopped {
-            class: ExitStatus::Failure,
+            class,
             stage: "ledger".into(),
             message: format!("{e:#}"),
-            help: vec![format!(
-                "the next part was not sent: fix the ledger (see above), then re-run; {AFTER}"
-            )],
+            help: vec![help],
         }
     }
 
-    /// The ledger could not record a unit just delivered.
+    /// The ledger could not record a unit just delivered. When its database went away, its
+    /// note of the unit stays, and the next run resolves it as after a crash (temporary).
     pub fn ledger_after(e: &anyhow::Error, unit: &str, destination: &str) -> Stopped {
+        let (class, help) = match crate::ledger::class(e) {
+            ExitStatus::TemporaryDelivery => (
+                ExitStatus::TemporaryDelivery,
+                format!(
+                    "{unit} was delivered to {destination} but not recorded, and the ledger's \
+                     database went away: re-run later; the ledger still notes {unit} as in \
+                     flight, and the next run resolves that note as after a crash \
+                     (docs/delivery.md)"
+                ),
+            ),
+            _ => (
+                ExitStatus::PermanentDelivery,
+                format!(
+                    "{unit} was delivered to {destination} but not recorded: fix the ledger, and check {destination} before sending it again"
+                ),
+            ),
+        };
         Stopped {
-            class: ExitStatus::PermanentDelivery,
+            class,
             stage: "ledger".into(),
             message: format!("{e:#}"),
-            help: vec![format!(
-                "{unit} was delivered to {destination} but not recorded: fix the ledger, and check {destination} before sending it again"
-            )],
+            help: vec![help],
         }
     }
 }

@@ -230,6 +230,26 @@ fn noted(env: &TestEnv) -> Vec<String> {
         .unwrap()
 }
 
+/// Deliveries per name into `inbox` so far, for [`crash_and_rerun`]. A folder keeps no log:
+/// each delivery is a rename, which gives the name a new inode.
+pub fn folder_deliveries(inbox: &std::path::Path) -> impl FnMut() -> BTreeMap<String, usize> {
+    let inbox = inbox.to_path_buf();
+    let mut seen: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+    move || {
+        for e in std::fs::read_dir(&inbox).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') {
+                seen.entry(name)
+                    .or_default()
+                    .insert(e.metadata().unwrap().ino());
+            }
+        }
+        seen.iter()
+            .map(|(n, inodes)| (n.clone(), inodes.len()))
+            .collect()
+    }
+}
+
 /// Deliveries per unit: how often each name occurs.
 pub fn tally(names: impl IntoIterator<Item = String>) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
@@ -268,22 +288,8 @@ fn a_folder_gets_every_part_exactly_once_across_kills() {
         want: parts.keys().cloned().collect(),
         ..Channel::new("dir", &env, &["--dir", "inbox"], 0xD1)
     };
-    // A folder keeps no log: each delivery is a rename, which gives the name a new inode.
     let inbox = env.path().join("inbox");
-    let mut seen: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
-    let f = crash_and_rerun(&ch, || {
-        for e in std::fs::read_dir(&inbox).unwrap().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if !name.starts_with('.') {
-                seen.entry(name)
-                    .or_default()
-                    .insert(e.metadata().unwrap().ino());
-            }
-        }
-        seen.iter()
-            .map(|(n, inodes)| (n.clone(), inodes.len()))
-            .collect()
-    });
+    let f = crash_and_rerun(&ch, folder_deliveries(&inbox));
     assert_eq!(f.repeats, 0);
     assert_eq!(files_in(&inbox), parts, "every part complete, nothing else");
 }

@@ -270,3 +270,155 @@ fn one_ledger_has_one_lock_whatever_path_names_it() {
     let files = std::fs::read_dir(env.path().join("inbox")).unwrap().count();
     assert_eq!(files, counts.len(), "each part once in the folder");
 }
+
+/// The PostgreSQL ledger, as far as it goes without a server (the rest is in the interop
+/// suite, `interop_pg`): where it is read from, what is refused before connecting, and a
+/// server that cannot be reached.
+mod postgres {
+    use super::*;
+
+    const SECRET: &str = "Pg-Secret-4417x";
+
+    /// `push --dir inbox` of a valid file in a fresh folder with `config` as its config.
+    fn setup(config: &str) -> TestEnv {
+        let env = TestEnv::new();
+        env.copy_fixture("item-level-valid.csv");
+        std::fs::create_dir(env.path().join("inbox")).unwrap();
+        env.write("convsubmit.toml", config);
+        env
+    }
+
+    fn push(env: &TestEnv, extra: &[&str]) -> Output {
+        let mut args = vec!["push", "--as-of", AS_OF, "--dir", "inbox"];
+        args.extend_from_slice(extra);
+        args.push("item-level-valid.csv");
+        let out = env.run_env(&args, &[("LEDGER_PW", SECRET)]);
+        for text in [&out.stdout, &out.stderr] {
+            assert!(!text.contains(SECRET), "the password leaked:\n{out:?}");
+        }
+        out
+    }
+
+    fn nothing_sent(env: &TestEnv) {
+        let inbox = std::fs::read_dir(env.path().join("inbox")).unwrap().count();
+        assert_eq!(inbox, 0, "nothing may be sent");
+    }
+
+    /// A port on 127.0.0.1 that nothing listens on.
+    fn closed_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    #[test]
+    fn a_password_in_the_ledger_url_is_refused_and_never_printed() {
+        for url in [
+            format!("postgresql://ledger:{SECRET}@db.example/acme"),
+            format!("postgresql://ledger@db.example/acme?sslmode=require&password={SECRET}"),
+        ] {
+            let env = setup(&format!("[ledger]\nurl = \"{url}\"\n"));
+            let out = push(&env, &[]);
+            out.assert_code(2);
+            assert!(
+                out.stderr.contains("[ledger] url holds a password"),
+                "{out:?}"
+            );
+            assert!(out.stderr.contains("password_env"), "{out:?}");
+            nothing_sent(&env);
+            let out = push(&setup(""), &["--ledger-url", &url]);
+            out.assert_code(2);
+            assert!(
+                out.stderr.contains("--ledger-url holds a password"),
+                "{out:?}"
+            );
+            let out = env.run(&["history", "--ledger-url", &url]);
+            out.assert_code(2);
+            assert!(!out.stderr.contains(SECRET), "{out:?}");
+        }
+    }
+
+    #[test]
+    fn what_is_refused_before_connecting() {
+        let cases = [
+            (
+                "[ledger]\nurl = \"postgresql://l@db.example/a?sslmode=disable\"\n",
+                "allowed only for a server on this machine",
+            ),
+            (
+                "[ledger]\nurl = \"postgresql://l@db.example/a?sslmode=prefer\"\n",
+                "fall back to plain text",
+            ),
+            (
+                "[ledger]\nurl = \"postgresql://l@db.example/a\"\npath = \"l.sqlite\"\n",
+                "not both",
+            ),
+            (
+                "[ledger]\nurl = \"postgresql://l@db.example/a\"\npassword_env = \"A\"\npassword_command = \"echo b\"\n",
+                "only one of",
+            ),
+            (
+                "[ledger]\nurl = \"mysql://l@db.example/a\"\n",
+                "postgresql://",
+            ),
+        ];
+        for (config, want) in cases {
+            let env = setup(config);
+            let out = push(&env, &[]);
+            out.assert_code(2);
+            assert!(out.stderr.contains(want), "{config}: {out:?}");
+            nothing_sent(&env);
+        }
+        // --ledger and --ledger-url name two ledgers.
+        let env = setup("");
+        push(
+            &env,
+            &["--ledger", "l.sqlite", "--ledger-url", "postgresql://l@h/a"],
+        )
+        .assert_code(2);
+        // A password file others could have written is refused before anything runs.
+        let env =
+            setup("[ledger]\nurl = \"postgresql://l@db.example/a\"\npassword_file = \"pw\"\n");
+        env.write("pw", SECRET);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::Permissions::from_mode(0o666);
+        std::fs::set_permissions(env.path().join("pw"), mode).unwrap();
+        let out = push(&env, &[]);
+        out.assert_code(2);
+        assert!(out.stderr.contains("[ledger] password_file"), "{out:?}");
+    }
+
+    #[test]
+    fn a_ledger_database_that_cannot_be_reached_is_temporary() {
+        let url = format!(
+            "postgresql://ledger@127.0.0.1:{}/acme?sslmode=disable",
+            closed_port()
+        );
+        let env = setup(&format!(
+            "[ledger]\nurl = \"{url}\"\npassword_env = \"LEDGER_PW\"\n"
+        ));
+        for quiet in [&[][..], &["-q"][..]] {
+            let out = push(&env, quiet);
+            out.assert_code(3);
+            assert!(
+                out.stderr.contains("cannot connect to the ledger"),
+                "{out:?}"
+            );
+            assert!(out.stderr.contains(&url), "the URL, as written: {out:?}");
+            assert!(out.stderr.contains("re-run later"), "{out:?}");
+        }
+        nothing_sent(&env);
+        let out = env.run_env(&["history"], &[("LEDGER_PW", SECRET)]);
+        out.assert_code(3);
+        // A dry run reads no ledger password and connects to nothing.
+        let env = setup(&format!(
+            "[ledger]\nurl = \"{url}\"\npassword_command = \"touch ran\"\n"
+        ));
+        let out = push(&env, &["--dry-run"]);
+        out.assert_code(0);
+        assert!(out.stdout.contains("would send"), "{out:?}");
+        assert!(!env.path().join("ran").exists(), "the password command ran");
+    }
+}

@@ -19,6 +19,7 @@ mod generate;
 mod hostile;
 mod huge;
 mod interop;
+mod interop_pg;
 mod invariants;
 mod layers;
 mod ledger;

@@ -97,8 +97,10 @@ impl Run<'_> {
         let data_errors = plan.data_errors();
         let units = self.channel.units(plan.parts, opts.template.as_ref())?;
         watchdog.phase(Phase::Delivering);
-        let ledger_path = self.config.ledger_path(self.args.ledger.as_deref());
-        let ledger = open_ledger(&ledger_path, self.args.dry_run, self.quiet, &self.policy)?;
+        let at = self
+            .config
+            .ledger_location(self.args.ledger.as_deref(), self.args.ledger_url.as_deref())?;
+        let ledger = open_ledger(&at, self.args.dry_run, self.quiet, &self.policy)?;
         let how = How {
             force: self.args.force,
             dry_run: self.args.dry_run,

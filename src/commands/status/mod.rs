@@ -15,14 +15,13 @@ use crate::commands::shared::Global;
 use crate::config::Config;
 use crate::error::{CliError, CliResult};
 use crate::exit::ExitStatus;
-use crate::ledger::{Ledger, OpenError};
+use crate::ledger::{Ledger, Location};
 use crate::push::retry::Policy;
 use crate::push::watchdog::{Phase, deadline, io_timeout, watchdog};
 use crate::values::date::format_day;
 use anyhow::Result;
 use ask::{Asker, Found};
 use std::io::Write;
-use std::path::Path;
 use std::time::Duration;
 
 /// The longest wait for a ledger another run holds (within `--max-time`).
@@ -40,17 +39,20 @@ pub fn run(args: &StatusArgs, global: Global, config: &Config, out: &mut dyn Wri
         "a temporary failure: nothing was changed; re-run later (or with a larger --max-time)",
     );
     let api = settings(config, true)?;
-    let path = config.ledger_path(args.report.ledger.as_deref());
-    if !path.exists() {
+    let at = config.ledger_location(
+        args.report.ledger.as_deref(),
+        args.report.ledger_url.as_deref(),
+    )?;
+    if !at.may_exist() {
         if args.report.format != LedgerFormat::Text {
             report::write(&[], args.report.format, global.quiet, out)?;
         } else if !global.quiet {
-            writeln!(out, "nothing pushed yet: no ledger at {}", path.display())?;
+            writeln!(out, "nothing pushed yet: no ledger at {}", at.describe())?;
         }
         return Ok(ExitStatus::Success);
     }
-    let ledger = open_ledger(&path, &policy, global.quiet)?;
-    let found = ask_all(&ledger, &api, args, &policy)?;
+    let ledger = open_ledger(&at, &policy, global.quiet)?;
+    let found = ask_all(&ledger, &api, args, &policy).map_err(crate::ledger::to_cli)?;
     if let Some(f) = &found.failure {
         // Part of the answers would read as all of them: no report, the reason instead.
         return Err(failed(f, &api, &found.foreign, &policy, args));
@@ -67,21 +69,14 @@ pub fn run(args: &StatusArgs, global: Global, config: &Config, out: &mut dyn Wri
 }
 
 /// The ledger, waiting for another run within the time left (exit 3 when it stays held).
-fn open_ledger(path: &Path, policy: &Policy, quiet: bool) -> Result<Ledger, CliError> {
+fn open_ledger(at: &Location, policy: &Policy, quiet: bool) -> Result<Ledger, CliError> {
     let wait = policy.remaining().min(LEDGER_WAIT);
-    match Ledger::open(path, wait, &mut |m| {
+    Ledger::open_at(at, wait, &mut |m| {
         if !quiet {
             crate::say::note(m)
         }
-    }) {
-        Ok(l) => Ok(l),
-        Err(OpenError::Busy(_)) => Err(CliError::temporary(format!(
-            "another run still holds the ledger {}; nothing was asked",
-            path.display()
-        ))
-        .help("re-run later, when the other run has ended")),
-        Err(e @ OpenError::Other(_)) => Err(anyhow::Error::from(e).into()),
-    }
+    })
+    .map_err(|e| e.into_cli("nothing was asked"))
 }
 
 /// Asks impact.com of everything the ledger records for `[api]`'s account (since

@@ -1,60 +1,17 @@
-//! The ledger: an SQLite database of every part delivered, so that a re-run sends only what
-//! is missing. One run at a time holds its lock; a second run waits for it. The lock belongs
-//! to the file, not to the path that names it: a symlink, a `..` or a hard link to the same
-//! ledger waits for the same lock.
+//! The SQLite backend: the ledger in a file on this machine (the default). One run at a time
+//! holds its lock; a second run waits for it. The lock belongs to the file, not to the path
+//! that names it: a symlink, a `..` or a hard link to the same ledger waits for the same lock.
 
+use super::{Delivery, OpenError, QueuedConversion, Store};
 use crate::values::date::now_utc;
 use anyhow::{Context, Result, bail};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// One delivered part.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Delivery {
-    /// SHA-256 of the part's bytes.
-    pub sha256: String,
-    /// Where it went, e.g. `sftp://acme@batch.impact.com:22/` (never a secret).
-    pub destination: String,
-    /// Its name there.
-    pub remote_name: String,
-    /// Its size.
-    pub bytes: u64,
-    /// Its data rows.
-    pub rows: u64,
-    /// The input it was split from.
-    pub input: String,
-    /// When the delivery was confirmed, UTC.
-    pub delivered_at: String,
-    /// Where the part's lines come from in the input (JSON: `header_line` and `runs` as
-    /// in the split manifest), so that `status` can map impact.com's line numbers back.
-    #[serde(skip)]
-    pub source_lines: String,
-}
-
-/// A conversion the API queued.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct QueuedConversion {
-    /// `api:{base}/Advertisers/{AccountSID}`.
-    pub destination: String,
-    /// Event type and OrderId.
-    pub order_key: String,
-    /// OrderId as written.
-    pub order_id: String,
-    /// The `QueuedUri` impact.com answered.
-    pub queued_uri: String,
-    /// The input it came from.
-    pub input: String,
-    /// Its first row's line in the input.
-    pub line: u64,
-    /// When it was queued, UTC.
-    pub queued_at: String,
-}
-
-/// An open, locked ledger.
-pub struct Ledger {
+/// An open, locked SQLite ledger.
+pub struct SqliteLedger {
     // Dropped in field order: the connection before the locks. Behind a mutex so that the
     // API's concurrent senders share one ledger.
     conn: std::sync::Mutex<Connection>,
@@ -65,29 +22,8 @@ pub struct Ledger {
     _file_lock: File,
 }
 
-/// Why the ledger could not be opened.
-#[derive(Debug)]
-pub enum OpenError {
-    /// Another run held the lock for longer than allowed.
-    Busy(PathBuf),
-    /// Anything else (unreadable, damaged): needs a person.
-    Other(anyhow::Error),
-}
-
-impl std::fmt::Display for OpenError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            OpenError::Busy(p) => write!(
-                f,
-                "another convsubmit run still holds the ledger {} (its .lock file)",
-                p.display()
-            ),
-            OpenError::Other(e) => write!(f, "{e:#}"),
-        }
-    }
-}
-
-impl std::error::Error for OpenError {}
+/// The schema's version (`PRAGMA user_version`): every ledger file so far has 0.
+const SCHEMA_VERSION: i64 = 0;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -122,14 +58,14 @@ CREATE TABLE IF NOT EXISTS sending (
 );
 ";
 
-impl Ledger {
+impl SqliteLedger {
     /// Opens (creating if needed) the ledger at `path`, waiting until `wait` for a run that
     /// holds it. `notice` is told once when waiting starts.
     pub fn open(
         path: &Path,
         wait: Duration,
         notice: &mut dyn FnMut(&str),
-    ) -> Result<Ledger, OpenError> {
+    ) -> Result<SqliteLedger, OpenError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the ledger folder {}", dir.display()))
@@ -145,7 +81,7 @@ impl Ledger {
         }
         let file_lock = lock(&real, false, path, deadline, notice)?;
         let conn = open_db(&real, path).map_err(OpenError::Other)?;
-        Ok(Ledger {
+        Ok(SqliteLedger {
             conn: std::sync::Mutex::new(conn),
             path: path.to_path_buf(),
             _lock: path_lock,
@@ -153,61 +89,10 @@ impl Ledger {
         })
     }
 
-    /// The ledger's file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The connection. A panic while it was held cannot leave a transaction half-done
     /// (SQLite rolls it back), so a poisoned lock is taken over.
     fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The delivery of content `sha256` to `destination`, if it was delivered.
-    pub fn find(&self, destination: &str, sha256: &str) -> Result<Option<Delivery>> {
-        self.db()
-            .query_row(
-                "SELECT sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines
-                 FROM deliveries WHERE destination = ?1 AND sha256 = ?2
-                 ORDER BY id DESC LIMIT 1",
-                params![destination, sha256],
-                row,
-            )
-            .optional()
-            .with_context(|| format!("cannot read the ledger {}", self.path.display()))
-    }
-
-    /// Notes, before a part is sent, that it is being sent: if the run dies between the
-    /// server's rename and [`Ledger::record`], the next run finds this note and checks the
-    /// server instead of sending the part again.
-    pub fn begin(
-        &self,
-        destination: &str,
-        sha256: &str,
-        remote_name: &str,
-        bytes: u64,
-    ) -> Result<()> {
-        self.db()
-            .execute(
-                "INSERT OR REPLACE INTO sending (sha256, destination, remote_name, bytes, started_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![sha256, destination, remote_name, bytes as i64, now_utc()],
-            )
-            .with_context(|| format!("cannot write to the ledger {}", self.path.display()))?;
-        Ok(())
-    }
-
-    /// The remote name of a part a run began to send and did not record, if any.
-    pub fn unfinished(&self, destination: &str, sha256: &str) -> Result<Option<String>> {
-        self.db()
-            .query_row(
-                "SELECT remote_name FROM sending WHERE destination = ?1 AND sha256 = ?2",
-                params![destination, sha256],
-                |r| r.get(0),
-            )
-            .optional()
-            .with_context(|| format!("cannot read the ledger {}", self.path.display()))
     }
 
     /// A transaction that begins by clearing the note of `key` (a part's sha256, an order's
@@ -228,10 +113,52 @@ impl Ledger {
         .with_context(|| format!("cannot write to the ledger {}", self.path.display()))?;
         Ok(tx)
     }
+}
+
+impl Store for SqliteLedger {
+    /// The delivery of content `sha256` to `destination`, if it was delivered.
+    fn find(&self, destination: &str, sha256: &str) -> Result<Option<Delivery>> {
+        self.db()
+            .query_row(
+                "SELECT sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines
+                 FROM deliveries WHERE destination = ?1 AND sha256 = ?2
+                 ORDER BY id DESC LIMIT 1",
+                params![destination, sha256],
+                row,
+            )
+            .optional()
+            .with_context(|| format!("cannot read the ledger {}", self.path.display()))
+    }
+
+    /// Notes, before a part is sent, that it is being sent: if the run dies between the
+    /// server's rename and [`Ledger::record`], the next run finds this note and checks the
+    /// server instead of sending the part again.
+    fn begin(&self, destination: &str, sha256: &str, remote_name: &str, bytes: u64) -> Result<()> {
+        self.db()
+            .execute(
+                "INSERT OR REPLACE INTO sending (sha256, destination, remote_name, bytes, started_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![sha256, destination, remote_name, bytes as i64, now_utc()],
+            )
+            .with_context(|| format!("cannot write to the ledger {}", self.path.display()))?;
+        Ok(())
+    }
+
+    /// The remote name of a part a run began to send and did not record, if any.
+    fn unfinished(&self, destination: &str, sha256: &str) -> Result<Option<String>> {
+        self.db()
+            .query_row(
+                "SELECT remote_name FROM sending WHERE destination = ?1 AND sha256 = ?2",
+                params![destination, sha256],
+                |r| r.get(0),
+            )
+            .optional()
+            .with_context(|| format!("cannot read the ledger {}", self.path.display()))
+    }
 
     /// Records a confirmed delivery and clears its note, in one transaction (durably:
     /// committed before this returns).
-    pub fn record(&self, d: &Delivery) -> Result<()> {
+    fn record(&self, d: &Delivery) -> Result<()> {
         let db = self.db();
         let tx = self.clearing(&db, &d.destination, &d.sha256)?;
         tx
@@ -255,7 +182,7 @@ impl Ledger {
     }
 
     /// When the conversion `order_key` was queued at `destination`, with its `QueuedUri`.
-    pub fn find_conversion(
+    fn find_conversion(
         &self,
         destination: &str,
         order_key: &str,
@@ -271,7 +198,7 @@ impl Ledger {
     }
 
     /// Records a queued conversion (committed before this returns).
-    pub fn record_conversion(&self, c: &QueuedConversion) -> Result<()> {
+    fn record_conversion(&self, c: &QueuedConversion) -> Result<()> {
         let db = self.db();
         let tx = self.clearing(&db, &c.destination, &c.order_key)?;
         tx
@@ -286,13 +213,13 @@ impl Ledger {
     }
 
     /// Queued conversions, oldest first, optionally only those at or after `since`.
-    pub fn conversions(&self, since: Option<&str>) -> Result<Vec<QueuedConversion>> {
+    fn conversions(&self, since: &str) -> Result<Vec<QueuedConversion>> {
         let db = self.db();
         let mut stmt = db.prepare(
             "SELECT destination, order_key, order_id, queued_uri, input, line, queued_at
              FROM conversions WHERE queued_at >= ?1 ORDER BY queued_at, rowid",
         )?;
-        let rows = stmt.query_map(params![since.unwrap_or("")], |r| {
+        let rows = stmt.query_map(params![since], |r| {
             Ok(QueuedConversion {
                 destination: r.get(0)?,
                 order_key: r.get(1)?,
@@ -309,20 +236,17 @@ impl Ledger {
 
     /// Every delivery, oldest first, optionally only those at or after `since` (a date or
     /// timestamp prefix compared as text, which ISO 8601 UTC allows).
-    pub fn history(&self, since: Option<&str>) -> Result<Vec<Delivery>> {
+    fn history(&self, since: &str) -> Result<Vec<Delivery>> {
         let db = self.db();
         let mut stmt = db.prepare(
             "SELECT sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines
              FROM deliveries WHERE delivered_at >= ?1 ORDER BY id",
         )?;
-        let rows = stmt.query_map(params![since.unwrap_or("")], row)?;
+        let rows = stmt.query_map(params![since], row)?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .with_context(|| format!("cannot read the ledger {}", self.path.display()))
     }
 }
-
-/// The time to record a delivery at: now, UTC.
-pub use crate::values::date::now_utc as now;
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<Delivery> {
     Ok(Delivery {
@@ -401,7 +325,7 @@ fn lock(
                     told = true;
                 }
                 if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Err(OpenError::Busy(ledger.to_path_buf()));
+                    return Err(OpenError::Busy(ledger.display().to_string()));
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
@@ -459,52 +383,29 @@ fn open_db(real: &Path, path: &Path) -> Result<Connection> {
         .map_err(damaged)?;
     conn.execute_batch(SCHEMA).map_err(damaged)?;
     // Another program's database: its tables lack our columns.
-    for table in ["deliveries", "conversions", "sending"] {
+    let missing = super::missing_column(|table| {
         conn.prepare(&format!("SELECT * FROM {table} LIMIT 0"))
-            .and_then(|stmt| {
-                let want: &[&str] = match table {
-                    "deliveries" => &[
-                        "sha256",
-                        "destination",
-                        "remote_name",
-                        "bytes",
-                        "rows",
-                        "input",
-                        "delivered_at",
-                        "source_lines",
-                    ],
-                    "conversions" => &[
-                        "destination",
-                        "order_key",
-                        "order_id",
-                        "queued_uri",
-                        "input",
-                        "line",
-                        "queued_at",
-                    ],
-                    _ => &[
-                        "sha256",
-                        "destination",
-                        "remote_name",
-                        "bytes",
-                        "started_at",
-                    ],
-                };
-                let have = stmt.column_names();
-                match want.iter().find(|c| !have.contains(c)) {
-                    Some(c) => Err(rusqlite::Error::InvalidColumnName(format!(
-                        "table {table} has no column {c}: not a convsubmit ledger"
-                    ))),
-                    None => Ok(()),
-                }
-            })
-            .map_err(damaged)?;
+            .map(|stmt| stmt.column_names().iter().map(|c| c.to_string()).collect())
+    })
+    .map_err(damaged)?;
+    if let Some((table, c)) = missing {
+        return Err(damaged(rusqlite::Error::InvalidColumnName(format!(
+            "table {table} has no column {c}: not a convsubmit ledger"
+        ))));
     }
     // Fail now, before anything is sent, if the ledger cannot be written (a read-only file
     // or folder): rewriting the schema version is a real write, journal and all.
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(damaged)?;
+    if version != SCHEMA_VERSION {
+        bail!(
+            "the ledger {} has schema version {version}, and this convsubmit knows only version \
+             {SCHEMA_VERSION}; nothing was sent. Another convsubmit made or changed it: run \
+             that version, or upgrade convsubmit on this machine",
+            path.display()
+        );
+    }
     conn.execute_batch(&format!("PRAGMA user_version = {version}"))
         .map_err(|e| {
             anyhow::anyhow!(
@@ -573,21 +474,21 @@ mod tests {
     fn records_survive_reopening() {
         let path = temp("reopen");
         {
-            let l = Ledger::open(&path, Duration::ZERO, &mut |_| {}).unwrap();
+            let l = SqliteLedger::open(&path, Duration::ZERO, &mut |_| {}).unwrap();
             assert_eq!(l.find("dir:///out", "aa").unwrap(), None);
             l.record(&delivery("aa")).unwrap();
         }
-        let l = Ledger::open(&path, Duration::ZERO, &mut |_| {}).unwrap();
+        let l = SqliteLedger::open(&path, Duration::ZERO, &mut |_| {}).unwrap();
         assert_eq!(l.find("dir:///out", "aa").unwrap(), Some(delivery("aa")));
         assert_eq!(l.find("dir:///elsewhere", "aa").unwrap(), None);
-        assert_eq!(l.history(Some("2026-11-24")).unwrap(), vec![]);
-        assert_eq!(l.history(None).unwrap().len(), 1);
+        assert_eq!(l.history("2026-11-24").unwrap(), vec![]);
+        assert_eq!(l.history("").unwrap().len(), 1);
     }
 
     #[test]
     fn a_note_lasts_until_the_delivery_is_recorded() {
         let path = temp("note");
-        let l = Ledger::open(&path, Duration::ZERO, &mut |_| {}).unwrap();
+        let l = SqliteLedger::open(&path, Duration::ZERO, &mut |_| {}).unwrap();
         l.begin("dir:///out", "bb", "b.csv", 10).unwrap();
         assert_eq!(
             l.unfinished("dir:///out", "bb").unwrap().as_deref(),
@@ -600,9 +501,9 @@ mod tests {
     #[test]
     fn a_second_open_waits_for_the_lock() {
         let path = temp("lock");
-        let _first = Ledger::open(&path, Duration::ZERO, &mut |_| {}).unwrap();
+        let _first = SqliteLedger::open(&path, Duration::ZERO, &mut |_| {}).unwrap();
         let mut told = vec![];
-        let second = Ledger::open(&path, Duration::from_millis(300), &mut |m| {
+        let second = SqliteLedger::open(&path, Duration::from_millis(300), &mut |m| {
             told.push(m.to_string())
         });
         assert!(matches!(second, Err(OpenError::Busy(_))));
@@ -618,7 +519,7 @@ mod tests {
             b"this is not an SQLite database, but it is long enough to look at",
         )
         .unwrap();
-        let e = Ledger::open(&path, Duration::ZERO, &mut |_| {})
+        let e = SqliteLedger::open(&path, Duration::ZERO, &mut |_| {})
             .err()
             .unwrap()
             .to_string();
