@@ -10,6 +10,7 @@ use super::encrypt::Recipient;
 use super::names::{MAX_VARIANTS, variant};
 use super::part::{PartFile, Unit};
 use crate::deliver::{DeliveryError, FailureKind, Holding, Transport};
+pub use crate::ledger::Noted;
 use crate::template::Template;
 use anyhow::Result;
 use std::time::Duration;
@@ -69,16 +70,6 @@ pub struct Attempt<'a> {
     pub note: &'a mut dyn FnMut(&str) -> Result<()>,
     /// Told the bytes sent so far.
     pub progress: &'a mut dyn FnMut(u64),
-}
-
-/// What the ledger noted of a unit before it was sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Noted {
-    /// The name it was sent under.
-    pub remote_name: String,
-    /// The SHA-256 and size of the encrypted file that was sent, when it went encrypted (each
-    /// run encrypts to other bytes: the noted ones are those to look for).
-    pub encrypted: Option<(String, u64)>,
 }
 
 /// What an attempt achieved.

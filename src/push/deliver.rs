@@ -8,7 +8,7 @@
 //! the next run resolves (a part found at the destination with its bytes is recorded, not
 //! sent again; an order, which the API cannot look up, is sent again).
 
-use super::channel::{Attempt, Channel, Lane, Noted, Step};
+use super::channel::{Attempt, Channel, Lane, Step};
 use super::outcome::{Fate, Outcome, Stopped, Totals, UnitOutcome};
 use super::part::Unit;
 use super::retry::{self, Policy};
@@ -242,15 +242,18 @@ impl Shared<'_> {
         let noted = match self.ledger {
             Some(l) if !self.how.force => l
                 .unfinished(destination, unit.key())
-                .map_err(|e| failed(Stopped::ledger_before(&e), None))?
-                .map(|remote_name| Noted {
-                    remote_name,
-                    encrypted: None,
-                }),
+                .map_err(|e| failed(Stopped::ledger_before(&e), None))?,
             _ => None,
         };
         let mut note = |name: &str| match self.ledger {
-            Some(l) => l.begin(destination, unit.key(), name, unit.bytes()),
+            Some(l) => {
+                let note = ledger::Note {
+                    remote_name: name,
+                    bytes: unit.bytes(),
+                    encrypted: sealed(unit),
+                };
+                l.begin(destination, unit.key(), &note)
+            }
             None => Ok(()),
         };
         let mut progress = |n| {
@@ -336,6 +339,14 @@ fn known(l: &Ledger, destination: &str, unit: &Unit) -> Result<Option<Fate>> {
     })
 }
 
+/// The sha256 and size of the encrypted file that goes out for `unit`, if it goes encrypted.
+fn sealed(unit: &Unit) -> Option<(&str, u64)> {
+    match unit {
+        Unit::Part(p) => p.sealed.as_ref().map(|s| (s.sha256.as_str(), s.bytes)),
+        Unit::Order(_) => None,
+    }
+}
+
 /// Records a unit the channel confirmed.
 fn record(l: &Ledger, destination: &str, unit: &Unit, fate: &Fate) -> Result<()> {
     let remote = match fate {
@@ -353,6 +364,8 @@ fn record(l: &Ledger, destination: &str, unit: &Unit, fate: &Fate) -> Result<()>
             input: p.input.clone(),
             delivered_at: ledger::now(),
             source_lines: serde_json::to_string(&p.lines)?,
+            encrypted_sha256: p.sealed.as_ref().map(|s| s.sha256.clone()),
+            encrypted_bytes: p.sealed.as_ref().map(|s| s.bytes),
         }),
         Unit::Order(o) => {
             let Fate::Sent { queued_uri, .. } = fate else {

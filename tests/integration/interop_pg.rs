@@ -315,10 +315,10 @@ fn interop_pg_a_foreign_or_newer_ledger_is_refused() {
     s.config(&env, "shared_db");
     s.run(&env, &args).assert_code(0);
     // A newer convsubmit's ledger.
-    s.sql("UPDATE shared_db.convsubmit_meta SET schema_version = 2");
+    s.sql("UPDATE shared_db.convsubmit_meta SET schema_version = 3");
     let out = s.run(&env, &args);
     out.assert_code(2);
-    assert!(out.stderr.contains("schema version 2"), "{out:?}");
+    assert!(out.stderr.contains("schema version 3"), "{out:?}");
     // Tables named like ours that are not ours.
     s.schema("foreign_tables");
     s.sql("CREATE TABLE foreign_tables.convsubmit_deliveries (id int)");
