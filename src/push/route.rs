@@ -68,12 +68,12 @@ impl Channel for ByEventType {
                     .iter()
                     .filter_map(|(t, _)| t.as_deref())
                     .collect();
-                let via = self.routes[0].1.label();
-                let via = via
-                    .split_once(" (via ")
-                    .map_or("", |(_, v)| v.trim_end_matches(')'));
+                // `to (via host:port)`, and `, encrypted to …` after it when encrypting.
+                let first = self.routes[0].1.label();
+                let via = first.split_once(" (via ").map_or("", |(_, v)| v);
+                let (via, rest) = via.split_once(')').unwrap_or((via, ""));
                 format!(
-                    "the addresses of event types {} (via {via})",
+                    "the addresses of event types {} (via {via}){rest}",
                     types.join(", ")
                 )
             }

@@ -37,6 +37,14 @@ impl Output {
     }
 }
 
+/// Fails unless `out` is a successful re-run that found `n` parts already delivered.
+#[track_caller]
+pub fn assert_already_delivered(out: &Output, n: usize) {
+    out.assert_code(0);
+    let want = format!("{n} already delivered");
+    assert!(out.stdout.contains(&want), "{out:?}");
+}
+
 /// A unique temporary directory, removed on drop. Commands run inside it, with relative file
 /// names, so no machine path ever shows up in an output.
 pub struct TestEnv {
