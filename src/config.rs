@@ -25,6 +25,9 @@ pub struct Config {
     /// `[email]`.
     #[serde(default)]
     pub email: EmailConfig,
+    /// `[dir]` (for `--dir`).
+    #[serde(default)]
+    pub dir: DirConfig,
     /// `[api]`.
     #[serde(default)]
     pub api: ApiConfig,
@@ -67,6 +70,16 @@ pub struct Server {
     /// Upload under a temporary name, then rename (default true). `false` writes straight to
     /// the final name, for servers that refuse rename.
     pub rename: Option<bool>,
+    /// Encrypt each part to the OpenPGP public key in this file (a Connection's key).
+    pub encrypt_to: Option<String>,
+}
+
+/// `[dir]`: settings of `--dir`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirConfig {
+    /// Encrypt each part to the OpenPGP public key in this file.
+    pub encrypt_to: Option<String>,
 }
 
 /// `[email] to`: impact.com gives each event type a unique address.
@@ -122,6 +135,8 @@ pub struct EmailConfig {
     pub cc: Vec<String>,
     /// Largest attachment.
     pub max_attachment_bytes: Option<u64>,
+    /// Encrypt each part to the OpenPGP public key in this file (a Connection's key).
+    pub encrypt_to: Option<String>,
 }
 
 /// `[api]`.
@@ -197,7 +212,7 @@ impl Config {
     }
 
     /// The files the config names that hold a secret or decide whom a secret is sent to
-    /// (known hosts, CA certificates), as `(key, value)`.
+    /// (known hosts, CA certificates, the keys parts are encrypted to), as `(key, value)`.
     fn trusted_files(&self) -> Vec<(&'static str, &str)> {
         [
             ("[sftp] password_file", &self.sftp.password_file),
@@ -210,6 +225,10 @@ impl Config {
             ("[api] auth_token_file", &self.api.auth_token_file),
             ("[ledger] password_file", &self.ledger.password_file),
             ("[ledger] ca_file", &self.ledger.ca_file),
+            ("[sftp] encrypt_to", &self.sftp.encrypt_to),
+            ("[ftp] encrypt_to", &self.ftp.encrypt_to),
+            ("[email] encrypt_to", &self.email.encrypt_to),
+            ("[dir] encrypt_to", &self.dir.encrypt_to),
         ]
         .into_iter()
         .filter_map(|(key, value)| Some((key, value.as_deref()?)))
@@ -594,7 +613,7 @@ mod tests {
         let e = parse("[sfpt]\n").unwrap_err();
         assert_eq!(
             format!("{e:#}"),
-            "line 1, column 2: key `sfpt`: unknown key (expected one of: sftp, ftp, email, api, ledger)"
+            "line 1, column 2: key `sfpt`: unknown key (expected one of: sftp, ftp, email, dir, api, ledger)"
         );
     }
 

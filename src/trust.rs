@@ -79,22 +79,27 @@ pub fn check(path: &Path, what: &str) -> Result<Metadata> {
 
 /// [`check`]s `path`, then reads it as text, at most [`MAX_FILE_BYTES`] (it may grow meanwhile).
 pub fn read(path: &Path, what: &str) -> Result<String> {
+    let bytes = read_bytes(path, what)?;
+    String::from_utf8(bytes).map_err(|_| anyhow!("{what} {} is not UTF-8 text", path.display()))
+}
+
+/// [`check`]s `path`, then reads it, at most [`MAX_FILE_BYTES`] (a binary key file).
+pub fn read_bytes(path: &Path, what: &str) -> Result<Vec<u8>> {
     use crate::input::{SmallFileError, read_small_as};
     let checked = check(path, what)?;
-    let bytes = match read_small_as(path, MAX_FILE_BYTES, &checked) {
-        Ok(Some(bytes)) => bytes,
+    match read_small_as(path, MAX_FILE_BYTES, &checked) {
+        Ok(Some(bytes)) => Ok(bytes),
         Ok(None) | Err(SmallFileError::NotRegular | SmallFileError::Changed) => {
             bail!("{what} {} changed while it was read", path.display())
         }
         Err(SmallFileError::Io(e)) => {
-            return Err(e).with_context(|| format!("cannot read {what} {}", path.display()));
+            Err(e).with_context(|| format!("cannot read {what} {}", path.display()))
         }
         Err(SmallFileError::TooLarge) => bail!(
             "{what} {} holds more than the {MAX_FILE_BYTES} bytes a config or secret file may hold",
             path.display()
         ),
-    };
-    String::from_utf8(bytes).map_err(|_| anyhow!("{what} {} is not UTF-8 text", path.display()))
+    }
 }
 
 fn kind(meta: &Metadata) -> &'static str {

@@ -39,9 +39,14 @@ pub fn run(args: &HistoryArgs, config: &Config, out: &mut dyn Write) -> CliResul
                 writeln!(out, "no deliveries recorded in {}", at.describe())?;
             }
             for d in &deliveries {
+                // An encrypted part: the digest of what was sent, beside the part's own.
+                let encrypted = match &d.encrypted_sha256 {
+                    Some(e) => format!("  encrypted sha256:{}", &e[..e.len().min(12)]),
+                    None => String::new(),
+                };
                 writeln!(
                     out,
-                    "{}  {}{}  {} rows  {} bytes  sha256:{}  from {}",
+                    "{}  {}{}  {} rows  {} bytes  sha256:{}{encrypted}  from {}",
                     d.delivered_at,
                     d.destination.trim_end_matches('/'),
                     format_args!("/{}", d.remote_name),

@@ -1,4 +1,5 @@
-//! `--email`: each part as a `text/csv` attachment of its own message, to the event type's
+//! `--email`: each part as a `text/csv` attachment (an encrypted `.pgp` one as
+//! `application/octet-stream`) of its own message, to the event type's
 //! unique impact.com address (`To:` holds only that address; copies go in `Cc:`). STARTTLS is
 //! required unless configured otherwise, the certificate is verified, and a part counts as
 //! delivered only on the server's final `250` after DATA. Failures name the SMTP stage.
@@ -134,7 +135,15 @@ impl Email {
                 format!("{name} is empty"),
             ));
         }
-        let csv = ContentType::parse("text/csv")
+        // An encrypted part (`.pgp`) is binary OpenPGP, no longer CSV.
+        let (kind, what) = match name.ends_with(".pgp") {
+            true => (
+                "application/octet-stream",
+                "an impact.com batch conversion file encrypted with OpenPGP",
+            ),
+            false => ("text/csv", "an impact.com batch conversion file"),
+        };
+        let content_type = ContentType::parse(kind)
             .map_err(|e| DeliveryError::permanent("build message", e.to_string()))?;
         let mut builder = Message::builder()
             .from(s.from.clone())
@@ -149,9 +158,9 @@ impl Email {
             .map_err(|_| DeliveryError::permanent("build message", "cannot encode the part"))?;
         let body = MultiPart::mixed()
             .singlepart(SinglePart::plain(format!(
-                "The attached file {name} is an impact.com batch conversion file, sent by convsubmit.\n"
+                "The attached file {name} is {what}, sent by convsubmit.\n"
             )))
-            .singlepart(Attachment::new(name.to_string()).body(attachment, csv));
+            .singlepart(Attachment::new(name.to_string()).body(attachment, content_type));
         let message = builder
             .multipart(body)
             .map_err(|e| DeliveryError::permanent("build message", e.to_string()))?;

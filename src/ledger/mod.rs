@@ -4,6 +4,12 @@
 //! (`[ledger] url`, [`postgres`]). Both keep the same tables, check the same way that the
 //! ledger is theirs and of their version, hold one lock per ledger for the whole run (a
 //! second run waits for it), and follow the same note → send → record protocol.
+//!
+//! A part sent encrypted (`encrypt_to`) is keyed, like any part, by its plain sha256: each run
+//! encrypts to other bytes, and a re-run must still find it. Its note and its record also
+//! keep the encrypted file's sha256 and size ([`ENCRYPTED_COLUMNS`], added by schema version
+//! 1 of the SQLite file and 2 of PostgreSQL; older ledgers are migrated when opened), so that
+//! the next run recognises at the destination the file a killed run sent.
 
 mod postgres;
 mod sqlite;
@@ -37,6 +43,34 @@ pub struct Delivery {
     /// in the split manifest), so that `status` can map impact.com's line numbers back.
     #[serde(skip)]
     pub source_lines: String,
+    /// SHA-256 of the encrypted file that was sent, when the part went encrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encrypted_sha256: Option<String>,
+    /// Size of the encrypted file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encrypted_bytes: Option<u64>,
+}
+
+/// What the ledger notes of a unit about to be sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Note<'a> {
+    /// The name it goes under.
+    pub remote_name: &'a str,
+    /// The part's size.
+    pub bytes: u64,
+    /// The sha256 and size of the encrypted file that goes out instead of the part, if it
+    /// goes encrypted.
+    pub encrypted: Option<(&'a str, u64)>,
+}
+
+/// What the ledger noted of a unit before it was sent, and no record has cleared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Noted {
+    /// The name it was sent under.
+    pub remote_name: String,
+    /// The SHA-256 and size of the encrypted file that was sent, when it went encrypted (each
+    /// run encrypts to other bytes: the noted ones are those to look for).
+    pub encrypted: Option<(String, u64)>,
 }
 
 /// A conversion the API queued.
@@ -63,16 +97,11 @@ pub struct QueuedConversion {
 trait Store: Send + Sync {
     /// The delivery of content `sha256` to `destination`, if it was delivered.
     fn find(&self, destination: &str, sha256: &str) -> anyhow::Result<Option<Delivery>>;
-    /// Notes, before a unit is sent, that it is being sent (replacing an older note).
-    fn begin(
-        &self,
-        destination: &str,
-        key: &str,
-        remote_name: &str,
-        bytes: u64,
-    ) -> anyhow::Result<()>;
-    /// The remote name of a unit a run began to send and did not record, if any.
-    fn unfinished(&self, destination: &str, key: &str) -> anyhow::Result<Option<String>>;
+    /// Notes, before a unit is sent, that it is being sent (replacing an older note), with
+    /// the encrypted file's sha256 and size when it goes encrypted.
+    fn begin(&self, destination: &str, key: &str, note: &Note<'_>) -> anyhow::Result<()>;
+    /// What was noted of a unit a run began to send and did not record, if anything.
+    fn unfinished(&self, destination: &str, key: &str) -> anyhow::Result<Option<Noted>>;
     /// Records a delivery and clears its note, in one committed transaction.
     fn record(&self, d: &Delivery) -> anyhow::Result<()>;
     /// When the conversion `order_key` was queued at `destination`, with its `QueuedUri`.
@@ -239,18 +268,12 @@ impl Ledger {
     /// Notes, before a part is sent, that it is being sent: if the run dies between the
     /// server's rename and [`Ledger::record`], the next run (on any machine sharing the
     /// ledger) finds this note and checks the server instead of sending the part again.
-    pub fn begin(
-        &self,
-        destination: &str,
-        sha256: &str,
-        remote_name: &str,
-        bytes: u64,
-    ) -> anyhow::Result<()> {
-        self.store.begin(destination, sha256, remote_name, bytes)
+    pub fn begin(&self, destination: &str, sha256: &str, note: &Note<'_>) -> anyhow::Result<()> {
+        self.store.begin(destination, sha256, note)
     }
 
-    /// The remote name of a part a run began to send and did not record, if any.
-    pub fn unfinished(&self, destination: &str, sha256: &str) -> anyhow::Result<Option<String>> {
+    /// What was noted of a part a run began to send and did not record, if anything.
+    pub fn unfinished(&self, destination: &str, sha256: &str) -> anyhow::Result<Option<Noted>> {
         self.store.unfinished(destination, sha256)
     }
 
@@ -328,6 +351,32 @@ const COLUMNS: [(&str, &[&str]); 3] = [
         ],
     ),
 ];
+
+/// The columns added for encrypted parts, as `(table, column, type)`: the same SQL for both
+/// backends. New ledgers have them; opening an older one adds those it lacks.
+pub const ENCRYPTED_COLUMNS: [(&str, &str, &str); 4] = [
+    ("deliveries", "encrypted_sha256", "TEXT"),
+    ("deliveries", "encrypted_bytes", "BIGINT"),
+    ("sending", "encrypted_sha256", "TEXT"),
+    ("sending", "encrypted_bytes", "BIGINT"),
+];
+
+/// The statements that add to an older ledger the [`ENCRYPTED_COLUMNS`] it lacks (`have`
+/// lists a table's columns; `prefix` is the backend's table prefix).
+fn add_encrypted_columns<E>(
+    prefix: &str,
+    mut have: impl FnMut(&str) -> Result<Vec<String>, E>,
+) -> Result<String, E> {
+    let mut sql = String::new();
+    for (table, column, kind) in ENCRYPTED_COLUMNS {
+        if !have(table)?.iter().any(|h| h == column) {
+            sql.push_str(&format!(
+                "ALTER TABLE {prefix}{table} ADD COLUMN {column} {kind};\n"
+            ));
+        }
+    }
+    Ok(sql)
+}
 
 /// The first column of [`COLUMNS`] that `have(table)` lacks, as `(table, column)`.
 fn missing_column<E>(

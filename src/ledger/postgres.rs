@@ -15,22 +15,23 @@
 //! is passed through [`crate::redact`].
 
 use super::url::{PgUrl, SslMode};
-use super::{Delivery, Fault, OpenError, QueuedConversion, Store};
+use super::{Delivery, Fault, Note, Noted, OpenError, QueuedConversion, Store};
 use crate::exit::ExitStatus;
 use ::postgres::{Client, NoTls, Row};
 use anyhow::Result;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The schema's version, in `convsubmit_meta`.
-const SCHEMA_VERSION: i32 = 1;
+/// The schema's version, in `convsubmit_meta`: 1 before encrypted parts, 2 with their
+/// columns (a version 1 ledger is migrated when opened).
+const SCHEMA_VERSION: i32 = 2;
 
 /// The schema, created in one transaction by the first run (which holds the lock).
 const SCHEMA: &str = "
 CREATE TABLE convsubmit_meta (
     schema_version INTEGER NOT NULL
 );
-INSERT INTO convsubmit_meta (schema_version) VALUES (1);
+INSERT INTO convsubmit_meta (schema_version) VALUES (2);
 CREATE TABLE convsubmit_deliveries (
     id BIGSERIAL PRIMARY KEY,
     sha256 TEXT NOT NULL,
@@ -40,7 +41,9 @@ CREATE TABLE convsubmit_deliveries (
     rows BIGINT NOT NULL,
     input TEXT NOT NULL,
     delivered_at TEXT NOT NULL,
-    source_lines TEXT NOT NULL DEFAULT ''
+    source_lines TEXT NOT NULL DEFAULT '',
+    encrypted_sha256 TEXT,
+    encrypted_bytes BIGINT
 );
 CREATE INDEX convsubmit_deliveries_by_content ON convsubmit_deliveries (destination, sha256);
 CREATE TABLE convsubmit_conversions (
@@ -60,6 +63,8 @@ CREATE TABLE convsubmit_sending (
     remote_name TEXT NOT NULL,
     bytes BIGINT NOT NULL,
     started_at TEXT NOT NULL,
+    encrypted_sha256 TEXT,
+    encrypted_bytes BIGINT,
     PRIMARY KEY (destination, sha256)
 );
 ";
@@ -183,7 +188,8 @@ impl Store for PgLedger {
         let row = self
             .db()
             .query_opt(
-                "SELECT sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines
+                "SELECT sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines,
+                     encrypted_sha256, encrypted_bytes
                  FROM convsubmit_deliveries WHERE destination = $1 AND sha256 = $2
                  ORDER BY id DESC LIMIT 1",
                 &[&destination, &sha256],
@@ -192,35 +198,51 @@ impl Store for PgLedger {
         Ok(row.as_ref().map(delivery))
     }
 
-    fn begin(&self, destination: &str, key: &str, remote_name: &str, bytes: u64) -> Result<()> {
+    fn begin(&self, destination: &str, key: &str, note: &Note<'_>) -> Result<()> {
         self.db()
             .execute(
-                "INSERT INTO convsubmit_sending (sha256, destination, remote_name, bytes, started_at)
-                 VALUES ($1, $2, $3, $4, $5)
+                "INSERT INTO convsubmit_sending (sha256, destination, remote_name, bytes, started_at, encrypted_sha256, encrypted_bytes)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (destination, sha256) DO UPDATE SET remote_name = EXCLUDED.remote_name,
-                     bytes = EXCLUDED.bytes, started_at = EXCLUDED.started_at",
-                &[&key, &destination, &remote_name, &(bytes as i64), &super::now()],
+                     bytes = EXCLUDED.bytes, started_at = EXCLUDED.started_at,
+                     encrypted_sha256 = EXCLUDED.encrypted_sha256,
+                     encrypted_bytes = EXCLUDED.encrypted_bytes",
+                &[
+                    &key,
+                    &destination,
+                    &note.remote_name,
+                    &(note.bytes as i64),
+                    &super::now(),
+                    &note.encrypted.map(|(sha, _)| sha),
+                    &note.encrypted.map(|(_, n)| n as i64),
+                ],
             )
             .map_err(self.write_err())?;
         Ok(())
     }
 
-    fn unfinished(&self, destination: &str, key: &str) -> Result<Option<String>> {
+    fn unfinished(&self, destination: &str, key: &str) -> Result<Option<Noted>> {
         let row = self
             .db()
             .query_opt(
-                "SELECT remote_name FROM convsubmit_sending WHERE destination = $1 AND sha256 = $2",
+                "SELECT remote_name, encrypted_sha256, encrypted_bytes FROM convsubmit_sending
+                 WHERE destination = $1 AND sha256 = $2",
                 &[&destination, &key],
             )
             .map_err(self.read_err())?;
-        Ok(row.map(|r| r.get(0)))
+        Ok(row.map(|r| Noted {
+            remote_name: r.get(0),
+            encrypted: r
+                .get::<_, Option<String>>(1)
+                .zip(r.get::<_, Option<i64>>(2).map(|n| n as u64)),
+        }))
     }
 
     fn record(&self, d: &Delivery) -> Result<()> {
         self.clearing(&d.destination, &d.sha256, |tx| {
             tx.execute(
-                "INSERT INTO convsubmit_deliveries (sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO convsubmit_deliveries (sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines, encrypted_sha256, encrypted_bytes)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 &[
                     &d.sha256,
                     &d.destination,
@@ -230,6 +252,8 @@ impl Store for PgLedger {
                     &d.input,
                     &d.delivered_at,
                     &d.source_lines,
+                    &d.encrypted_sha256,
+                    &d.encrypted_bytes.map(|n| n as i64),
                 ],
             )
         })
@@ -299,7 +323,8 @@ impl Store for PgLedger {
         let rows = self
             .db()
             .query(
-                "SELECT sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines
+                "SELECT sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines,
+                     encrypted_sha256, encrypted_bytes
                  FROM convsubmit_deliveries WHERE delivered_at >= $1 ORDER BY id",
                 &[&since],
             )
@@ -318,6 +343,8 @@ fn delivery(r: &Row) -> Delivery {
         input: r.get(5),
         delivered_at: r.get(6),
         source_lines: r.get(7),
+        encrypted_sha256: r.get(8),
+        encrypted_bytes: r.get::<_, Option<i64>>(9).map(|n| n as u64),
     }
 }
 
@@ -428,6 +455,8 @@ fn prepare(client: &mut Client, url: &PgUrl) -> Result<(), OpenError> {
             .collect();
         match versions[..] {
             [SCHEMA_VERSION] => {}
+            // Before encrypted parts: add their columns (this run holds the lock).
+            [1] => migrate(client).map_err(failed)?,
             [v] => {
                 return Err(OpenError::Other(anyhow::anyhow!(
                     "the ledger {name} has schema version {v}, and this convsubmit knows only \
@@ -442,17 +471,7 @@ fn prepare(client: &mut Client, url: &PgUrl) -> Result<(), OpenError> {
                 )));
             }
         }
-        let missing = super::missing_column(|table| {
-            client
-                .query(
-                    "SELECT attname::text FROM pg_catalog.pg_attribute
-                     WHERE attrelid = to_regclass(quote_ident(current_schema()) || '.' || $1)
-                         AND attnum > 0 AND NOT attisdropped",
-                    &[&format!("convsubmit_{table}")],
-                )
-                .map(|rows| rows.iter().map(|r| r.get(0)).collect())
-        })
-        .map_err(failed)?;
+        let missing = super::missing_column(|table| columns(client, table)).map_err(failed)?;
         if let Some((table, column)) = missing {
             return Err(refuse(format!(
                 "has a table convsubmit_{table} without the column {column}: not a convsubmit \
@@ -465,6 +484,33 @@ fn prepare(client: &mut Client, url: &PgUrl) -> Result<(), OpenError> {
     tx.batch_execute(WRITE_CHECK).map_err(failed)?;
     tx.rollback().map_err(failed)?;
     Ok(())
+}
+
+/// The columns of the ledger's table `table` (`deliveries`: `convsubmit_deliveries`).
+fn columns(
+    client: &mut impl ::postgres::GenericClient,
+    table: &str,
+) -> Result<Vec<String>, ::postgres::Error> {
+    client
+        .query(
+            "SELECT attname::text FROM pg_catalog.pg_attribute
+             WHERE attrelid = to_regclass(quote_ident(current_schema()) || '.' || $1)
+                 AND attnum > 0 AND NOT attisdropped",
+            &[&format!("convsubmit_{table}")],
+        )
+        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Brings a version 1 ledger to [`SCHEMA_VERSION`] in one transaction: the columns of
+/// encrypted parts it lacks.
+fn migrate(client: &mut Client) -> Result<(), ::postgres::Error> {
+    let mut tx = client.transaction()?;
+    let sql = super::add_encrypted_columns("convsubmit_", |table| columns(&mut tx, table))?;
+    tx.batch_execute(&sql)?;
+    tx.batch_execute(&format!(
+        "UPDATE convsubmit_meta SET schema_version = {SCHEMA_VERSION}"
+    ))?;
+    tx.commit()
 }
 
 /// `e` as a ledger error of its class, the message passed through [`crate::redact`] and

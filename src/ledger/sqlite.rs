@@ -2,7 +2,7 @@
 //! holds its lock; a second run waits for it. The lock belongs to the file, not to the path
 //! that names it: a symlink, a `..` or a hard link to the same ledger waits for the same lock.
 
-use super::{Delivery, OpenError, QueuedConversion, Store};
+use super::{Delivery, Note, Noted, OpenError, QueuedConversion, Store};
 use crate::values::date::now_utc;
 use anyhow::{Context, Result, bail};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -22,8 +22,9 @@ pub struct SqliteLedger {
     _file_lock: File,
 }
 
-/// The schema's version (`PRAGMA user_version`): every ledger file so far has 0.
-const SCHEMA_VERSION: i64 = 0;
+/// The schema's version (`PRAGMA user_version`): 0 before encrypted parts, 1 with their
+/// columns (a version 0 ledger is migrated when opened).
+const SCHEMA_VERSION: i64 = 1;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -35,7 +36,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
     rows INTEGER NOT NULL,
     input TEXT NOT NULL,
     delivered_at TEXT NOT NULL,
-    source_lines TEXT NOT NULL DEFAULT ''
+    source_lines TEXT NOT NULL DEFAULT '',
+    encrypted_sha256 TEXT,
+    encrypted_bytes BIGINT
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_content ON deliveries (destination, sha256);
 CREATE TABLE IF NOT EXISTS conversions (
@@ -54,6 +57,8 @@ CREATE TABLE IF NOT EXISTS sending (
     remote_name TEXT NOT NULL,
     bytes INTEGER NOT NULL,
     started_at TEXT NOT NULL,
+    encrypted_sha256 TEXT,
+    encrypted_bytes BIGINT,
     PRIMARY KEY (destination, sha256)
 );
 ";
@@ -120,7 +125,8 @@ impl Store for SqliteLedger {
     fn find(&self, destination: &str, sha256: &str) -> Result<Option<Delivery>> {
         self.db()
             .query_row(
-                "SELECT sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines
+                "SELECT sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines,
+                     encrypted_sha256, encrypted_bytes
                  FROM deliveries WHERE destination = ?1 AND sha256 = ?2
                  ORDER BY id DESC LIMIT 1",
                 params![destination, sha256],
@@ -133,24 +139,40 @@ impl Store for SqliteLedger {
     /// Notes, before a part is sent, that it is being sent: if the run dies between the
     /// server's rename and [`Ledger::record`], the next run finds this note and checks the
     /// server instead of sending the part again.
-    fn begin(&self, destination: &str, sha256: &str, remote_name: &str, bytes: u64) -> Result<()> {
+    fn begin(&self, destination: &str, sha256: &str, note: &Note<'_>) -> Result<()> {
         self.db()
             .execute(
-                "INSERT OR REPLACE INTO sending (sha256, destination, remote_name, bytes, started_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![sha256, destination, remote_name, bytes as i64, now_utc()],
+                "INSERT OR REPLACE INTO sending (sha256, destination, remote_name, bytes, started_at, encrypted_sha256, encrypted_bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    sha256,
+                    destination,
+                    note.remote_name,
+                    note.bytes as i64,
+                    now_utc(),
+                    note.encrypted.map(|(sha, _)| sha),
+                    note.encrypted.map(|(_, n)| n as i64)
+                ],
             )
             .with_context(|| format!("cannot write to the ledger {}", self.path.display()))?;
         Ok(())
     }
 
-    /// The remote name of a part a run began to send and did not record, if any.
-    fn unfinished(&self, destination: &str, sha256: &str) -> Result<Option<String>> {
+    /// What was noted of a part a run began to send and did not record, if anything.
+    fn unfinished(&self, destination: &str, sha256: &str) -> Result<Option<Noted>> {
         self.db()
             .query_row(
-                "SELECT remote_name FROM sending WHERE destination = ?1 AND sha256 = ?2",
+                "SELECT remote_name, encrypted_sha256, encrypted_bytes FROM sending
+                 WHERE destination = ?1 AND sha256 = ?2",
                 params![destination, sha256],
-                |r| r.get(0),
+                |r| {
+                    let sha: Option<String> = r.get(1)?;
+                    let bytes: Option<i64> = r.get(2)?;
+                    Ok(Noted {
+                        remote_name: r.get(0)?,
+                        encrypted: sha.zip(bytes.map(|n| n as u64)),
+                    })
+                },
             )
             .optional()
             .with_context(|| format!("cannot read the ledger {}", self.path.display()))
@@ -163,8 +185,8 @@ impl Store for SqliteLedger {
         let tx = self.clearing(&db, &d.destination, &d.sha256)?;
         tx
             .execute(
-                "INSERT INTO deliveries (sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO deliveries (sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines, encrypted_sha256, encrypted_bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     d.sha256,
                     d.destination,
@@ -173,7 +195,9 @@ impl Store for SqliteLedger {
                     d.rows as i64,
                     d.input,
                     d.delivered_at,
-                    d.source_lines
+                    d.source_lines,
+                    d.encrypted_sha256,
+                    d.encrypted_bytes.map(|n| n as i64)
                 ],
             )
             .with_context(|| format!("cannot write to the ledger {}", self.path.display()))?;
@@ -239,7 +263,8 @@ impl Store for SqliteLedger {
     fn history(&self, since: &str) -> Result<Vec<Delivery>> {
         let db = self.db();
         let mut stmt = db.prepare(
-            "SELECT sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines
+            "SELECT sha256, destination, remote_name, bytes, rows, input, delivered_at, source_lines,
+                 encrypted_sha256, encrypted_bytes
              FROM deliveries WHERE delivered_at >= ?1 ORDER BY id",
         )?;
         let rows = stmt.query_map(params![since], row)?;
@@ -258,6 +283,8 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Delivery> {
         input: r.get(5)?,
         delivered_at: r.get(6)?,
         source_lines: r.get(7)?,
+        encrypted_sha256: r.get(8)?,
+        encrypted_bytes: r.get::<_, Option<i64>>(9)?.map(|n| n as u64),
     })
 }
 
@@ -395,9 +422,20 @@ fn open_db(real: &Path, path: &Path) -> Result<Connection> {
     }
     // Fail now, before anything is sent, if the ledger cannot be written (a read-only file
     // or folder): rewriting the schema version is a real write, journal and all.
-    let version: i64 = conn
+    let mut version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(damaged)?;
+    if version == 0 {
+        // Before encrypted parts (or just created): add their columns, in one transaction.
+        migrate(&conn).map_err(|e| {
+            anyhow::anyhow!(
+                "the ledger {} cannot be brought to schema version {SCHEMA_VERSION} ({e}); \
+                 nothing was sent. Give this user write access to it and to its folder",
+                path.display()
+            )
+        })?;
+        version = SCHEMA_VERSION;
+    }
     if version != SCHEMA_VERSION {
         bail!(
             "the ledger {} has schema version {version}, and this convsubmit knows only version \
@@ -415,6 +453,18 @@ fn open_db(real: &Path, path: &Path) -> Result<Connection> {
             )
         })?;
     Ok(conn)
+}
+
+/// Brings a version 0 ledger to [`SCHEMA_VERSION`]: the columns of encrypted parts it lacks.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let tx = conn.unchecked_transaction()?;
+    let sql = super::add_encrypted_columns("", |table| {
+        tx.prepare(&format!("SELECT * FROM {table} LIMIT 0"))
+            .map(|stmt| stmt.column_names().iter().map(|c| c.to_string()).collect())
+    })?;
+    tx.execute_batch(&sql)?;
+    tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+    tx.commit()
 }
 
 /// A new ledger, built under a temporary name and renamed into place, so that a run killed
@@ -467,6 +517,16 @@ mod tests {
             input: "a.csv".into(),
             delivered_at: "2026-11-23T10:00:00Z".into(),
             source_lines: String::new(),
+            encrypted_sha256: None,
+            encrypted_bytes: None,
+        }
+    }
+
+    fn note<'a>(remote_name: &'a str, encrypted: Option<(&'a str, u64)>) -> Note<'a> {
+        Note {
+            remote_name,
+            bytes: 10,
+            encrypted,
         }
     }
 
@@ -489,13 +549,73 @@ mod tests {
     fn a_note_lasts_until_the_delivery_is_recorded() {
         let path = temp("note");
         let l = SqliteLedger::open(&path, Duration::ZERO, &mut |_| {}).unwrap();
-        l.begin("dir:///out", "bb", "b.csv", 10).unwrap();
+        l.begin("dir:///out", "bb", &note("b.csv", None)).unwrap();
+        let noted = l.unfinished("dir:///out", "bb").unwrap().unwrap();
         assert_eq!(
-            l.unfinished("dir:///out", "bb").unwrap().as_deref(),
-            Some("b.csv")
+            (noted.remote_name.as_str(), noted.encrypted),
+            ("b.csv", None)
         );
         l.record(&delivery("bb")).unwrap();
         assert_eq!(l.unfinished("dir:///out", "bb").unwrap(), None);
+        // An encrypted part: the note and the record keep the encrypted digest and size.
+        l.begin("dir:///out", "cc", &note("c.csv.pgp", Some(("ee", 700))))
+            .unwrap();
+        let noted = l.unfinished("dir:///out", "cc").unwrap().unwrap();
+        assert_eq!(noted.encrypted, Some(("ee".to_string(), 700)));
+        let sealed = Delivery {
+            encrypted_sha256: Some("ee".into()),
+            encrypted_bytes: Some(700),
+            ..delivery("cc")
+        };
+        l.record(&sealed).unwrap();
+        assert_eq!(l.find("dir:///out", "cc").unwrap(), Some(sealed));
+    }
+
+    /// A ledger of schema version 0 (before encrypted parts) is migrated when opened: its
+    /// records kept, the new columns added, its version 1; a newer one is refused.
+    #[test]
+    fn a_version_0_ledger_is_migrated_and_keeps_its_records() {
+        let path = temp("migrate");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE deliveries (id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL,
+                     destination TEXT NOT NULL, remote_name TEXT NOT NULL, bytes INTEGER NOT NULL,
+                     rows INTEGER NOT NULL, input TEXT NOT NULL, delivered_at TEXT NOT NULL,
+                     source_lines TEXT NOT NULL DEFAULT '');
+                 CREATE TABLE sending (sha256 TEXT NOT NULL, destination TEXT NOT NULL,
+                     remote_name TEXT NOT NULL, bytes INTEGER NOT NULL, started_at TEXT NOT NULL,
+                     PRIMARY KEY (destination, sha256));
+                 INSERT INTO deliveries (sha256, destination, remote_name, bytes, rows, input, delivered_at)
+                     VALUES ('aa', 'dir:///out', 'a.csv', 10, 1, 'a.csv', '2026-11-23T10:00:00Z');
+                 INSERT INTO sending VALUES ('bb', 'dir:///out', 'b.csv', 10, '2026-11-23T10:00:00Z');",
+            )
+            .unwrap();
+        }
+        {
+            let l = SqliteLedger::open(&path, Duration::ZERO, &mut |_| {}).unwrap();
+            assert_eq!(l.find("dir:///out", "aa").unwrap(), Some(delivery("aa")));
+            let noted = l.unfinished("dir:///out", "bb").unwrap().unwrap();
+            assert_eq!(
+                (noted.remote_name.as_str(), noted.encrypted),
+                ("b.csv", None)
+            );
+            l.begin("dir:///out", "cc", &note("c.csv.pgp", Some(("ee", 700))))
+                .unwrap();
+        }
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        conn.execute_batch("PRAGMA user_version = 2").unwrap();
+        drop(conn);
+        let e = SqliteLedger::open(&path, Duration::ZERO, &mut |_| {})
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("has schema version 2"), "{e}");
     }
 
     #[test]

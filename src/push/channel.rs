@@ -6,9 +6,11 @@
 //! [`Files`] is the channel of every [`Transport`]: its unit is a part, sent under a name that
 //! never replaces other bytes at the destination.
 
+use super::encrypt::Recipient;
 use super::names::{MAX_VARIANTS, variant};
 use super::part::{PartFile, Unit};
 use crate::deliver::{DeliveryError, FailureKind, Holding, Transport};
+pub use crate::ledger::Noted;
 use crate::template::Template;
 use anyhow::Result;
 use std::time::Duration;
@@ -58,8 +60,8 @@ pub trait Lane: Send {
 
 /// What one attempt is given.
 pub struct Attempt<'a> {
-    /// The name an earlier run noted for this unit and did not record (it may have arrived).
-    pub noted: Option<&'a str>,
+    /// What an earlier run noted for this unit and did not record (it may have arrived).
+    pub noted: Option<&'a Noted>,
     /// Deliver again what the destination holds already (as a new file).
     pub force: bool,
     /// The timeout of one network operation.
@@ -140,15 +142,26 @@ impl super::retry::Retryable for Step {
     }
 }
 
-/// The channel of a [`Transport`]: parts, one at a time over one connection.
+/// The channel of a [`Transport`]: parts, one at a time over one connection, each
+/// encrypted first when the channel has a recipient.
 pub struct Files {
     transport: Box<dyn Transport>,
+    encrypt: Option<std::sync::Arc<Recipient>>,
 }
 
 impl Files {
     /// The channel over `transport`.
     pub fn new(transport: Box<dyn Transport>) -> Files {
-        Files { transport }
+        Files {
+            transport,
+            encrypt: None,
+        }
+    }
+
+    /// The channel, encrypting each part to `recipient` (when `Some`) before it is sent.
+    pub fn encrypting(mut self, recipient: Option<std::sync::Arc<Recipient>>) -> Files {
+        self.encrypt = recipient;
+        self
     }
 
     /// A lane over the transport (which connects when first used).
@@ -172,16 +185,36 @@ impl Channel for Files {
     }
 
     fn label(&self) -> String {
-        self.transport.label()
+        match &self.encrypt {
+            Some(r) => format!(
+                "{}, encrypted to {}",
+                self.transport.label(),
+                r.fingerprint()
+            ),
+            None => self.transport.label(),
+        }
     }
 
     fn units(&self, parts: Vec<PartFile>, template: Option<&Template>) -> Result<Vec<Unit>> {
         let parts = match self.transport.max_part_bytes() {
-            // Email: a part over the attachment limit goes as several smaller ones.
-            Some(max) => super::fit::fit(parts, max, template)?,
+            // Email: a part over the attachment limit goes as several smaller ones (room
+            // left for what encryption adds).
+            Some(max) => {
+                let room = match self.encrypt {
+                    Some(_) => super::encrypt::OVERHEAD,
+                    None => 0,
+                };
+                super::fit::fit(parts, max.saturating_sub(room).max(1), template)?
+            }
             None => parts,
         };
-        Ok(parts.into_iter().map(Unit::Part).collect())
+        parts
+            .into_iter()
+            .map(|p| match &self.encrypt {
+                Some(r) => r.seal(p).map(Unit::Part),
+                None => Ok(Unit::Part(p)),
+            })
+            .collect()
     }
 
     fn check(&self) -> Result<(), DeliveryError> {
@@ -233,17 +266,23 @@ impl FileLane<'_> {
     /// then sent) or holds the part. `force`: a name that holds the part counts as taken, so
     /// that the part is delivered again as a new file.
     fn put(&mut self, part: &PartFile, job: &mut Attempt<'_>) -> Result<Sent, Step> {
-        if let Some(name) = job.noted
-            && self.transport.holds(name, part.bytes, &part.sha256)? == Holding::Same
-        {
-            return Ok(Sent::Arrived(name.to_string()));
+        if let Some(noted) = job.noted {
+            // What was sent then: an encrypted file has the noted bytes, not this run's.
+            let wire = part.wire();
+            let (sha256, bytes) = match &noted.encrypted {
+                Some((sha256, bytes)) => (sha256.as_str(), *bytes),
+                None => (wire.sha256, wire.bytes),
+            };
+            if self.transport.holds(&noted.remote_name, bytes, sha256)? == Holding::Same {
+                return Ok(Sent::Arrived(noted.remote_name.clone()));
+            }
         }
         let name = match self.free_name(part, job.force)? {
             (name, Holding::Same) => return Ok(Sent::Arrived(name)),
             (name, _) => name,
         };
         (job.note)(&name).map_err(Step::Ledger)?;
-        self.transport.put(&part.local, &name, job.progress)?;
+        self.transport.put(part.wire().local, &name, job.progress)?;
         Ok(Sent::Sent {
             remote: name,
             receipt: None,
@@ -257,9 +296,10 @@ impl FileLane<'_> {
         part: &PartFile,
         force: bool,
     ) -> Result<(String, Holding), DeliveryError> {
+        let wire = part.wire();
         for n in 1..=MAX_VARIANTS {
-            let name = variant(&part.name, n);
-            match self.transport.holds(&name, part.bytes, &part.sha256)? {
+            let name = part.remote(&variant(&part.name, n));
+            match self.transport.holds(&name, wire.bytes, wire.sha256)? {
                 Holding::Other => continue,
                 Holding::Same if force => continue,
                 holding => return Ok((name, holding)),
@@ -269,8 +309,8 @@ impl FileLane<'_> {
             "choose a name",
             format!(
                 "{} and its variants up to {} all hold other files at {}",
-                part.name,
-                variant(&part.name, MAX_VARIANTS),
+                part.remote(&part.name),
+                part.remote(&variant(&part.name, MAX_VARIANTS)),
                 self.destination
             ),
         )

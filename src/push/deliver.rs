@@ -246,7 +246,14 @@ impl Shared<'_> {
             _ => None,
         };
         let mut note = |name: &str| match self.ledger {
-            Some(l) => l.begin(destination, unit.key(), name, unit.bytes()),
+            Some(l) => {
+                let note = ledger::Note {
+                    remote_name: name,
+                    bytes: unit.bytes(),
+                    encrypted: sealed(unit),
+                };
+                l.begin(destination, unit.key(), &note)
+            }
             None => Ok(()),
         };
         let mut progress = |n| {
@@ -258,7 +265,7 @@ impl Shared<'_> {
             || {
                 attempts += 1;
                 let mut job = Attempt {
-                    noted: noted.as_deref(),
+                    noted: noted.as_ref(),
                     force: self.how.force,
                     timeout: io_timeout(&self.how.policy),
                     note: &mut note,
@@ -332,6 +339,14 @@ fn known(l: &Ledger, destination: &str, unit: &Unit) -> Result<Option<Fate>> {
     })
 }
 
+/// The sha256 and size of the encrypted file that goes out for `unit`, if it goes encrypted.
+fn sealed(unit: &Unit) -> Option<(&str, u64)> {
+    match unit {
+        Unit::Part(p) => p.sealed.as_ref().map(|s| (s.sha256.as_str(), s.bytes)),
+        Unit::Order(_) => None,
+    }
+}
+
 /// Records a unit the channel confirmed.
 fn record(l: &Ledger, destination: &str, unit: &Unit, fate: &Fate) -> Result<()> {
     let remote = match fate {
@@ -349,6 +364,8 @@ fn record(l: &Ledger, destination: &str, unit: &Unit, fate: &Fate) -> Result<()>
             input: p.input.clone(),
             delivered_at: ledger::now(),
             source_lines: serde_json::to_string(&p.lines)?,
+            encrypted_sha256: p.sealed.as_ref().map(|s| s.sha256.clone()),
+            encrypted_bytes: p.sealed.as_ref().map(|s| s.bytes),
         }),
         Unit::Order(o) => {
             let Fate::Sent { queued_uri, .. } = fate else {

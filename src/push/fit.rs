@@ -78,6 +78,7 @@ fn cut(part: &Part, max: u64, template: Option<&Template>) -> Result<Vec<Part>> 
                 runs: vec![],
             },
             event_type: part.event_type.clone(),
+            sealed: None,
         });
     }
     Ok(out)
@@ -113,6 +114,7 @@ mod tests {
                 runs: vec![],
             },
             event_type: None,
+            sealed: None,
         }
     }
 

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod channel;
 pub mod deliver;
+pub mod encrypt;
 pub mod fit;
 pub mod names;
 pub mod outcome;

@@ -41,6 +41,13 @@ pub struct UnitOutcome {
     /// Size of the part (parts only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
+    /// SHA-256 of the encrypted file sent for the part, when the channel encrypts (this
+    /// run's: each run encrypts to other bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encrypted_sha256: Option<String>,
+    /// Size of the encrypted file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encrypted_bytes: Option<u64>,
     /// Data rows.
     pub rows: u64,
     /// The event type of its rows, when the channel cut parts by event type.
@@ -119,6 +126,10 @@ impl UnitOutcome {
             Unit::Part(p) => ("part", None, Some(p.sha256.clone()), Some(p.bytes)),
             Unit::Order(o) => ("order", Some(o.line()), None, None),
         };
+        let sealed = match unit {
+            Unit::Part(p) => p.sealed.as_ref(),
+            Unit::Order(_) => None,
+        };
         UnitOutcome {
             unit: kind,
             input: unit.input().to_string(),
@@ -126,6 +137,8 @@ impl UnitOutcome {
             line,
             sha256,
             bytes,
+            encrypted_sha256: sealed.map(|s| s.sha256.clone()),
+            encrypted_bytes: sealed.map(|s| s.bytes),
             rows: unit.rows(),
             event_type: match unit {
                 Unit::Part(p) => p.event_type.clone(),

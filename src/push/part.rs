@@ -26,6 +26,56 @@ pub struct PartFile {
     pub lines: LineMap,
     /// The one event type of its rows, when it was cut by event type (email per event type).
     pub event_type: Option<String>,
+    /// Its encrypted file, sent instead of it when the channel encrypts (`encrypt_to`).
+    pub sealed: Option<Sealed>,
+}
+
+/// A part's encrypted file (see `encrypt.rs`): what goes out, under the part's name + `.pgp`.
+#[derive(Debug, Clone)]
+pub struct Sealed {
+    /// Its file in the work folder.
+    pub local: PathBuf,
+    /// SHA-256 of the encrypted bytes.
+    pub sha256: String,
+    /// Size of the encrypted file.
+    pub bytes: u64,
+}
+
+/// The file that goes out for a part: its own, or its encrypted one.
+pub struct Wire<'a> {
+    /// The local file.
+    pub local: &'a std::path::Path,
+    /// SHA-256 of its bytes.
+    pub sha256: &'a str,
+    /// Size.
+    pub bytes: u64,
+}
+
+impl PartFile {
+    /// The file that goes out.
+    pub fn wire(&self) -> Wire<'_> {
+        match &self.sealed {
+            Some(s) => Wire {
+                local: &s.local,
+                sha256: &s.sha256,
+                bytes: s.bytes,
+            },
+            None => Wire {
+                local: &self.local,
+                sha256: &self.sha256,
+                bytes: self.bytes,
+            },
+        }
+    }
+
+    /// Its name at the destination for the name `name` (the part's or a variant of it):
+    /// with `.pgp` when it goes encrypted.
+    pub fn remote(&self, name: &str) -> String {
+        match self.sealed {
+            Some(_) => format!("{name}{}", super::encrypt::EXTENSION),
+            None => name.to_string(),
+        }
+    }
 }
 
 /// One order for the Conversions API.

@@ -230,6 +230,7 @@ fn prepare(
                     runs: p.lines.clone(),
                 },
                 event_type: None,
+                sealed: None,
             })
             .collect();
     }

@@ -68,12 +68,12 @@ impl Channel for ByEventType {
                     .iter()
                     .filter_map(|(t, _)| t.as_deref())
                     .collect();
-                let via = self.routes[0].1.label();
-                let via = via
-                    .split_once(" (via ")
-                    .map_or("", |(_, v)| v.trim_end_matches(')'));
+                // `to (via host:port)`, and `, encrypted to …` after it when encrypting.
+                let first = self.routes[0].1.label();
+                let via = first.split_once(" (via ").map_or("", |(_, v)| v);
+                let (via, rest) = via.split_once(')').unwrap_or((via, ""));
                 format!(
-                    "the addresses of event types {} (via {via})",
+                    "the addresses of event types {} (via {via}){rest}",
                     types.join(", ")
                 )
             }
@@ -238,6 +238,7 @@ fn cut_by_event_type(part: &PartFile, template: Option<&Template>) -> Result<Vec
                 runs: vec![],
             },
             event_type,
+            sealed: None,
         });
     }
     Ok(out)
@@ -322,6 +323,7 @@ mod tests {
                 runs: vec![],
             },
             event_type: None,
+            sealed: None,
         };
         let t = crate::template::load("item-level").unwrap();
         let cut = cut_by_event_type(&part, Some(&t)).unwrap();

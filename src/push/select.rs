@@ -4,6 +4,7 @@
 
 use super::api::Api;
 use super::channel::{Channel, Files};
+use super::encrypt::Recipient;
 use super::retry::Policy;
 use super::route::ByEventType;
 use super::watchdog::io_timeout;
@@ -16,6 +17,7 @@ use crate::deliver::ftp::{Ftp, FtpSettings};
 use crate::deliver::sftp::{Auth, HostKeyCheck, KeyFile, Sftp, SftpSettings};
 use crate::secret::Secret;
 use anyhow::{Context, Result, bail};
+use std::sync::Arc;
 
 /// Builds the channel. With `read_secrets` false (`--dry-run`), no secret is read.
 pub fn channel(
@@ -38,16 +40,41 @@ pub fn channel(
         )?;
         return Ok(Box::new(api));
     }
+    // The key parts are encrypted to, judged before anything is read or sent.
+    let recipient = recipient(channel, config)?;
     if channel.email {
         // One transport per address: each event type's parts go to its own.
         let routes = emails(server, config, read_secrets)?
             .into_iter()
-            .map(|(event_type, s)| (event_type, Files::new(Box::new(Email::new(s)))))
+            .map(|(event_type, s)| {
+                let files = Files::new(Box::new(Email::new(s))).encrypting(recipient.clone());
+                (event_type, files)
+            })
             .collect();
         return Ok(Box::new(ByEventType::new(routes)));
     }
     let transport = transport(channel, server, config, read_secrets)?;
-    Ok(Box::new(Files::new(transport)))
+    Ok(Box::new(Files::new(transport).encrypting(recipient)))
+}
+
+/// The key that the channel's section (`[dir]`, `[sftp]`, `[ftp]`, `[email]`) names in
+/// `encrypt_to`, loaded and judged usable now.
+fn recipient(channel: &ChannelArgs, config: &Config) -> Result<Option<Arc<Recipient>>> {
+    let (section, value) = if channel.dir.is_some() {
+        ("dir", &config.dir.encrypt_to)
+    } else if channel.sftp {
+        ("sftp", &config.sftp.encrypt_to)
+    } else if channel.email {
+        ("email", &config.email.encrypt_to)
+    } else {
+        ("ftp", &config.ftp.encrypt_to)
+    };
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let what = format!("[{section}] encrypt_to");
+    let key = Recipient::load(&config.resolve(value), &what, std::time::SystemTime::now())?;
+    Ok(Some(Arc::new(key)))
 }
 
 /// What the channel's settings risk, said by `push` (without `--quiet`) and `doctor`.

@@ -26,6 +26,7 @@ mod layers;
 mod ledger;
 mod model;
 mod overwrite;
+mod pgp;
 mod properties;
 mod push;
 mod push_api;

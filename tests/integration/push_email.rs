@@ -55,7 +55,7 @@ fn push(env: &TestEnv, args: &[&str]) -> Output {
 }
 
 /// Each message's attachment: name → bytes; checks the headers of every message.
-fn attachments(messages: &[Received]) -> BTreeMap<String, Vec<u8>> {
+pub fn attachments(messages: &[Received]) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     for m in messages {
         assert_eq!(m.to, [TO, "ops@acme.example", "finance@acme.example"]);
@@ -80,8 +80,12 @@ fn attachments(messages: &[Received]) -> BTreeMap<String, Vec<u8>> {
         assert_eq!(parsed.attachment_count(), 1);
         let a = parsed.attachments().next().unwrap();
         let ct = a.content_type().unwrap();
-        assert_eq!((ct.ctype(), ct.subtype()), ("text", Some("csv")));
         let name = a.attachment_name().unwrap().to_string();
+        let want = match name.ends_with(".pgp") {
+            true => ("application", Some("octet-stream")),
+            false => ("text", Some("csv")),
+        };
+        assert_eq!((ct.ctype(), ct.subtype()), want, "{name}");
         assert!(parsed.subject().unwrap().contains(&name));
         assert!(
             out.insert(name, a.contents().to_vec()).is_none(),
@@ -357,4 +361,39 @@ fn one_address_refuses_a_file_of_two_event_types_before_anything_is_sent() {
     );
     assert!(out.stderr.contains("[email.to]"), "{out:?}");
     assert!(server.messages().is_empty());
+}
+
+/// With `encrypt_to`, each attachment is one encrypted part (after the cutting by event type
+/// and size), that GnuPG decrypts back to the part; a re-run sends nothing.
+#[test]
+fn encrypted_parts_are_mailed_one_per_attachment_and_decrypt_to_the_parts() {
+    let gpg = crate::pgp::Gpg::new("2y", None);
+    let server = server(true, false);
+    let env = TestEnv::new();
+    config(
+        &env,
+        &server,
+        "max_attachment_bytes = 20000\nencrypt_to = \"impact-public.asc\"",
+    );
+    gpg.write_public_key(&env, "impact-public.asc", true);
+    env.write("sales.csv", generate::item_level(&Spec::clean(53, 600)));
+    let whole = expected_parts(&env, "sales.csv", "10000");
+    let out = push(&env, &["sales.csv"]);
+    out.assert_code(0);
+    let got = attachments(&server.messages());
+    assert!(got.len() >= 3, "{got:?}");
+    let plain = crate::pgp::decrypted(&gpg, &got);
+    let (header, rows) = generate::parse(whole.values().next().unwrap());
+    let mut joined = vec![];
+    for (name, bytes) in &got {
+        assert!(bytes.len() <= 20_000, "{name}: {}", bytes.len());
+        let (h, part_rows) = generate::parse(&plain[name.strip_suffix(".pgp").unwrap()]);
+        assert_eq!(h, header);
+        joined.extend(part_rows.into_iter().map(|r| r.fields));
+    }
+    let original: Vec<Vec<String>> = rows.into_iter().map(|r| r.fields).collect();
+    assert_eq!(joined, original);
+    let again = push(&env, &["sales.csv"]);
+    crate::util::assert_already_delivered(&again, got.len());
+    assert_eq!(server.messages().len(), got.len());
 }

@@ -37,6 +37,14 @@ impl Output {
     }
 }
 
+/// Fails unless `out` is a successful re-run that found `n` parts already delivered.
+#[track_caller]
+pub fn assert_already_delivered(out: &Output, n: usize) {
+    out.assert_code(0);
+    let want = format!("{n} already delivered");
+    assert!(out.stdout.contains(&want), "{out:?}");
+}
+
 /// A unique temporary directory, removed on drop. Commands run inside it, with relative file
 /// names, so no machine path ever shows up in an output.
 pub struct TestEnv {
@@ -107,19 +115,8 @@ impl TestEnv {
 
     /// Runs with `stdin` as standard input.
     pub fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut cmd = self.command(args);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let mut pipe = child.stdin.take().unwrap();
-        let input = stdin.to_vec();
-        let feeder = std::thread::spawn(move || {
-            let _ = pipe.write_all(&input);
-        });
-        let out = child.wait_with_output().unwrap();
-        feeder.join().unwrap();
-        convert(out)
+        let cmd = self.command(args);
+        convert(fed(cmd, stdin).unwrap())
     }
 
     /// `validate --as-of AS_OF ARGS...`.
@@ -134,6 +131,22 @@ impl Drop for TestEnv {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Runs `cmd` with `stdin` as its standard input (fed from a thread), capturing its output.
+pub fn fed(mut cmd: Command, stdin: &[u8]) -> std::io::Result<std::process::Output> {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn()?;
+    let mut pipe = child.stdin.take().expect("piped");
+    let input = stdin.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let out = child.wait_with_output();
+    let _ = feeder.join();
+    out
 }
 
 pub fn finish(mut cmd: Command) -> Output {

@@ -156,10 +156,15 @@ impl Live {
                 "found {remote_name} at {to} with the same bytes (sent before, not recorded); recorded, not sent again"
             )),
             Fate::WouldSend { .. } => self.line(&format!(
-                "would send {} ({}, {} bytes) to {to}",
+                "would {}send {} ({}, {} bytes){} to {to}",
+                if u.encrypted_sha256.is_some() { "encrypt and " } else { "" },
                 u.name,
                 plural(u.rows, "row"),
-                u.bytes.unwrap_or(0)
+                u.bytes.unwrap_or(0),
+                match u.encrypted_sha256 {
+                    Some(_) => format!(" as {}{}", u.name, crate::push::encrypt::EXTENSION),
+                    None => String::new(),
+                }
             )),
             Fate::Failed { .. } | Fate::NotSent => Ok(()),
         }

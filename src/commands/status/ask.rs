@@ -387,6 +387,8 @@ mod tests {
             input: "sales.csv".into(),
             delivered_at: String::new(),
             source_lines: lines.into(),
+            encrypted_sha256: None,
+            encrypted_bytes: None,
         }
     }
 
