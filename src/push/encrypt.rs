@@ -48,8 +48,6 @@ pub struct Recipient {
     subkey: Option<usize>,
     /// The encrypting key's fingerprint (hex), for people and the ledger.
     fingerprint: String,
-    /// The file it came from.
-    path: PathBuf,
 }
 
 impl Recipient {
@@ -176,7 +174,6 @@ impl Recipient {
             fingerprint: format!("{fingerprint:X}"),
             key,
             subkey,
-            path: path.to_path_buf(),
         })
     }
 
@@ -185,17 +182,12 @@ impl Recipient {
         &self.fingerprint
     }
 
-    /// The key file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// `part` with its sealed file: encrypted beside it in the work folder.
     pub fn seal(&self, mut part: PartFile) -> Result<PartFile> {
         let local = PathBuf::from(format!("{}{EXTENSION}", part.local.display()));
         let write = || -> Result<(String, u64)> {
             let plain = std::fs::File::open(&part.local)?;
-            let out = HashingWriter::new(BufWriter::new(std::fs::File::create(&local)?));
+            let mut out = HashingWriter::new(BufWriter::new(std::fs::File::create(&local)?));
             let mut rng = rand_08::thread_rng();
             let mut builder = MessageBuilder::from_reader(part.name.clone(), plain)
                 .seipd_v1(&mut rng, SymmetricKeyAlgorithm::AES256);
@@ -203,7 +195,6 @@ impl Recipient {
                 Some(i) => builder.encrypt_to_key(&mut rng, &self.key.public_subkeys[i])?,
                 None => builder.encrypt_to_key(&mut rng, &self.key.primary_key)?,
             };
-            let mut out = out;
             builder.to_writer(&mut rng, &mut out)?;
             let (file, sha256, bytes) = out.finish()?;
             file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
