@@ -393,12 +393,18 @@ fn email_sends_every_part_and_repeats_only_the_one_in_flight() {
         ..Channel::new("email", &env, &["--email"], 0xE3A1)
     };
     crash_and_rerun(&ch, || {
-        tally(server.messages().iter().map(|m| {
-            let parsed = MessageParser::default().parse(&m.raw).unwrap();
-            let a = parsed.attachments().next().expect("one attachment");
-            a.attachment_name().unwrap().to_string()
-        }))
+        tally(server.messages().iter().map(|m| attachment(&m.raw).0))
     });
+}
+
+/// The name and bytes of the one attachment of the message `raw`.
+fn attachment(raw: &[u8]) -> (String, Vec<u8>) {
+    let parsed = MessageParser::default().parse(raw).unwrap();
+    let a = parsed.attachments().next().expect("one attachment");
+    (
+        a.attachment_name().unwrap().to_string(),
+        a.contents().to_vec(),
+    )
 }
 
 /// `rows` with the orders whose OrderId ends in an odd digit moved to event type 27016.
@@ -467,16 +473,14 @@ fn email_per_event_type_sends_every_part_to_its_address_across_kills() {
     };
     crash_and_rerun(&ch, || {
         tally(server.messages().iter().map(|m| {
-            let parsed = MessageParser::default().parse(&m.raw).unwrap();
-            let a = parsed.attachments().next().expect("one attachment");
-            let name = a.attachment_name().unwrap().to_string();
+            let (name, contents) = attachment(&m.raw);
             // Each part went to its event type's address, and its rows are of that type.
             let (event_type, to) = TO
                 .iter()
                 .find(|(t, _)| name.contains(&format!("_{t}_")))
                 .unwrap();
             assert_eq!(m.to, [*to], "{name}");
-            let (_, rows) = generate::parse(a.contents());
+            let (_, rows) = generate::parse(&contents);
             assert!(rows.iter().all(|r| r.fields[1] == *event_type), "{name}");
             name
         }))
