@@ -3,6 +3,7 @@
 //! writer has handed to the file, waits for more, and ends where the writer ended (or fails
 //! where the writer failed). The writer never waits for the reader.
 
+use super::copy::Copier;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -54,7 +55,30 @@ pub struct Writer {
     shared: Arc<Shared>,
 }
 
+/// Bytes copied between two updates of what the reader may read: it reads behind the writer
+/// instead of waiting for the end of a long copy.
+const COPY_STEP: u64 = 4 << 20;
+
 impl Writer {
+    /// Appends `len` bytes of `src` from `offset`, with `copier`.
+    pub fn copy_from(
+        &mut self,
+        copier: &mut Copier,
+        src: &File,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<()> {
+        let file = self.file.as_mut().expect("taken only on completion");
+        let (mut at, end) = (offset, offset + len);
+        while at < end {
+            let n = (end - at).min(COPY_STEP);
+            copier.copy(src, at, n, file)?;
+            self.shared.update(|s| s.written += n);
+            at += n;
+        }
+        Ok(())
+    }
+
     /// Says the file is whole (everything written has been flushed to it) and returns it,
     /// e.g. to be synced.
     pub fn complete(mut self) -> File {

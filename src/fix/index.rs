@@ -8,12 +8,28 @@ use std::collections::HashMap;
 /// No row.
 const NONE: u32 = u32::MAX;
 
+/// The top bit of [`Row::len`]: the row's own line break is in the input and is the one the
+/// output uses, so it can be copied with the row.
+const WHOLE: u32 = 1 << 31;
+
 /// One row: where its bytes are and the next row of its order.
 #[derive(Debug, Clone, Copy)]
 struct Row {
     offset: u64,
+    /// Bytes without the line break; the top bit is [`WHOLE`].
     len: u32,
     next: u32,
+}
+
+/// Where a row's bytes are in the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    /// Its first byte.
+    pub offset: u64,
+    /// Its bytes, without its line break.
+    pub len: u64,
+    /// Its line break follows it in the input and is the output's.
+    pub whole: bool,
 }
 
 /// Rows grouped by order, in order of each order's first row.
@@ -40,17 +56,20 @@ pub struct Index {
 }
 
 impl Index {
-    /// Adds a row of `len` bytes at `offset`; rows with the same `key` are grouped, a row
-    /// without a key is a group of its own. Fails past 4 billion rows or a 4 GiB row.
-    pub fn push(&mut self, offset: u64, len: usize, key: Option<&[u8]>) -> Result<(), String> {
+    /// Adds the row at `place`; rows with the same `key` are grouped, a row without a key is
+    /// a group of its own. Fails past 4 billion rows or a 2 GiB row.
+    pub fn push(&mut self, place: Place, key: Option<&[u8]>) -> Result<(), String> {
         let id = u32::try_from(self.rows.len())
             .ok()
             .filter(|&i| i != NONE)
             .ok_or("more than 4 billion rows")?;
-        let len = u32::try_from(len).map_err(|_| "a row larger than 4 GiB")?;
+        let len = u32::try_from(place.len)
+            .ok()
+            .filter(|&l| l & WHOLE == 0)
+            .ok_or("a row larger than 2 GiB")?;
         self.rows.push(Row {
-            offset,
-            len,
+            offset: place.offset,
+            len: len | if place.whole { WHOLE } else { 0 },
             next: NONE,
         });
         let fingerprint = match (key, &self.last_key) {
@@ -109,9 +128,8 @@ impl Index {
         self.rows.len()
     }
 
-    /// Every row's (offset, length), each order's rows together, orders in the order of
-    /// their first row.
-    pub fn in_order(&self) -> impl Iterator<Item = (u64, usize)> + '_ {
+    /// Every row's place, each order's rows together, orders in the order of their first row.
+    pub fn in_order(&self) -> impl Iterator<Item = Place> + '_ {
         self.groups.iter().flat_map(move |&(head, _)| {
             let mut at = head;
             std::iter::from_fn(move || {
@@ -120,7 +138,11 @@ impl Index {
                 }
                 let r = self.rows[at as usize];
                 at = r.next;
-                Some((r.offset, r.len as usize))
+                Some(Place {
+                    offset: r.offset,
+                    len: u64::from(r.len & !WHOLE),
+                    whole: r.len & WHOLE != 0,
+                })
             })
         })
     }
@@ -134,13 +156,21 @@ mod tests {
         let mut ix = Index::default();
         for (i, k) in keys.iter().enumerate() {
             let key = (!k.is_empty()).then_some(k.as_bytes());
-            ix.push(i as u64 * 10, 9, key).unwrap();
+            let place = Place {
+                offset: i as u64 * 10,
+                len: 9,
+                whole: i % 2 == 0,
+            };
+            ix.push(place, key).unwrap();
         }
         ix
     }
 
     fn order(ix: &Index) -> Vec<u64> {
-        ix.in_order().map(|(o, _)| o / 10).collect()
+        ix.in_order()
+            .inspect(|p| assert_eq!((p.len, p.whole), (9, p.offset % 20 == 0)))
+            .map(|p| p.offset / 10)
+            .collect()
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! order. Memory never holds the file. The output can be read (validated) while the second
 //! pass writes it.
 
+mod copy;
 pub mod follow;
 mod index;
 mod repair;
@@ -21,13 +22,15 @@ use crate::digest::sha256_hex;
 use crate::input::{Ending, Record, RecordReader, Sniffed, sniff};
 use crate::output::beside;
 use crate::template::{self, Kind, Match, Template, ValueType};
-use crate::validate;
+use crate::validate::pipeline;
+use crate::validate::{self, pipeline::Slot};
 use crate::values::looks_like_email;
 use anyhow::{Context, Result, bail};
-use index::Index;
+use copy::Copier;
+use index::{Index, Place};
 use repair::Needs;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// What `fix` changed.
@@ -134,8 +137,8 @@ pub struct Rewrite {
     emails: Vec<usize>,
     /// The type of each column whose values get repairs (by column index).
     types: Vec<Option<ValueType>>,
-    /// Offsets of the rows with a value to repair, in file order.
-    to_repair: Vec<u64>,
+    /// Offsets of the rows with a value to repair or an address to hash, in file order.
+    to_rewrite: Vec<u64>,
     newline: &'static [u8],
     index: Index,
     unclosed: Option<u64>,
@@ -225,9 +228,10 @@ pub fn prepare(input: &str, output: &Path, template: Option<&Template>) -> Resul
         plan: &plan,
         regroup: t.kind == Kind::Item,
         newline,
+        emails: &emails,
         columns: &columns,
     };
-    let (index, unclosed, to_repair) = first
+    let (index, unclosed, to_rewrite) = first
         .run(&mut reader, &mut changes)
         .with_context(|| format!("cannot read {input}"))?;
     changes.regrouped = index.regrouped;
@@ -242,7 +246,7 @@ pub fn prepare(input: &str, output: &Path, template: Option<&Template>) -> Resul
         names,
         emails,
         types,
-        to_repair,
+        to_rewrite,
         newline,
         index,
         unclosed,
@@ -296,10 +300,9 @@ impl Rewrite {
         }
         let (tmp, writer) = self.out.take().expect("created above");
         let src = File::open(&self.path).with_context(|| format!("cannot open {}", self.input))?;
-        let mut out = BufWriter::with_capacity(256 * 1024, writer);
+        let mut out = BufWriter::with_capacity(64 * 1024, writer);
         let mut rows = Rows {
-            src: BufReader::with_capacity(256 * 1024, src),
-            pos: 0,
+            src: &src,
             raw: vec![],
             parser: RecordReader::new(io::empty()),
             rec: Record::default(),
@@ -307,20 +310,31 @@ impl Rewrite {
             types: &self.types,
             value: String::new(),
         };
+        let mut copier = Copier::default();
         let changes = &mut self.changes;
+        let (newline, unclosed) = (self.newline, self.unclosed);
         let written = (|| -> io::Result<()> {
             write_fields(&mut out, self.names.iter().map(|n| n.as_bytes()))?;
-            out.write_all(self.newline)?;
-            let repairs = !self.to_repair.is_empty();
-            for (offset, len) in self.index.in_order() {
-                let repair = repairs && self.to_repair.binary_search(&offset).is_ok();
-                changes.hashed += rows.copy(offset, len, repair, &mut out)?;
-                // A line break after a quote that never closes would join the quoted value
-                // (and be one more on every run).
-                if self.unclosed != Some(offset) {
-                    out.write_all(self.newline)?;
+            out.write_all(newline)?;
+            // Rows left as they are and next to each other in the input are copied as one
+            // run, line breaks and all.
+            let mut run: Option<Run> = None;
+            let mut end_run = |run: Option<Run>, out: &mut BufWriter<follow::Writer>| match run {
+                Some(r) => r.copy(&src, &mut copier, newline, unclosed, out),
+                None => Ok(()),
+            };
+            for place in self.index.in_order() {
+                if self.to_rewrite.binary_search(&place.offset).is_ok() {
+                    end_run(run.take(), &mut out)?;
+                    changes.hashed += rows.rewrite(place, &mut out)?;
+                    out.write_all(newline)?;
+                } else if let Some(r) = run.as_mut().filter(|r| r.joins(place, newline)) {
+                    r.last = place;
+                } else {
+                    end_run(run.replace(Run::at(place)), &mut out)?;
                 }
             }
+            end_run(run, &mut out)?;
             let file = out.into_inner().map_err(|e| e.into_error())?.complete();
             file.sync_all()
         })();
@@ -409,6 +423,8 @@ struct FirstPass<'a> {
     /// Group each order's rows (item-level files).
     regroup: bool,
     newline: &'a [u8],
+    /// The columns whose plain addresses are hashed.
+    emails: &'a [usize],
     /// The columns whose values get repairs, with their types.
     columns: &'a [(usize, ValueType)],
 }
@@ -417,51 +433,83 @@ impl FirstPass<'_> {
     /// Where each data row is, grouped by order when `regroup`; the offset of the row whose
     /// quoted value never closes (it runs to the end of the file), if any; and the offsets of
     /// the rows with a value to repair.
-    fn run<R: Read>(
+    fn run<R: Read + Send>(
         &self,
         reader: &mut RecordReader<R>,
         changes: &mut Changes,
     ) -> Result<(Index, Option<u64>, Vec<u64>)> {
-        let mut index = Index::default();
-        let mut rec = Record::default();
-        let mut key = Vec::new();
-        let (mut unclosed, mut to_repair) = (None, vec![]);
-        while reader.read(&mut rec)? {
-            if rec.is_blank() && rec.malformed.is_none() {
-                changes.blank += 1;
-                continue;
+        let mut found = Found::default();
+        // Records are parsed on a thread of their own, while this one indexes them.
+        pipeline::run(reader, None, |batches, free| -> Result<()> {
+            for mut batch in batches {
+                for slot in batch.rows() {
+                    self.row(slot, &mut found, changes)?;
+                }
+                if let Some(e) = batch.error.take() {
+                    return Err(e.into());
+                }
+                // The reading thread may have ended: then there is nothing to reuse it for.
+                let _ = free.send(batch);
             }
-            let changed = match reader.ending() {
-                Ending::Eof => false,
-                Ending::Lf => self.newline != b"\n",
-                Ending::CrLf => self.newline != b"\r\n",
-                Ending::Cr => true,
-            };
-            changes.line_breaks += u64::from(changed);
-            let readable = rec.invalid_utf8.is_none() && rec.malformed.is_none();
-            let keyed = self.regroup && readable && self.plan.trimmed_order_key(&rec, &mut key);
-            let offset = rec.start.map_or(0, |s| s.byte);
-            if rec.unclosed {
-                unclosed = Some(offset);
-            }
-            if readable && rec.nul.is_none() && self.note_repairs(&rec, changes) {
-                to_repair.push(offset);
-            }
-            index
-                .push(
-                    offset,
-                    reader.raw_len(&rec) as usize,
-                    keyed.then_some(key.as_slice()),
-                )
-                .map_err(anyhow::Error::msg)?;
+            Ok(())
+        })?;
+        Ok((found.index, found.unclosed, found.to_rewrite))
+    }
+
+    /// Notes one record.
+    fn row(&self, slot: &Slot, found: &mut Found, changes: &mut Changes) -> Result<()> {
+        let rec = &slot.rec;
+        if rec.is_blank() && rec.malformed.is_none() {
+            changes.blank += 1;
+            return Ok(());
         }
-        Ok((index, unclosed, to_repair))
+        let whole = match slot.ending {
+            Ending::Lf => self.newline == b"\n",
+            Ending::CrLf => self.newline == b"\r\n",
+            Ending::Eof | Ending::Cr => false,
+        };
+        changes.line_breaks += u64::from(!whole && slot.ending != Ending::Eof);
+        let readable = rec.invalid_utf8.is_none() && rec.malformed.is_none();
+        let key = &mut found.key;
+        let keyed = self.regroup && readable && self.plan.trimmed_order_key(rec, key);
+        let offset = rec.start.map_or(0, |s| s.byte);
+        if rec.unclosed {
+            found.unclosed = Some(offset);
+        }
+        // A row too long to be kept whole (validation says why) is copied as it is.
+        if readable
+            && rec.nul.is_none()
+            && rec.cut.is_none()
+            && (self.note_repairs(rec, changes) | self.plain_email(rec))
+        {
+            found.to_rewrite.push(offset);
+        }
+        let place = Place {
+            offset,
+            len: slot.len,
+            whole,
+        };
+        (found.index)
+            .push(place, keyed.then_some(key.as_slice()))
+            .map_err(anyhow::Error::msg)
+    }
+
+    /// The row has a plain address to hash.
+    fn plain_email(&self, rec: &Record) -> bool {
+        (self.emails.iter()).any(|&c| c < rec.len() && looks_like_email(rec.get(c).trim()))
     }
 
     /// Counts the repairs the row's values need; true when there is any.
     fn note_repairs(&self, rec: &Record, changes: &mut Changes) -> bool {
         let mut any = false;
-        for &(c, ty) in self.columns.iter().filter(|(c, _)| *c < rec.len()) {
+        // Without quotes, spaces or tabs in the line, only a currency's case can need a repair
+        // (a value with a comma is quoted).
+        let bare = rec
+            .verbatim()
+            .is_some_and(|raw| memchr::memchr2(b' ', b'\t', raw).is_none());
+        let columns = (self.columns.iter())
+            .filter(|&&(c, ty)| c < rec.len() && (!bare || ty == ValueType::Currency));
+        for &(c, ty) in columns {
             let value = rec.get(c);
             let n = repair::needs(ty, value);
             // A plain address is hashed (trimmed first), not repaired.
@@ -484,10 +532,69 @@ impl FirstPass<'_> {
     }
 }
 
-/// Second pass: copies rows by offset, hashing plain emails on the way.
+/// Rows next to each other in the input, copied as they are.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    first: Place,
+    last: Place,
+}
+
+impl Run {
+    fn at(place: Place) -> Run {
+        Run {
+            first: place,
+            last: place,
+        }
+    }
+
+    /// `place` is the row right after the run's last one, which ends in the output's line
+    /// break (nothing else, such as an empty row, is between them).
+    fn joins(&self, place: Place, newline: &[u8]) -> bool {
+        self.last.whole && self.last.offset + self.last.len + newline.len() as u64 == place.offset
+    }
+
+    /// Writes the run, then a line break after its last row if the input had none (or a
+    /// different one) there; none after a row whose quote never closes (it would join the
+    /// quoted value, and be one more on every run).
+    fn copy(
+        self,
+        src: &File,
+        copier: &mut Copier,
+        newline: &[u8],
+        unclosed: Option<u64>,
+        out: &mut BufWriter<follow::Writer>,
+    ) -> io::Result<()> {
+        let whole = if self.last.whole {
+            newline.len() as u64
+        } else {
+            0
+        };
+        let len = self.last.offset + self.last.len + whole - self.first.offset;
+        out.flush()?;
+        out.get_mut()
+            .copy_from(copier, src, self.first.offset, len)?;
+        if !self.last.whole && unclosed != Some(self.last.offset) {
+            out.write_all(newline)?;
+        }
+        Ok(())
+    }
+}
+
+/// What the first pass found.
+#[derive(Default)]
+struct Found {
+    index: Index,
+    /// The row whose quoted value never closes.
+    unclosed: Option<u64>,
+    /// The rows to rewrite, in file order.
+    to_rewrite: Vec<u64>,
+    /// The last order key, reused.
+    key: Vec<u8>,
+}
+
+/// Second pass: rewrites the rows with a value to repair or an address to hash.
 struct Rows<'a> {
-    src: BufReader<File>,
-    pos: u64,
+    src: &'a File,
     raw: Vec<u8>,
     parser: RecordReader<io::Empty>,
     rec: Record,
@@ -498,35 +605,12 @@ struct Rows<'a> {
 }
 
 impl Rows<'_> {
-    /// Writes the row at `offset` (no line break), repairing its values when `repair`;
-    /// returns how many emails it hashed.
-    fn copy(
-        &mut self,
-        offset: u64,
-        len: usize,
-        repair: bool,
-        out: &mut impl Write,
-    ) -> io::Result<u64> {
-        if offset != self.pos {
-            // Within the buffer when the jump is short; a real seek otherwise.
-            self.src.seek_relative(offset as i64 - self.pos as i64)?;
-        }
-        self.pos = offset + len as u64;
-        if len > crate::input::MAX_RECORD_BYTES {
-            // Too long to be a good row (validation says why): copied through in pieces.
-            let copied = io::copy(&mut (&mut self.src).take(len as u64), out)?;
-            if copied < len as u64 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            return Ok(0);
-        }
+    /// Writes the row at `place` (no line break) with its values repaired and its plain
+    /// addresses hashed; returns how many it hashed.
+    fn rewrite(&mut self, place: Place, out: &mut impl Write) -> io::Result<u64> {
+        let len = usize::try_from(place.len).map_err(io::Error::other)?;
         self.raw.resize(len, 0);
-        self.src.read_exact(&mut self.raw)?;
-        let maybe_email = !self.emails.is_empty() && memchr::memchr(b'@', &self.raw).is_some();
-        if !repair && !maybe_email {
-            out.write_all(&self.raw)?;
-            return Ok(0);
-        }
+        read_exact_at(self.src, &mut self.raw, place.offset)?;
         self.parser.load(&self.raw);
         let rec = &mut self.rec;
         if !self.parser.read(rec)?
@@ -538,11 +622,7 @@ impl Rows<'_> {
             return Ok(0);
         }
         let plain = |c: usize| c < rec.len() && looks_like_email(rec.get(c).trim());
-        let hashed = self.emails.iter().filter(|&&c| plain(c)).count() as u64;
-        if hashed == 0 && !repair {
-            out.write_all(&self.raw)?;
-            return Ok(0);
-        }
+        let mut hashed = 0;
         for i in 0..rec.len() {
             if i > 0 {
                 out.write_all(b",")?;
@@ -551,9 +631,8 @@ impl Rows<'_> {
             if self.emails.contains(&i) && plain(i) {
                 let email = rec.get(i).trim().to_lowercase();
                 out.write_all(sha256_hex(email.as_bytes()).as_bytes())?;
-            } else if let Some(ty) =
-                ty.filter(|&ty| repair && !repair::needs(ty, rec.get(i)).is_empty())
-            {
+                hashed += 1;
+            } else if let Some(ty) = ty.filter(|&ty| !repair::needs(ty, rec.get(i)).is_empty()) {
                 repair::apply(ty, rec.get(i), &mut self.value);
                 write_field(out, self.value.as_bytes())?;
             } else {
@@ -562,4 +641,16 @@ impl Rows<'_> {
         }
         Ok(hashed)
     }
+}
+
+#[cfg(unix)]
+fn read_exact_at(src: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(src, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_exact_at(mut src: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    src.seek(SeekFrom::Start(offset))?;
+    src.read_exact(buf)
 }

@@ -3,7 +3,7 @@
 
 mod header;
 mod orders;
-mod pipeline;
+pub(crate) mod pipeline;
 mod row;
 mod similar;
 
@@ -292,7 +292,7 @@ fn run<R: Read + Send>(
         as_of: opts.as_of,
     };
     let mut needed = vec![None; plan.deferred.len()];
-    pipeline::run(reader, &checks, |batches, free| {
+    pipeline::run(reader, Some(&checks), |batches, free| {
         for mut batch in batches {
             for slot in batch.rows() {
                 note_needed(&plan, slot, &mut needed);

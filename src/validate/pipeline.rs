@@ -37,6 +37,9 @@ pub struct Slot {
     pub ending: Ending,
     /// Physical lines it spans.
     pub lines: u64,
+    /// Its length in the input, without its line break (also when [`Slot::raw`] holds only
+    /// part of it).
+    pub len: u64,
     /// 1-based record number after the header (blank rows count).
     pub row: u64,
     /// Empty or spaces only (and well-formed): skipped with a warning.
@@ -100,7 +103,7 @@ pub struct Checks<'a> {
 /// The batches of a file, in order, each checked by the time it is handed out.
 pub struct Batches<'a> {
     queue: Receiver<Batch>,
-    checks: &'a Checks<'a>,
+    checks: Option<&'a Checks<'a>>,
 }
 
 impl Iterator for Batches<'_> {
@@ -113,12 +116,12 @@ impl Iterator for Batches<'_> {
     }
 }
 
-/// Runs `consume` on the checked batches of `reader` (read past its header), in order, while
-/// another thread reads ahead. `consume` hands each batch back through the sender it is
-/// given, to be reused; an `Err` from it stops the reading.
+/// Runs `consume` on the batches of `reader` (read past its header), in order, while another
+/// thread reads ahead; with `checks`, each batch has been checked. `consume` hands each batch
+/// back through the sender it is given, to be reused; an `Err` from it stops the reading.
 pub fn run<R: Read + Send, E>(
     reader: &mut RecordReader<R>,
-    checks: &Checks,
+    checks: Option<&Checks>,
     consume: impl FnOnce(Batches, Sender<Batch>) -> Result<(), E>,
 ) -> Result<(), E> {
     let (free_tx, free_rx) = channel();
@@ -137,7 +140,7 @@ pub fn run<R: Read + Send, E>(
 
 fn read<R: Read>(
     reader: &mut RecordReader<R>,
-    checks: &Checks,
+    checks: Option<&Checks>,
     free: &Receiver<Batch>,
     out: &SyncSender<Batch>,
 ) {
@@ -181,6 +184,7 @@ fn read<R: Read>(
                 slot.raw.extend_from_slice(reader.raw());
             }
             bytes += slot.raw().len();
+            slot.len = reader.raw_len(&slot.rec);
             slot.ending = reader.ending();
             slot.lines = reader.line() - slot.rec.line() + u64::from(slot.ending == Ending::Eof);
             batch.len += 1;
@@ -201,8 +205,9 @@ fn read<R: Read>(
     }
 }
 
-/// Runs the row checks on `batch`, unless they ran already.
-fn check(checks: &Checks, batch: &mut Batch) {
+/// Runs the row checks on `batch`, unless they ran already or there are none.
+fn check(checks: Option<&Checks>, batch: &mut Batch) {
+    let Some(checks) = checks else { return };
     if !batch.checked {
         for slot in batch.rows() {
             check_one(checks, slot);

@@ -285,3 +285,57 @@ fn wide_files_with_a_byte_order_mark_become_utf8() {
     );
     assert_eq!(env.read("out.csv"), text);
 }
+
+/// Rows left as they are are copied in runs, line breaks and all; a run never carries a
+/// line break that is not the header's, an empty row, or a row that moved.
+#[test]
+fn copied_runs_keep_only_the_headers_line_breaks() {
+    let env = TestEnv::new();
+    let row = |oid: &str, sku: &str| {
+        format!("18543,27015,2026-06-28T09:15:00-07:00,{oid},c,CUST-1,USD,1.00,Shoes,{sku},1,")
+    };
+    let header = "CampaignId,ActionTrackerId,EventDate,OrderId,ClickId,CustomerId,CurrencyCode,Amount,Category,Sku,Quantity,MediaPartnerId";
+    // An LF row then an empty row: together as long as one CRLF, which must not be copied.
+    let input = format!(
+        "{header}\r\n{}\n\n{}\r\n{}\r{}\r\n{}\r\n{}\r\n{}",
+        row("A1", "s1"),
+        row("A2", "s1"),
+        row("A3", "s1"),
+        row("A4", "s1"),
+        row("A5", "s1"),
+        row("A3", "s2"),
+        row("A6", "s1"),
+    );
+    env.write("in.csv", &input);
+    let out = fix(&env, &["in.csv", "-o", "out.csv"]);
+    out.assert_code(0);
+    let want: String = [
+        header.to_string(),
+        row("A1", "s1"),
+        row("A2", "s1"),
+        row("A3", "s1"),
+        row("A3", "s2"),
+        row("A4", "s1"),
+        row("A5", "s1"),
+        row("A6", "s1"),
+    ]
+    .iter()
+    .map(|l| format!("{l}\r\n"))
+    .collect();
+    assert_eq!(env.read("out.csv"), want);
+    for said in [
+        "regrouped 1 order",
+        "changed 2 line breaks to CRLF",
+        "removed 1 empty row",
+    ] {
+        assert!(
+            out.stdout.contains(said),
+            "missing {said:?} in\n{}",
+            out.stdout
+        );
+    }
+    // And the same file once more is left as it is.
+    let again = fix(&env, &["out.csv", "-o", "again.csv"]);
+    again.assert_code(0);
+    assert_eq!(env.read("again.csv"), want);
+}
