@@ -33,6 +33,14 @@ pub fn run(args: &DoctorArgs, config: &Config) -> CliResult {
     for w in select::warnings(&args.channel, config) {
         writeln!(out, "warning: {}", crate::say::clean(&w))?;
     }
+    // The key push would encrypt to, judged as push judges it (a bad one: exit 2).
+    if let Some(key) = select::recipient(&args.channel, config)? {
+        let fingerprint = key.fingerprint();
+        writeln!(
+            out,
+            "ok: encrypt_to: parts are encrypted to key {fingerprint}"
+        )?;
+    }
     let checked = check(transport.as_mut(), args, &policy, &mut out);
     transport.disconnect();
     match checked {

@@ -59,7 +59,7 @@ pub fn channel(
 
 /// The key that the channel's section (`[dir]`, `[sftp]`, `[ftp]`, `[email]`) names in
 /// `encrypt_to`, loaded and judged usable now.
-fn recipient(channel: &ChannelArgs, config: &Config) -> Result<Option<Arc<Recipient>>> {
+pub fn recipient(channel: &ChannelArgs, config: &Config) -> Result<Option<Arc<Recipient>>> {
     let (section, value) = if channel.dir.is_some() {
         ("dir", &config.dir.encrypt_to)
     } else if channel.sftp {

@@ -179,6 +179,14 @@ fn a_folder_gets_each_part_encrypted_and_a_rerun_is_silent() {
         let want = expected_parts(&env, "sales.csv", "1000");
         assert_eq!(want.len(), 3);
         let args = ["--dir", "inbox", "--max-rows", "1000", "sales.csv"];
+        let doctor = env.run(&["doctor", "--config", "convsubmit.toml", "--dir", "inbox"]);
+        doctor.assert_code(0);
+        assert!(
+            doctor
+                .stdout
+                .contains("ok: encrypt_to: parts are encrypted to key "),
+            "{doctor:?}"
+        );
         let dry = push(&env, &[&["--dry-run"], &args[..]].concat());
         dry.assert_code(0);
         assert!(
@@ -268,6 +276,14 @@ fn a_bad_key_is_a_configuration_error_before_anything_is_sent() {
             assert!(out.stderr.contains(want), "{key}: {out:?}");
             assert!(files_in(&env.path().join("inbox")).is_empty(), "{key}");
         }
+        // doctor judges the key as push does.
+        let doctor = env.run(&["doctor", "--config", "convsubmit.toml", "--dir", "inbox"]);
+        doctor.assert_code(2);
+        assert!(doctor.stderr.contains(want), "{key}: {doctor:?}");
+        assert!(
+            !doctor.stdout.contains("is ready for push"),
+            "{key}: {doctor:?}"
+        );
     }
     // A key file others could change is refused like the config's other files.
     good.write_public_key(&env, "open.asc", true);
