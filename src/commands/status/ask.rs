@@ -237,7 +237,7 @@ pub fn files(asker: &Asker, deliveries: Vec<Delivery>, since: Option<&str>, foun
         let latest = submissions
             .iter()
             .rev()
-            .find(|s| text(s, "FileName") == d.remote_name);
+            .find(|s| same_file(&text(s, "FileName"), &d.remote_name));
         let Some(sub) = latest else {
             let status = "not processed yet";
             found
@@ -268,6 +268,12 @@ pub fn files(asker: &Asker, deliveries: Vec<Delivery>, since: Option<&str>, foun
             }
         }
     }
+}
+
+/// impact.com lists a file under `listed`; it was sent as `sent`. An encrypted part went
+/// out as `name.csv.pgp`, and may be listed under that name or the one it has once decrypted.
+fn same_file(listed: &str, sent: &str) -> bool {
+    listed == sent || sent.strip_suffix(crate::push::encrypt::EXTENSION) == Some(listed)
 }
 
 /// The errors of one file submission, from its `ErrorsUri` (`Err` names the URI).
@@ -390,6 +396,16 @@ mod tests {
             encrypted_sha256: None,
             encrypted_bytes: None,
         }
+    }
+
+    #[test]
+    fn an_encrypted_part_is_found_under_either_name() {
+        assert!(same_file("p.csv", "p.csv"));
+        assert!(same_file("p.csv.pgp", "p.csv.pgp"));
+        assert!(same_file("p.csv", "p.csv.pgp"));
+        assert!(!same_file("p.csv.pgp", "p.csv"));
+        assert!(!same_file("q.csv", "p.csv.pgp"));
+        assert!(!same_file("", "p.csv"));
     }
 
     #[test]
