@@ -37,6 +37,7 @@ impl Copier {
             } else {
                 match kernel_copy(src, offset, end - offset, to) {
                     Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) if cannot_copy(&e) => {
                         self.by_hand = true;
                         0
