@@ -95,6 +95,22 @@ fn read_at(mut src: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     src.read(buf)
 }
 
+/// Fills `buf` from `src` at `offset`, whatever `src`'s position.
+pub fn read_exact_at(src: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+    while !buf.is_empty() {
+        match read_at(src, buf, offset) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// One `copy_file_range` call: bytes copied, 0 at the end of `src`.
 #[cfg(target_os = "linux")]
 fn kernel_copy(src: &File, offset: u64, len: u64, to: &File) -> io::Result<u64> {

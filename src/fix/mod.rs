@@ -7,8 +7,9 @@
 //! Rows are otherwise copied byte for byte.
 //!
 //! Two passes over the input: the first indexes where each row is (16 bytes a row, one key
-//! per order) and which rows need a value repaired, the second copies rows in their new
-//! order. Memory never holds the file. The output can be read (validated) while the second
+//! per order) and which rows need a value repaired or an address hashed, the second writes
+//! rows in their new order: those it leaves as they are in runs of rows that were together
+//! in the input ([`copy`]), the others parsed again and rewritten. Memory never holds the file. The output can be read (validated) while the second
 //! pass writes it.
 
 mod copy;
@@ -432,7 +433,7 @@ struct FirstPass<'a> {
 impl FirstPass<'_> {
     /// Where each data row is, grouped by order when `regroup`; the offset of the row whose
     /// quoted value never closes (it runs to the end of the file), if any; and the offsets of
-    /// the rows with a value to repair.
+    /// the rows with a value to repair or an address to hash.
     fn run<R: Read + Send>(
         &self,
         reader: &mut RecordReader<R>,
@@ -496,7 +497,7 @@ impl FirstPass<'_> {
 
     /// The row has a plain address to hash.
     fn plain_email(&self, rec: &Record) -> bool {
-        (self.emails.iter()).any(|&c| c < rec.len() && looks_like_email(rec.get(c).trim()))
+        self.emails.iter().any(|&c| plain_address(rec, c))
     }
 
     /// Counts the repairs the row's values need; true when there is any.
@@ -610,7 +611,7 @@ impl Rows<'_> {
     fn rewrite(&mut self, place: Place, out: &mut impl Write) -> io::Result<u64> {
         let len = usize::try_from(place.len).map_err(io::Error::other)?;
         self.raw.resize(len, 0);
-        read_exact_at(self.src, &mut self.raw, place.offset)?;
+        copy::read_exact_at(self.src, &mut self.raw, place.offset)?;
         self.parser.load(&self.raw);
         let rec = &mut self.rec;
         if !self.parser.read(rec)?
@@ -621,14 +622,13 @@ impl Rows<'_> {
             out.write_all(&self.raw)?;
             return Ok(0);
         }
-        let plain = |c: usize| c < rec.len() && looks_like_email(rec.get(c).trim());
         let mut hashed = 0;
         for i in 0..rec.len() {
             if i > 0 {
                 out.write_all(b",")?;
             }
             let ty = self.types.get(i).copied().flatten();
-            if self.emails.contains(&i) && plain(i) {
+            if self.emails.contains(&i) && plain_address(rec, i) {
                 let email = rec.get(i).trim().to_lowercase();
                 out.write_all(sha256_hex(email.as_bytes()).as_bytes())?;
                 hashed += 1;
@@ -643,14 +643,7 @@ impl Rows<'_> {
     }
 }
 
-#[cfg(unix)]
-fn read_exact_at(src: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(src, buf, offset)
-}
-
-#[cfg(not(unix))]
-fn read_exact_at(mut src: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
-    use std::io::{Seek, SeekFrom};
-    src.seek(SeekFrom::Start(offset))?;
-    src.read_exact(buf)
+/// Column `c` holds a plain address (spaces around it allowed), which `fix` hashes.
+fn plain_address(rec: &Record, c: usize) -> bool {
+    c < rec.len() && looks_like_email(rec.get(c).trim())
 }

@@ -100,7 +100,8 @@ pub struct Checks<'a> {
     pub as_of: Day,
 }
 
-/// The batches of a file, in order, each checked by the time it is handed out.
+/// The batches of a file, in order, each checked by the time it is handed out (when there
+/// are checks).
 pub struct Batches<'a> {
     queue: Receiver<Batch>,
     checks: Option<&'a Checks<'a>>,
